@@ -1,0 +1,149 @@
+"""What a leaf is, what a commit signs: the byte-level definitions every verifier recomputes.
+
+Leaf (one per event, position ``p`` counting from 1, contiguous)::
+
+    envelope(p) = RFC 8785 JSON of {
+        "commit": <seq of the signed commit holding p>,
+        "originator_id": <stream id as stored: 32 lowercase hex digits>,
+        "originator_version": <int>,
+        "position": p,
+        "prev": <hex leaf hash of p-1; 64 zeros for p = 1>,
+        "state_sha256": <hex SHA-256 of the stored state bytes>,
+        "topic": <stored topic string>,
+    }
+    leaf_hash(p) = SHA-256(0x00 || envelope(p))            (RFC 9162 §2.1.1 leaf hash)
+
+Each leaf names its predecessor's leaf hash, so the leaves form a hash chain; the same leaf
+hashes are the leaves of the RFC 9162 Merkle tree that checkpoints sign. The stored state bytes
+are themselves RFC 8785 JSON (see ``ledger.events``), but the leaf binds them by digest so a
+verifier never has to re-serialise a payload.
+
+Commit (one per signed append by one person)::
+
+    header = RFC 8785 JSON of {
+        "events_root": <hex RFC 9162 MTH over the commit's leaf hashes, in position order>,
+        "first_position": <int>, "last_position": <int>,
+        "ledger_id": <uuid string>, "meaning": authorship|review|approval|responsibility,
+        "prev_leaf": <hex leaf hash of first_position - 1>,
+        "recorded_at": <UTC RFC 3339, microseconds, Z>, "seq": <int, from 1, contiguous>,
+        "signer": <key id>, "type": "trial-ledger/commit/v1",
+    }
+    signature = Ed25519(signer's private key, header)
+
+The ``type`` member separates commit signatures from every other thing a key signs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ledger.integrity.canonical import canonical_json
+
+ZERO_HASH = bytes(32)
+COMMIT_TYPE = "trial-ledger/commit/v1"
+_json_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def envelope_bytes(
+    *,
+    commit: int,
+    originator_id: str,
+    originator_version: int,
+    position: int,
+    prev: bytes,
+    state: bytes,
+    topic: str,
+) -> bytes:
+    """RFC 8785 bytes of a leaf's envelope.
+
+    Built by template on the hot path: members are already in RFC 8785 order (UTF-16 code-unit
+    order of ASCII names), integers print identically, and ``json`` escapes strings exactly as
+    RFC 8785 §3.2.2.2 does (short escapes for \\b \\t \\n \\f \\r, lowercase ``\\u00xx`` for
+    other controls, everything else literal). ``tests/unit/test_chain.py`` checks it against
+    the general canonicaliser.
+    """
+    return (
+        f'{{"commit":{commit},"originator_id":{_json_str(originator_id)},'
+        f'"originator_version":{originator_version},"position":{position},'
+        f'"prev":"{prev.hex()}","state_sha256":"{hashlib.sha256(state).hexdigest()}",'
+        f'"topic":{_json_str(topic)}}}'
+    ).encode()
+
+
+def leaf_hash_of(
+    *,
+    commit: int,
+    originator_id: str,
+    originator_version: int,
+    position: int,
+    prev: bytes,
+    state: bytes,
+    topic: str,
+) -> bytes:
+    """SHA-256(0x00 || envelope): the chain link and the Merkle leaf of one event."""
+    return hashlib.sha256(
+        b"\x00"
+        + envelope_bytes(
+            commit=commit,
+            originator_id=originator_id,
+            originator_version=originator_version,
+            position=position,
+            prev=prev,
+            state=state,
+            topic=topic,
+        )
+    ).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class CommitHeader:
+    """The signed statement of one commit. ``to_bytes`` is what the signature covers."""
+
+    seq: int
+    ledger_id: str
+    first_position: int
+    last_position: int
+    prev_leaf: bytes
+    events_root: bytes
+    signer: str
+    meaning: str
+    recorded_at: str
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "events_root": self.events_root.hex(),
+                "first_position": self.first_position,
+                "last_position": self.last_position,
+                "ledger_id": self.ledger_id,
+                "meaning": self.meaning,
+                "prev_leaf": self.prev_leaf.hex(),
+                "recorded_at": self.recorded_at,
+                "seq": self.seq,
+                "signer": self.signer,
+                "type": COMMIT_TYPE,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRecord:
+    """A stored commit: its header and the signature over it."""
+
+    header: CommitHeader
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One stored event as a verifier or projection reads it, in position order."""
+
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+    leaf_hash: bytes
+    commit_seq: int

@@ -1,0 +1,123 @@
+"""Shared pieces of the command line: output, passphrases, key files, progress.
+
+Passphrases are never options (they would land in shell history). A key file's passphrase comes
+from ``--passphrase-file`` when given, else from the environment variable
+``TRIAL_LEDGER_PASSPHRASE``, else from a hidden prompt when a terminal is attached; without any
+of these the command stops with exit 2 before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ledger.errors import UsageError
+from ledger.integrity.signing import Signer, read_private_key
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+PASSPHRASE_ENV = "TRIAL_LEDGER_PASSPHRASE"
+
+DbOption = Annotated[
+    Path, typer.Option("--db", help="Ledger file (SQLite).", dir_okay=False, show_default=False)
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+KeyOption = Annotated[
+    Path,
+    typer.Option("--key", help="Your encrypted private key file (mode 0600).", dir_okay=False),
+]
+PassphraseFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help=f"File holding the key's passphrase (default: ${PASSPHRASE_ENV}, else a prompt).",
+        dir_okay=False,
+    ),
+]
+
+
+def read_passphrase(passphrase_file: Path | None, what: str = "key file") -> bytes:
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as e:
+            raise UsageError(f"--passphrase-file {passphrase_file}: {e.strerror}") from None
+        if not text:
+            raise UsageError(f"--passphrase-file {passphrase_file}: the file is empty")
+        return text.encode()
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env.encode()
+    if sys.stdin is not None and sys.stdin.isatty():
+        return str(typer.prompt(f"Passphrase for {what}", hide_input=True)).encode()
+    raise UsageError(
+        f"no passphrase for {what}: give --passphrase-file FILE or set ${PASSPHRASE_ENV}"
+    )
+
+
+def load_signer(key_file: Path, passphrase_file: Path | None) -> Signer:
+    passphrase = read_passphrase(passphrase_file, str(key_file))
+    return Signer(read_private_key(key_file, passphrase))
+
+
+def emit_json(document: Any) -> None:
+    """One JSON document on stdout (stable key order, UTF-8)."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+def parse_instant(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {value!r}: expected an ISO 8601 time such as 2026-11-23T10:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """Progress on stderr: a Rich bar on a terminal, else a plain line per tenth of the work."""
+    if not enabled:
+        yield lambda _done: None
+        return
+    if not err_console.is_terminal:
+        step = max((total or 0) // 10, 1)
+        marks: set[int] = set()
+
+        def report(done: int) -> None:
+            mark = done // step
+            if total and mark not in marks:
+                marks.add(mark)
+                sys.stderr.write(f"{description}: {done:,}/{total:,}\n")
+
+        yield report
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)

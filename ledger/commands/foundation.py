@@ -1,0 +1,398 @@
+"""Commands of the signed log itself: init, keys, verify, checkpoint, proofs, bundles."""
+
+from __future__ import annotations
+
+import base64
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ledger.bundle import BundleSource, export_bundle
+from ledger.commands.common import (
+    DbOption,
+    JsonFlag,
+    KeyOption,
+    PassphraseFileOption,
+    console,
+    emit_json,
+    err_console,
+    load_signer,
+    parse_date,
+    progress_bar,
+    read_passphrase,
+)
+from ledger.errors import UsageError
+from ledger.events import ROLES, PersonKey
+from ledger.integrity.signing import (
+    Signer,
+    generate_private_key,
+    key_id,
+    public_key_bytes,
+    read_public_key,
+    write_private_key,
+    write_public_key,
+)
+from ledger.proofs import consistency, inclusion
+from ledger.protocol.parameters import PARAMETERS
+from ledger.service import TrialLedger, person_key, today
+from ledger.store import LedgerReader
+from ledger.verify import VerifyReport, verify_ledger
+
+keys_app = typer.Typer(help="Register, rotate, revoke and list the people's signing keys.")
+proof_app = typer.Typer(help="RFC 9162 inclusion and consistency proofs (JSON as the vectors).")
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the ledger).")]
+SponsorKeyOption = Annotated[
+    Path, typer.Option("--sponsor-key", help="The sponsor's encrypted private key file.")
+]
+
+
+def _new_key_file(out: Path, passphrase_file: Path | None) -> Signer:
+    """Generate a key pair: private key encrypted at ``out`` (0600), public key at ``out.pub``."""
+    pub = out.with_name(out.name + ".pub")
+    if out.exists() or pub.exists():
+        raise UsageError(f"--out {out}: key file (or {pub.name}) already exists; refusing to overwrite")
+    passphrase = read_passphrase(passphrase_file, f"new key file {out}")
+    private = generate_private_key()
+    write_private_key(out, private, passphrase)
+    write_public_key(pub, public_key_bytes(private))
+    return Signer(private)
+
+
+def init(
+    db: DbOption,
+    sponsor_name: Annotated[str, typer.Option("--sponsor-name", help="Printed name of the sponsor's signatory.")],
+    sponsor_key_out: Annotated[Path, typer.Option("--sponsor-key-out", help="Where to write the sponsor's new key file.")],
+    ledger_key_out: Annotated[Path, typer.Option("--ledger-key-out", help="Where to write the ledger's checkpoint key file.")],
+    protocol_amendment: Annotated[str, typer.Option("--protocol-amendment", help="Protocol version in force.")] = "",
+    effective: Annotated[str | None, typer.Option("--date", help="Clinical date of creation (default today).")] = None,
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Create a new ledger for NCT00635154 with the sponsor's root key and the checkpoint key.
+
+    Both key files are encrypted with the passphrase and written with mode 0600; their public
+    halves go to FILE.pub (publish the sponsor's: auditors verify bundles with it).
+
+    Example: trial-ledger init --db trial.db --sponsor-name "Mayo Sponsor Office"
+    --sponsor-key-out sponsor.key --ledger-key-out ledger.key
+    """
+    amendment = protocol_amendment or next(iter(PARAMETERS))
+    if amendment not in PARAMETERS:
+        raise UsageError(
+            f"--protocol-amendment {amendment!r}: unknown; known: {', '.join(PARAMETERS)}"
+        )
+    if db.exists():
+        raise UsageError(f"--db {db}: a file already exists there; refusing to overwrite")
+    on = parse_date(effective, "--date") if effective else today()
+    sponsor = _new_key_file(sponsor_key_out, passphrase_file)
+    ledger_signer = _new_key_file(ledger_key_out, passphrase_file)
+    ledger = TrialLedger.create(
+        db,
+        sponsor=sponsor,
+        sponsor_name=sponsor_name,
+        ledger_public=ledger_signer.public_key,
+        ledger_key_id=ledger_signer.key_id,
+        protocol_amendment=amendment,
+        effective_date=on,
+    )
+    with ledger:
+        note = ledger.checkpoint(ledger_signer)
+        result = {
+            "db": str(db),
+            "ledger_id": ledger.ledger_id,
+            "sponsor_key_id": sponsor.key_id,
+            "ledger_key_id": ledger_signer.key_id,
+            "protocol_amendment": amendment,
+            "checkpoint": note,
+        }
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(f"Created ledger {result['ledger_id']} in {db}")
+        console.print(f"  sponsor key  {sponsor.key_id}  ({sponsor_key_out}, public {sponsor_key_out}.pub)")
+        console.print(f"  ledger key   {ledger_signer.key_id}  ({ledger_key_out})")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    out: Annotated[Path, typer.Option("--out", help="Private key file to create (public at FILE.pub).")],
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Generate your own key pair locally; give FILE.pub to the sponsor to register.
+
+    Example: trial-ledger keys generate --out ~/.trial-ledger/dr-lee.key
+    """
+    signer = _new_key_file(out, passphrase_file)
+    if json_out:
+        emit_json({"key_id": signer.key_id, "private_key_file": str(out), "public_key_file": f"{out}.pub"})
+    else:
+        console.print(f"Key {signer.key_id}: private {out} (0600), public {out}.pub")
+
+
+def _public_for(public_key: Path | None, out: Path | None, passphrase_file: Path | None) -> bytes:
+    if (public_key is None) == (out is None):
+        raise UsageError("give exactly one of --public-key FILE (an existing key) or --out FILE (a new key)")
+    if public_key is not None:
+        return read_public_key(public_key)
+    assert out is not None  # noqa: S101 - narrowed by the check above
+    return _new_key_file(out, passphrase_file).public_key
+
+
+@keys_app.command("add")
+def keys_add(
+    db: DbOption,
+    sponsor_key: SponsorKeyOption,
+    name: Annotated[str, typer.Option("--name", help="The person's printed name.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")],
+    site: Annotated[str, typer.Option("--site", help="Site code (e.g. 001), or * for all sites.")],
+    reason: ReasonOption = "new trial staff",
+    public_key: Annotated[Path | None, typer.Option("--public-key", help="The person's public key file.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Generate the person's key file here instead.")] = None,
+    expires: Annotated[str | None, typer.Option("--expires", help="Last day the key may sign (YYYY-MM-DD).")] = None,
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Register a person's key (signed by the sponsor): name, role and site it may sign for.
+
+    Example: trial-ledger keys add --db trial.db --sponsor-key sponsor.key --name "Dr. A. Lee"
+    --role investigator --site 001 --public-key dr-lee.key.pub
+    """
+    if role not in ROLES:
+        raise UsageError(f"--role {role!r}: not a role; roles are {', '.join(ROLES)}")
+    with TrialLedger.open(db) as ledger:
+        sponsor = load_signer(sponsor_key, passphrase_file)
+        raw = _public_for(public_key, out, passphrase_file)
+        key = person_key(
+            raw, key_id(raw), name, role, site, parse_date(expires, "--expires") if expires else None
+        )
+        commit = ledger.register_key(sponsor, key, reason, today())
+    _report_key("registered", key, commit.header.first_position, json_out)
+
+
+def _report_key(action: str, key: PersonKey, position: int, json_out: bool) -> None:
+    if json_out:
+        emit_json({"action": action, "position": position, **key.model_dump(mode="json")})
+    else:
+        console.print(
+            f"Key {key.key_id} of {key.printed_name} ({key.role}, site {key.site}) {action} "
+            f"at position {position}"
+        )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    db: DbOption,
+    sponsor_key: SponsorKeyOption,
+    key_id_: Annotated[str, typer.Option("--key-id", help="The key being replaced.")],
+    reason: ReasonOption = "scheduled key rotation",
+    public_key: Annotated[Path | None, typer.Option("--public-key", help="The new public key file.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Generate the new key file here instead.")] = None,
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Replace a person's key with a new one; the old one signs nothing after this position."""
+    with TrialLedger.open(db) as ledger:
+        sponsor = load_signer(sponsor_key, passphrase_file)
+        old = ledger.registry().keys.get(key_id_)
+        if old is None:
+            raise UsageError(f"--key-id {key_id_}: no such key in the registry")
+        raw = _public_for(public_key, out, passphrase_file)
+        new = person_key(raw, key_id(raw), old.key.printed_name, old.key.role, old.key.site, old.key.expires_on)
+        commit = ledger.rotate_key(sponsor, key_id_, new, reason, today())
+    _report_key("rotated in", new, commit.header.first_position, json_out)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    db: DbOption,
+    sponsor_key: SponsorKeyOption,
+    key_id_: Annotated[str, typer.Option("--key-id", help="The key to revoke.")],
+    reason: ReasonOption,
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Revoke a key (lost, compromised, person left): it signs nothing after this position."""
+    with TrialLedger.open(db) as ledger:
+        sponsor = load_signer(sponsor_key, passphrase_file)
+        commit = ledger.revoke_key(sponsor, key_id_, reason, today())
+    if json_out:
+        emit_json({"action": "revoked", "key_id": key_id_, "position": commit.header.first_position})
+    else:
+        console.print(f"Key {key_id_} revoked at position {commit.header.first_position}")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption, json_out: JsonFlag = False) -> None:
+    """List every key ever registered, with its person, role, site and status."""
+    with TrialLedger.open(db) as ledger:
+        registry = ledger.registry()
+    rows = [
+        {
+            **k.key.model_dump(mode="json"),
+            "registered_at": k.registered_at,
+            "status": "active" if k.retired_at is None else k.retired_by,
+            "retired_at": k.retired_at,
+            "retired_reason": k.retired_reason,
+        }
+        for k in registry.keys.values()
+    ]
+    if json_out:
+        emit_json({"keys": rows})
+        return
+    table = Table("key id", "printed name", "role", "site", "status", "registered", "expires")
+    for r in rows:
+        status = r["status"] if r["retired_at"] is None else f"{r['status']} at {r['retired_at']}"
+        table.add_row(r["key_id"], r["printed_name"], r["role"], r["site"], str(status),
+                      str(r["registered_at"]), str(r["expires_on"] or ""))
+    console.print(table)
+
+
+def _print_report(report: VerifyReport, json_out: bool, what: str) -> None:
+    if json_out:
+        emit_json(report.to_json())
+    elif report.ok:
+        console.print(
+            f"OK: {what} verified: {report.events:,} events in {report.commits:,} signed commits "
+            f"({report.mode} from position {report.started_at_position}), "
+            f"{report.checkpoints_checked} checkpoint(s) matched; tree size {report.tree_size:,}, "
+            f"root {base64.b64encode(report.root).decode()}"
+        )
+    else:
+        failure = report.first_failure
+        assert failure is not None  # noqa: S101 - ok is false exactly when a failure exists
+        err_console.print(f"FAILED at position {failure.position}: {failure.reason}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def verify(
+    db: DbOption,
+    against: Annotated[Path | None, typer.Option("--against", help="A checkpoint file saved earlier.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="With --against, also re-prove 1..m.")] = False,
+    sponsor_key: Annotated[Path | None, typer.Option("--sponsor-key", help="Sponsor's published public key: require the ledger to be rooted in it.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Verify every hash, link, signature, key authorisation, Merkle root and checkpoint.
+
+    Exit 0 intact, 1 integrity failure (the first failing position and why), 2 usage error.
+    With --against CHECKPOINT, prove the ledger still extends that checkpoint (truncation and
+    rewrites are caught) in time proportional to what was appended since.
+
+    Example: trial-ledger verify --db trial.db --against yesterday.checkpoint --json
+    """
+    note = None
+    if against is not None:
+        try:
+            note = against.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"--against {against}: {e.strerror}") from None
+    sponsor = read_public_key(sponsor_key) if sponsor_key else None
+    with LedgerReader(db) as reader:
+        total = reader.size()
+        with progress_bar("verify", total, enabled=True) as progress:
+            report = verify_ledger(reader, against=note, sponsor_public=sponsor, full=full, progress=progress)
+    _print_report(report, json_out, str(db))
+
+
+def checkpoint(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="File to write the signed checkpoint to.")],
+    ledger_key: Annotated[Path, typer.Option("--ledger-key", help="The ledger's checkpoint key file.")],
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Verify what is new, then sign a checkpoint (C2SP signed note) of the whole ledger.
+
+    Keep the file: `verify --against FILE` later proves nothing before it was changed.
+    """
+    if out.exists():
+        raise UsageError(f"--out {out}: file exists; refusing to overwrite")
+    with TrialLedger.open(db) as ledger:
+        signer = load_signer(ledger_key, passphrase_file)
+        note = ledger.checkpoint(signer)
+    out.write_text(note, encoding="utf-8")
+    lines = note.splitlines()
+    if json_out:
+        emit_json({"file": str(out), "origin": lines[0], "tree_size": int(lines[1]), "root": lines[2], "note": note})
+    else:
+        console.print(f"Checkpoint of {int(lines[1]):,} events written to {out} (root {lines[2]})")
+
+
+@proof_app.command("inclusion")
+def proof_inclusion(
+    db: DbOption,
+    position: Annotated[int, typer.Option("--position", help="Ledger position (from 1).")],
+    tree_size: Annotated[int | None, typer.Option("--tree-size", help="Tree size (default: all).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Prove that the event at POSITION is in the tree: {leafIdx, treeSize, leafHash, root, proof}."""
+    with LedgerReader(db) as reader:
+        doc = inclusion(reader, position, tree_size)
+    if json_out:
+        emit_json(doc)
+    else:
+        console.print(f"position {position} (leafIdx {doc['leafIdx']}) in tree of {doc['treeSize']}: root {doc['root']}")
+        for step in doc["proof"]:
+            console.print(f"  {step}")
+
+
+@proof_app.command("consistency")
+def proof_consistency(
+    db: DbOption,
+    from_: Annotated[int, typer.Option("--from", help="The earlier tree size.")],
+    to: Annotated[int | None, typer.Option("--to", help="The later tree size (default: all).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Prove the tree of size --to extends the tree of size --from: {size1, size2, root1, root2, proof}."""
+    with LedgerReader(db) as reader:
+        doc = consistency(reader, from_, to)
+    if json_out:
+        emit_json(doc)
+    else:
+        console.print(f"{doc['size1']} -> {doc['size2']}: {doc['root1']} -> {doc['root2']}")
+        for step in doc["proof"]:
+            console.print(f"  {step}")
+
+
+def export_bundle_command(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="Bundle folder to create.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Export events, commits, checkpoints and the key registry for offline verification."""
+    with LedgerReader(db) as reader, progress_bar("export", reader.size(), enabled=True) as progress:
+        manifest = export_bundle(reader, out, progress)
+    if json_out:
+        emit_json(manifest)
+    else:
+        console.print(f"Bundle of {manifest['events']:,} events and {manifest['commits']:,} commits written to {out}")
+
+
+def verify_bundle(
+    folder: Annotated[Path, typer.Argument(help="Bundle folder.", file_okay=False)],
+    sponsor_key: Annotated[Path, typer.Option("--sponsor-key", help="The sponsor's published public key file.")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Verify an exported bundle offline, trusting nothing but the sponsor's public key."""
+    sponsor = read_public_key(sponsor_key)
+    source = BundleSource(folder)
+    with progress_bar("verify bundle", int(source.manifest.get("events", 0)), enabled=True) as progress:
+        report = verify_ledger(source, sponsor_public=sponsor, progress=progress)
+    _print_report(report, json_out, f"bundle {folder}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.add_typer(keys_app, name="keys")
+    app.command("verify")(verify)
+    app.command("checkpoint")(checkpoint)
+    app.add_typer(proof_app, name="proof")
+    app.command("export-bundle")(export_bundle_command)
+    app.command("verify-bundle")(verify_bundle)
+
+

@@ -1,0 +1,448 @@
+"""Every fact the ledger records, as frozen pydantic v2 models with explicit, versioned topics.
+
+Stored form: the event's fields minus ``originator_id`` and ``originator_version`` (those are
+columns of their own), serialised with pydantic's JSON mode and canonicalised per RFC 8785 by
+:func:`ledger.integrity.canonical.canonical_json`. Numbers a clinician measured are
+:class:`~decimal.Decimal` and serialise as JSON strings ("2.45"), so no stored payload carries a
+binary float (a meta-test walks every model to keep it so).
+
+Two streams exist:
+
+* the trial stream (one per ledger): :class:`TrialCreated` and the key registry
+  (:class:`KeyRegistered`, :class:`KeyRotated`, :class:`KeyRevoked`);
+* one stream per subject, keyed by ``uuid5(SUBJECT_NAMESPACE, subject_id)``.
+
+``RECORDED_BY`` names the roles whose keys may sign each event type; ``SITE_BOUND`` roles may
+only sign events of subjects at their own site. Renaming a class never changes its ``TOPIC``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID, uuid5
+
+from eventsourcing.utils import register_topic
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Role = Literal["sponsor", "investigator", "coordinator", "monitor", "data-manager", "auditor"]
+ROLES: tuple[Role, ...] = (
+    "sponsor",
+    "investigator",
+    "coordinator",
+    "monitor",
+    "data-manager",
+    "auditor",
+)
+SITE_BOUND_ROLES: frozenset[str] = frozenset({"investigator", "coordinator"})
+Meaning = Literal["authorship", "review", "approval", "responsibility"]
+MEANINGS: tuple[Meaning, ...] = ("authorship", "review", "approval", "responsibility")
+
+SubjectId = Annotated[str, StringConstraints(pattern=r"^MC0282-\d{3}-\d{3}$")]
+SiteCode = Annotated[str, StringConstraints(pattern=r"^(\d{3}|\*)$")]
+KeyId = Annotated[str, StringConstraints(pattern=r"^ed25519:[0-9a-f]{32}$")]
+PrintedName = Annotated[str, StringConstraints(min_length=2, max_length=120, strip_whitespace=True)]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000, strip_whitespace=True)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+PublicKeyB64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
+
+SUBJECT_NAMESPACE = UUID("5b0c7c4e-2a51-4f55-9d59-2f3d7f1f0a28")
+TRIAL_NAMESPACE = UUID("a1d4e0f2-6c1b-4f7e-8d02-3c9b8e0b7d11")
+
+
+def subject_stream_id(subject_id: str) -> UUID:
+    """The originator id of a subject's stream: stable, derived from the pseudonymous id."""
+    return uuid5(SUBJECT_NAMESPACE, subject_id)
+
+
+def trial_stream_id(trial_id: str) -> UUID:
+    """The originator id of the trial stream (trial record and key registry)."""
+    return uuid5(TRIAL_NAMESPACE, trial_id)
+
+
+def site_of(subject_id: str) -> str:
+    """The site code embedded in a subject id (``MC0282-001-017`` -> ``001``)."""
+    return subject_id.split("-")[1]
+
+
+class LedgerEvent(BaseModel):
+    """Base of every stored event. Frozen; unknown fields are refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TOPIC: ClassVar[str] = ""
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset()
+    META_FIELDS: ClassVar[frozenset[str]] = frozenset({"originator_id", "originator_version"})
+
+    originator_id: UUID
+    originator_version: int = Field(ge=1)
+
+    def payload(self) -> dict[str, Any]:
+        """The stored JSON object: every field but the two stream coordinates."""
+        return self.model_dump(mode="json", exclude=set(self.META_FIELDS))
+
+
+# --------------------------------------------------------------------------- trial stream
+
+
+class PersonKey(BaseModel):
+    """A registered person's public key and what it entitles them to sign."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: KeyId
+    public_key: PublicKeyB64
+    printed_name: PrintedName
+    role: Role
+    site: SiteCode
+    expires_on: date | None = None
+
+
+class TrialCreated(LedgerEvent):
+    """Genesis: the trial, its ledger id and the sponsor's root key (self-certifying)."""
+
+    TOPIC: ClassVar[str] = "trial.TrialCreated.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset({"sponsor"})
+
+    trial_id: Literal["NCT00635154"] = "NCT00635154"
+    protocol_id: Literal["MC0282"] = "MC0282"
+    ledger_id: UUID
+    title: ShortText
+    protocol_amendment: ShortText
+    sponsor: PersonKey
+    ledger_key_id: KeyId
+    ledger_public_key: PublicKeyB64
+    effective_date: date
+
+
+class KeyRegistered(LedgerEvent):
+    """A person's key joins the registry; it may sign from the next position on."""
+
+    TOPIC: ClassVar[str] = "trial.KeyRegistered.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset({"sponsor"})
+
+    key: PersonKey
+    reason: Reason
+    effective_date: date
+
+
+class KeyRotated(LedgerEvent):
+    """A person's old key is retired and a new one takes over the same name, role and site."""
+
+    TOPIC: ClassVar[str] = "trial.KeyRotated.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset({"sponsor"})
+
+    old_key_id: KeyId
+    new_key: PersonKey
+    reason: Reason
+    effective_date: date
+
+
+class KeyRevoked(LedgerEvent):
+    """A key may sign nothing after this position (e.g. compromised, person left the trial)."""
+
+    TOPIC: ClassVar[str] = "trial.KeyRevoked.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset({"sponsor"})
+
+    key_id: KeyId
+    reason: Reason
+    effective_date: date
+
+
+# --------------------------------------------------------------------------- subject stream
+
+SITE_STAFF = frozenset({"investigator", "coordinator"})
+INVESTIGATOR = frozenset({"investigator"})
+
+Drug = Literal["anakinra", "dexamethasone"]
+Route = Literal["SC", "PO"]
+Analyte = Literal[
+    "serum_m_protein",
+    "urine_m_protein",
+    "marrow_plasma_cells",
+    "flc_kappa",
+    "flc_lambda",
+    "hs_crp",
+    "wbc",
+    "anc",
+    "creatinine",
+    "serum_ife",
+    "urine_ife",
+]
+ANALYTE_UNITS: dict[str, str] = {
+    "serum_m_protein": "g/dL",
+    "urine_m_protein": "mg/24h",
+    "marrow_plasma_cells": "%",
+    "flc_kappa": "mg/L",
+    "flc_lambda": "mg/L",
+    "hs_crp": "mg/L",
+    "wbc": "/mm3",
+    "anc": "/mm3",
+    "creatinine": "xULN",
+    "serum_ife": "negative=1",
+    "urine_ife": "negative=1",
+}
+ResponseCategory = Literal["CR", "VGPR", "PR", "MR", "SD", "PD"]
+RegimenName = Literal[
+    "screening",
+    "induction",
+    "continuation",
+    "low_dose_dex",
+    "high_dose_dex",
+    "off_treatment",
+    "follow_up",
+    "off_study",
+]
+Attribution = Literal["unrelated", "unlikely", "possible", "probable", "definite"]
+Seriousness = Literal[
+    "death",
+    "life-threatening",
+    "hospitalisation",
+    "disability",
+    "congenital-anomaly",
+    "important-medical-event",
+]
+ActionTaken = Literal["none", "dose-held", "dose-reduced", "drug-withdrawn", "not-applicable"]
+
+
+class Deviation(BaseModel):
+    """A recorded protocol deviation: the rule departed from and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule_id: ShortText
+    reason: Reason
+
+
+class SubjectEvent(LedgerEvent):
+    """Every subject event names its subject and the clinical (effective) date of the fact."""
+
+    RECORDED_BY: ClassVar[frozenset[str]] = SITE_STAFF
+
+    subject_id: SubjectId
+    effective_date: date
+
+
+class SubjectScreened(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.SubjectScreened.v1"
+
+    site: SiteCode
+    age_years: int = Field(ge=18, le=120)
+    sex: Literal["F", "M", "U"]
+
+
+class CriterionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    criterion_id: ShortText
+    description: str
+    measured: str
+    threshold: str
+    passed: bool
+
+
+class EligibilityAssessed(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.EligibilityAssessed.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = INVESTIGATOR
+
+    protocol_amendment: ShortText
+    criteria: tuple[CriterionRecord, ...]
+    eligible: bool
+    inputs: dict[str, str | int | bool | None]
+
+
+class ConsentObtained(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.ConsentObtained.v1"
+
+    consent_version: ShortText
+
+
+class BaselineLabs(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    serum_m_protein_g_dl: Decimal | None = Field(default=None, ge=0, le=15)
+    urine_m_protein_mg_24h: Decimal | None = Field(default=None, ge=0, le=30000)
+    marrow_plasma_cells_pct: Decimal | None = Field(default=None, ge=0, le=100)
+    hs_crp_mg_l: Decimal | None = Field(default=None, ge=0, le=500)
+
+
+class SubjectEnrolled(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.SubjectEnrolled.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = INVESTIGATOR
+
+    site: SiteCode
+    treatment_start: date
+    protocol_amendment: ShortText
+    baseline: BaselineLabs
+    waiver: Deviation | None = None
+
+
+class DoseAdministered(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.DoseAdministered.v1"
+
+    drug: Drug
+    dose: Decimal = Field(gt=0, le=1000)
+    unit: Literal["mg"]
+    route: Route
+    deviation: Deviation | None = None
+
+
+class DoseMissed(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.DoseMissed.v1"
+
+    drug: Drug
+    held: bool
+    reason: Reason
+
+
+class LabResulted(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.LabResulted.v1"
+
+    analyte: Analyte
+    value: Decimal = Field(ge=0)
+    unit: str
+
+
+class ResponseAssessed(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.ResponseAssessed.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = INVESTIGATOR
+
+    protocol_month: int = Field(ge=0)
+    investigator_category: ResponseCategory
+    derived_category: ResponseCategory
+    rule_ids: tuple[str, ...]
+    values_used: dict[str, str]
+    agrees: bool
+
+
+class ProgressionConfirmed(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.ProgressionConfirmed.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = INVESTIGATOR
+
+    basis: Reason
+    rule_ids: tuple[str, ...]
+
+
+class RegimenChanged(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.RegimenChanged.v1"
+
+    from_regimen: RegimenName
+    to_regimen: RegimenName
+    rule_id: ShortText
+    reason: Reason
+
+
+class AdverseEventReported(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.AdverseEventReported.v1"
+
+    ae_id: Annotated[str, StringConstraints(pattern=r"^AE-\d{3,}$")]
+    term: ShortText
+    grade: int = Field(ge=1, le=5)
+    attribution: Attribution
+    serious: bool
+    seriousness_criteria: tuple[Seriousness, ...] = ()
+    action_taken: ActionTaken
+
+
+class AdverseEventResolved(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.AdverseEventResolved.v1"
+
+    ae_id: Annotated[str, StringConstraints(pattern=r"^AE-\d{3,}$")]
+    outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"]
+
+
+class FollowUpVisit(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.FollowUpVisit.v1"
+
+    disease_status: Literal["no-progression", "progression", "unknown"]
+    note: str = ""
+
+
+class SubjectWithdrawn(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.SubjectWithdrawn.v1"
+
+    reason: Reason
+    consent_withdrawn: bool
+
+
+class SubjectOffStudy(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.SubjectOffStudy.v1"
+
+    reason: Reason
+
+
+class SubjectDied(SubjectEvent):
+    TOPIC: ClassVar[str] = "trial.SubjectDied.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = INVESTIGATOR
+
+    cause: Reason
+
+
+class CorrectionRecorded(SubjectEvent):
+    """Names the corrected event by position; the original stays visible everywhere."""
+
+    TOPIC: ClassVar[str] = "trial.CorrectionRecorded.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset(
+        {"investigator", "coordinator", "data-manager"}
+    )
+
+    corrects_position: int = Field(ge=1)
+    corrected_topic: ShortText
+    field: ShortText
+    old_value: str
+    new_value: str
+    reason: Reason
+
+
+class RecordSigned(SubjectEvent):
+    """A review, approval or statement of responsibility over events already in the ledger."""
+
+    TOPIC: ClassVar[str] = "trial.RecordSigned.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset({"investigator", "monitor", "data-manager"})
+
+    meaning: Literal["review", "approval", "responsibility"]
+    positions: tuple[int, ...] = Field(min_length=1)
+    statement: Reason
+
+
+TRIAL_EVENTS: tuple[type[LedgerEvent], ...] = (TrialCreated, KeyRegistered, KeyRotated, KeyRevoked)
+SUBJECT_EVENTS: tuple[type[SubjectEvent], ...] = (
+    SubjectScreened,
+    EligibilityAssessed,
+    ConsentObtained,
+    SubjectEnrolled,
+    DoseAdministered,
+    DoseMissed,
+    LabResulted,
+    ResponseAssessed,
+    ProgressionConfirmed,
+    RegimenChanged,
+    AdverseEventReported,
+    AdverseEventResolved,
+    FollowUpVisit,
+    SubjectWithdrawn,
+    SubjectOffStudy,
+    SubjectDied,
+    CorrectionRecorded,
+    RecordSigned,
+)
+ALL_EVENTS: tuple[type[LedgerEvent], ...] = TRIAL_EVENTS + SUBJECT_EVENTS
+EVENT_BY_TOPIC: dict[str, type[LedgerEvent]] = {cls.TOPIC: cls for cls in ALL_EVENTS}
+ROLES_BY_TOPIC: dict[str, frozenset[str]] = {cls.TOPIC: cls.RECORDED_BY for cls in ALL_EVENTS}
+REGISTRY_TOPICS: frozenset[str] = frozenset(cls.TOPIC for cls in TRIAL_EVENTS)
+SCREENING_TOPIC = SubjectScreened.TOPIC
+
+for _cls in ALL_EVENTS:
+    register_topic(_cls.TOPIC, _cls)
+
+
+def event_name(topic: str) -> str:
+    """``trial.DoseAdministered.v1`` -> ``DoseAdministered``."""
+    parts = topic.split(".")
+    return parts[1] if len(parts) == 3 else topic
+
+
+def created_at_utc(value: datetime) -> str:
+    """RFC 3339 UTC with microseconds and ``Z``: the form every recorded time takes."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,297 @@
+"""The ledger as its users meet it: create, register keys, append signed commits, checkpoint.
+
+Every append is authorised against the key registry as it stands at the head (the same rule
+``verify`` applies afterwards), then handed to the recorder, which re-checks the registry
+version inside the insert transaction, chains and signs. Nothing is written on any refusal.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from uuid import uuid4
+
+from ledger.chain import CommitRecord
+from ledger.errors import AuthorisationError, NotFoundError, UsageError, VerificationError
+from ledger.events import (
+    REGISTRY_TOPICS,
+    KeyRegistered,
+    KeyRevoked,
+    KeyRotated,
+    LedgerEvent,
+    PersonKey,
+    SubjectEvent,
+    SubjectScreened,
+    TrialCreated,
+    site_of,
+    trial_stream_id,
+)
+from ledger.integrity import merkle
+from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
+from ledger.integrity.signing import Signer
+from ledger.registry import KeyRegistry
+from ledger.store import CommitSeal, LedgerReader, LedgerStore, decode_event, save_checkpoint
+from ledger.verify import TRIAL_ID, VerifyReport, checkpoint_origin, verify_ledger
+
+TRIAL_TITLE = (
+    "Anakinra With or Without Dexamethasone in Treating Patients With Smoldering or Indolent "
+    "Multiple Myeloma"
+)
+TRIAL_STREAM = trial_stream_id(TRIAL_ID)
+
+
+def person_key(
+    signer_public: bytes,
+    key_id: str,
+    printed_name: str,
+    role: str,
+    site: str,
+    expires_on: date | None = None,
+) -> PersonKey:
+    return PersonKey.model_validate(
+        {
+            "key_id": key_id,
+            "public_key": base64.b64encode(signer_public).decode(),
+            "printed_name": printed_name,
+            "role": role,
+            "site": site,
+            "expires_on": expires_on,
+        }
+    )
+
+
+class TrialLedger:
+    """One ledger file: the write side (``store``) and a read-only view (``reader``)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.reader = LedgerReader(db_path)
+        self.store = LedgerStore(db_path)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def create(
+        cls,
+        db_path: Path,
+        *,
+        sponsor: Signer,
+        sponsor_name: str,
+        ledger_public: bytes,
+        ledger_key_id: str,
+        protocol_amendment: str,
+        effective_date: date,
+    ) -> TrialLedger:
+        """Create the file, write the ledger id and the signed genesis event."""
+        if db_path.exists():
+            raise UsageError(f"--db {db_path}: a file already exists there; refusing to overwrite")
+        if not db_path.parent.is_dir():
+            raise UsageError(f"--db {db_path}: folder {db_path.parent} does not exist")
+        ledger_id = str(uuid4())
+        store = LedgerStore(db_path)
+        try:
+            store.ledger_recorder.set_ledger_id(ledger_id)
+            genesis = TrialCreated(
+                originator_id=TRIAL_STREAM,
+                originator_version=1,
+                ledger_id=ledger_id,  # type: ignore[arg-type]
+                title=TRIAL_TITLE,
+                protocol_amendment=protocol_amendment,
+                sponsor=person_key(sponsor.public_key, sponsor.key_id, sponsor_name, "sponsor", "*"),
+                ledger_key_id=ledger_key_id,
+                ledger_public_key=base64.b64encode(ledger_public).decode(),
+                effective_date=effective_date,
+            )
+            store.append([genesis], CommitSeal(signer=sponsor, meaning="responsibility"))
+        finally:
+            store.close()
+        return cls(db_path)
+
+    @classmethod
+    def open(cls, db_path: Path) -> TrialLedger:
+        ledger = cls(db_path)
+        if ledger.reader.meta("ledger_id") is None:
+            ledger.close()
+            raise UsageError(f"--db {db_path}: not an initialised trial ledger")
+        return ledger
+
+    def close(self) -> None:
+        self.store.close()
+        self.reader.close()
+
+    def __enter__(self) -> TrialLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ registry
+
+    def registry(self) -> KeyRegistry:
+        """The key registry as it stands at the head."""
+        registry = KeyRegistry()
+        for row in self.reader.stream_rows(TRIAL_STREAM.hex):
+            event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+            registry.apply(event, row.position)
+        return registry
+
+    @property
+    def ledger_id(self) -> str:
+        return self.reader.meta("ledger_id") or ""
+
+    def _registry_event_base(self, registry: KeyRegistry) -> dict[str, object]:
+        return {"originator_id": TRIAL_STREAM, "originator_version": registry.version + 1}
+
+    def register_key(
+        self, sponsor: Signer, key: PersonKey, reason: str, effective_date: date
+    ) -> CommitRecord:
+        registry = self.registry()
+        if key.key_id in registry.keys:
+            raise UsageError(f"key {key.key_id} is already registered; a key is registered once")
+        event = KeyRegistered(
+            **self._registry_event_base(registry),  # type: ignore[arg-type]
+            key=key,
+            reason=reason,
+            effective_date=effective_date,
+        )
+        return self.append(sponsor, [event], registry=registry)
+
+    def rotate_key(
+        self, sponsor: Signer, old_key_id: str, new_key: PersonKey, reason: str, on: date
+    ) -> CommitRecord:
+        registry = self.registry()
+        old = registry.keys.get(old_key_id)
+        if old is None:
+            raise NotFoundError(f"key {old_key_id} is not registered")
+        if old.retired_at is not None:
+            raise UsageError(f"key {old.describe()} was already {old.retired_by}")
+        if new_key.key_id in registry.keys:
+            raise UsageError(f"key {new_key.key_id} is already registered")
+        if (new_key.printed_name, new_key.role, new_key.site) != (
+            old.key.printed_name,
+            old.key.role,
+            old.key.site,
+        ):
+            raise UsageError("a rotated key keeps the person's printed name, role and site")
+        event = KeyRotated(
+            **self._registry_event_base(registry),  # type: ignore[arg-type]
+            old_key_id=old_key_id,
+            new_key=new_key,
+            reason=reason,
+            effective_date=on,
+        )
+        return self.append(sponsor, [event], registry=registry)
+
+    def revoke_key(self, sponsor: Signer, key_id: str, reason: str, on: date) -> CommitRecord:
+        registry = self.registry()
+        old = registry.keys.get(key_id)
+        if old is None:
+            raise NotFoundError(f"key {key_id} is not registered")
+        if old.retired_at is not None:
+            raise UsageError(f"key {old.describe()} was already {old.retired_by}")
+        if old.key.role == "sponsor" and key_id == sponsor.key_id:
+            raise UsageError("the sponsor cannot revoke the key it signs with")
+        event = KeyRevoked(
+            **self._registry_event_base(registry),  # type: ignore[arg-type]
+            key_id=key_id,
+            reason=reason,
+            effective_date=on,
+        )
+        return self.append(sponsor, [event], registry=registry)
+
+    # ------------------------------------------------------------------ append
+
+    def subject_site(self, event: LedgerEvent) -> str | None:
+        if isinstance(event, SubjectScreened):
+            return event.site
+        if isinstance(event, SubjectEvent):
+            return site_of(event.subject_id)
+        return None
+
+    def append(
+        self,
+        signer: Signer,
+        events: Sequence[LedgerEvent],
+        *,
+        meaning: str = "authorship",
+        registry: KeyRegistry | None = None,
+    ) -> CommitRecord:
+        """Authorise ``signer`` for every event, then store them as one signed commit."""
+        registry = registry if registry is not None else self.registry()
+        position = self.reader.size() + 1
+        registered = registry.signer(signer.key_id, position, datetime.now(UTC).date())
+        if registered.public_raw != signer.public_key:
+            raise AuthorisationError(
+                f"the key file's public key does not match registered key {signer.key_id}"
+            )
+        for event in events:
+            registry.check_may_record(registered, event.TOPIC, self.subject_site(event))
+            if event.TOPIC in REGISTRY_TOPICS and event.originator_id != TRIAL_STREAM:
+                raise UsageError("key registry events belong to the trial stream")
+        seal = CommitSeal(
+            signer=signer,
+            meaning=meaning,
+            registry_stream=TRIAL_STREAM,
+            registry_version=registry.version,
+        )
+        return self.store.append(events, seal)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def checkpoint(self, ledger_signer: Signer) -> str:
+        """Verify what is new since the last kept checkpoint, then sign and keep a new one."""
+        registry = self.registry()
+        if registry.trial is None:
+            raise UsageError("the ledger has no TrialCreated event")
+        if ledger_signer.key_id != registry.trial.ledger_key_id:
+            raise AuthorisationError(
+                f"checkpoints are signed by the ledger key {registry.trial.ledger_key_id}, "
+                f"not {ledger_signer.key_id}"
+            )
+        kept = self.reader.checkpoints()
+        against = kept[-1][1] if kept else None
+        report = verify_ledger(self.reader, against=against)
+        if not report.ok or report.first_failure is not None:
+            failure = report.first_failure
+            where = failure.position if failure else "?"
+            why = failure.reason if failure else "unknown"
+            raise VerificationError(
+                f"refusing to sign a checkpoint over a ledger that fails verification at "
+                f"position {where}: {why}"
+            )
+        frontier = self._frontier_at(report)
+        cp = Checkpoint(
+            origin=checkpoint_origin(str(registry.trial.ledger_id)),
+            tree_size=frontier.size,
+            root=frontier.root(),
+            time=datetime.now(UTC).replace(microsecond=0),
+        )
+        note = sign_checkpoint(cp, cp.origin, ledger_signer)
+        save_checkpoint(self.db_path, cp.tree_size, note, json.dumps(frontier.to_json()))
+        return note
+
+    def _frontier_at(self, report: VerifyReport) -> merkle.MerkleFrontier:
+        """The frontier at the head: from the kept one, extended by the newer leaf hashes."""
+        kept = self.reader.checkpoints()
+        frontier = merkle.MerkleFrontier()
+        if kept:
+            frontier = merkle.MerkleFrontier.from_json(json.loads(kept[-1][2]))
+        for leaf in self.reader.leaf_hashes(frontier.size + 1):
+            frontier.append(leaf)
+        if frontier.root() != report.root or frontier.size != report.tree_size:
+            raise VerificationError(
+                "the leaves read for the checkpoint differ from the leaves just verified "
+                "(the ledger changed during the checkpoint); try again"
+            )
+        return frontier
+
+    def latest_checkpoint(self) -> str | None:
+        kept = self.reader.checkpoints()
+        return kept[-1][1] if kept else None
+
+
+def today() -> date:
+    return datetime.now(UTC).date()

@@ -1,0 +1,509 @@
+"""Storage: an eventsourcing Application whose recorder chains and signs inside the insert.
+
+``LedgerSQLiteRecorder`` extends eventsourcing's ``SQLiteApplicationRecorder``. Inside the
+same transaction that inserts the events it reads the chain head, gives each event the next
+contiguous position, computes its leaf (``ledger.chain``), computes the commit's Merkle root,
+signs the commit header with the caller's key and inserts the commit. Either all of that
+commits or none of it does, so no event is ever stored unchained or unsigned, and a crash
+mid-append leaves the last committed state intact (SQLite WAL, one transaction).
+
+Positions, not notification ids, are the ledger's order: the ``position`` column is
+``UNIQUE NOT NULL`` and assigned from the head read in the same transaction, so two writers can
+never both extend the same head (the second fails the unique constraint and nothing of it is
+stored). The same shape carries over to PostgreSQL: eventsourcing's PostgreSQL recorder takes
+``LOCK TABLE ... IN EXCLUSIVE MODE`` before inserting, after which reading the head and
+extending it is race-free; the subclass overrides the same ``_insert_events`` hook.
+
+Triggers refuse UPDATE and DELETE on the ledger tables: append-only through the product.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    IntegrityError as StoreIntegrityError,
+)
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+)
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.utils import get_topic
+
+from ledger.chain import ZERO_HASH, CommitHeader, CommitRecord, EventRow, leaf_hash_of
+from ledger.errors import ConcurrencyError, LedgerError, NotFoundError, UsageError
+from ledger.events import EVENT_BY_TOPIC, LedgerEvent, created_at_utc
+from ledger.integrity import merkle
+from ledger.integrity.canonical import canonical_json
+from ledger.integrity.signing import Signer
+
+
+class UnsignedAppendError(LedgerError):
+    """An append reached the recorder without a signer: refused, nothing stored."""
+
+
+@dataclass(frozen=True)
+class CommitSeal:
+    """Who signs a commit and what the signature means.
+
+    ``registry_stream``/``registry_version``: the key registry as the caller checked it; the
+    recorder re-reads its version inside the insert transaction and refuses the commit if a key
+    was registered, rotated or revoked in between (so authorisation is never checked against a
+    stale registry).
+    """
+
+    signer: Signer
+    meaning: str = "authorship"
+    registry_stream: UUID | None = None
+    registry_version: int | None = None
+
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS ledger_commits (
+        seq INTEGER PRIMARY KEY,
+        first_position INTEGER NOT NULL UNIQUE,
+        last_position INTEGER NOT NULL,
+        prev_leaf BLOB NOT NULL,
+        events_root BLOB NOT NULL,
+        signer TEXT NOT NULL,
+        meaning TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        signature BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+        tree_size INTEGER PRIMARY KEY,
+        note TEXT NOT NULL,
+        frontier TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ledger_meta (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL)""",
+)
+APPEND_ONLY_TABLES = ("stored_events", "ledger_commits", "ledger_checkpoints", "ledger_meta")
+
+
+def _append_only_triggers() -> list[str]:
+    statements = []
+    for table in APPEND_ONLY_TABLES:
+        for action in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} "
+                f"BEFORE {action} ON {table} BEGIN "
+                f"SELECT RAISE(ABORT, 'the ledger is append-only: {action} on {table} refused'); "
+                "END"
+            )
+    return statements
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    """Application recorder that chains, Merkle-roots and signs each commit in its transaction."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name} (originator_id, originator_version, topic,"
+            " state, position, leaf_hash, commit_seq) VALUES (?,?,?,?,?,?,?)"
+        )
+        self.default_seal: CommitSeal | None = None
+        self.last_commit: CommitRecord | None = None
+        self._ledger_id: str | None = None
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+            "originator_id TEXT NOT NULL, "
+            "originator_version INTEGER NOT NULL, "
+            "topic TEXT NOT NULL, "
+            "state BLOB NOT NULL, "
+            "position INTEGER NOT NULL UNIQUE, "
+            "leaf_hash BLOB NOT NULL, "
+            "commit_seq INTEGER NOT NULL, "
+            "PRIMARY KEY (originator_id, originator_version))",
+            *SCHEMA,
+            *_append_only_triggers(),
+        ]
+
+    def set_ledger_id(self, ledger_id: str) -> None:
+        """Write the ledger id once (at ``init``); every commit header names it."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("INSERT INTO ledger_meta (name, value) VALUES ('ledger_id', ?)", (ledger_id,))
+        self._ledger_id = ledger_id
+
+    def ledger_id(self, c: SQLiteCursor) -> str:
+        if self._ledger_id is None:
+            c.execute("SELECT value FROM ledger_meta WHERE name='ledger_id'")
+            row = c.fetchone()
+            if row is None:
+                raise UsageError("this database holds no initialised ledger (run `trial-ledger init`)")
+            self._ledger_id = str(row[0])
+        return self._ledger_id
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        seal: CommitSeal | None = kwargs.get("seal") or self.default_seal
+        if seal is None:
+            raise UnsignedAppendError(
+                f"refusing to store {len(stored_events)} event(s) without a signature: "
+                "every append needs a signer (seal=CommitSeal(...))"
+            )
+        if not stored_events:
+            return []
+        ledger_id = self.ledger_id(c)
+        if seal.registry_stream is not None:
+            c.execute(
+                f"SELECT MAX(originator_version) FROM {self.events_table_name} "
+                "WHERE originator_id=?",
+                (seal.registry_stream.hex,),
+            )
+            current = c.fetchone()[0]
+            if current != seal.registry_version:
+                raise ConcurrencyError(
+                    f"the key registry changed while this commit was prepared (version "
+                    f"{seal.registry_version} expected, {current} found); nothing was written"
+                )
+        c.execute(
+            f"SELECT position, leaf_hash FROM {self.events_table_name} "
+            "ORDER BY position DESC LIMIT 1"
+        )
+        head = c.fetchone()
+        last_position, prev = (int(head[0]), bytes(head[1])) if head else (0, ZERO_HASH)
+        c.execute("SELECT seq, recorded_at FROM ledger_commits ORDER BY seq DESC LIMIT 1")
+        last_commit = c.fetchone()
+        seq = int(last_commit[0]) + 1 if last_commit else 1
+        recorded_at = created_at_utc(datetime.now(UTC))
+        if last_commit and recorded_at < last_commit[1]:
+            recorded_at = str(last_commit[1])  # recorded times never run backwards
+        first_prev = prev
+        leaves: list[bytes] = []
+        notification_ids: list[int] = []
+        for offset, s in enumerate(stored_events, start=1):
+            originator_id = (
+                s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
+            )
+            position = last_position + offset
+            leaf = leaf_hash_of(
+                commit=seq,
+                originator_id=originator_id,
+                originator_version=s.originator_version,
+                position=position,
+                prev=prev,
+                state=s.state,
+                topic=s.topic,
+            )
+            c.execute(
+                self.insert_events_statement,
+                (originator_id, s.originator_version, s.topic, s.state, position, leaf, seq),
+            )
+            notification_ids.append(c.lastrowid)
+            leaves.append(leaf)
+            prev = leaf
+        header = CommitHeader(
+            seq=seq,
+            ledger_id=ledger_id,
+            first_position=last_position + 1,
+            last_position=last_position + len(leaves),
+            prev_leaf=first_prev,
+            events_root=merkle.root(leaves),
+            signer=seal.signer.key_id,
+            meaning=seal.meaning,
+            recorded_at=recorded_at,
+        )
+        signature = seal.signer.sign(header.to_bytes())
+        c.execute(
+            "INSERT INTO ledger_commits (seq, first_position, last_position, prev_leaf,"
+            " events_root, signer, meaning, recorded_at, signature) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                header.seq,
+                header.first_position,
+                header.last_position,
+                header.prev_leaf,
+                header.events_root,
+                header.signer,
+                header.meaning,
+                header.recorded_at,
+                signature,
+            ),
+        )
+        self.last_commit = CommitRecord(header=header, signature=signature)
+        return notification_ids
+
+
+class LedgerMapper(Mapper[UUID]):
+    """Pydantic events <-> stored events; the state is the RFC 8785 JSON of the payload."""
+
+    def __init__(self) -> None:
+        super().__init__(transcoder=JSONTranscoder())
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        event: LedgerEvent = domain_event
+        return StoredEvent(
+            originator_id=event.originator_id,
+            originator_version=event.originator_version,
+            topic=event.TOPIC,
+            state=canonical_json(event.payload()),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return decode_event(
+            stored_event.topic,
+            stored_event.state,
+            stored_event.originator_id,
+            stored_event.originator_version,
+        )
+
+
+def decode_event(
+    topic: str, state: bytes, originator_id: UUID | str, originator_version: int
+) -> LedgerEvent:
+    """Rebuild the pydantic event from its stored columns (validates the payload again)."""
+    try:
+        cls = EVENT_BY_TOPIC[topic]
+    except KeyError:
+        raise NotFoundError(f"unknown event topic {topic!r}: no event model has it") from None
+    payload = json.loads(state)
+    payload["originator_id"] = originator_id
+    payload["originator_version"] = originator_version
+    return cls.model_validate(payload)
+
+
+def sqlite_env(db_path: Path) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(db_path),
+        "APPLICATION_RECORDER_TOPIC": get_topic(LedgerSQLiteRecorder),
+        "CREATE_TABLE": "y",
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+class LedgerStore(Application[UUID]):
+    """The write side: appends signed commits of pydantic events."""
+
+    name = "TrialLedger"
+
+    def __init__(self, db_path: Path) -> None:
+        super().__init__(env=sqlite_env(db_path))
+        self.db_path = db_path
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return LedgerMapper()
+
+    @property
+    def ledger_recorder(self) -> LedgerSQLiteRecorder:
+        recorder = self.recorder
+        if not isinstance(recorder, LedgerSQLiteRecorder):  # pragma: no cover - wiring error
+            raise UsageError(f"unexpected recorder {type(recorder).__name__}")
+        return recorder
+
+    def append(self, events: Sequence[LedgerEvent], seal: CommitSeal) -> CommitRecord:
+        """Store ``events`` as one signed commit; returns the commit (positions, signature)."""
+        if not events:
+            raise UsageError("nothing to append: a commit needs at least one event")
+        try:
+            self.save(*events, seal=seal)
+        except StoreIntegrityError as e:
+            raise ConcurrencyError(
+                f"another commit extended the same record first ({e}); nothing was written, "
+                "reload and try again"
+            ) from None
+        commit = self.ledger_recorder.last_commit
+        if commit is None:  # pragma: no cover - recorder always sets it
+            raise UsageError("the recorder did not report the commit")
+        return commit
+
+    def stream(self, originator_id: UUID) -> list[LedgerEvent]:
+        """All events of one stream, in version order."""
+        return [e for e in self.events.get(originator_id) if isinstance(e, LedgerEvent)]
+
+    def stream_version(self, originator_id: UUID) -> int:
+        recorded = self.recorder.select_events(originator_id, desc=True, limit=1)
+        return recorded[0].originator_version if recorded else 0
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+@dataclass
+class LedgerReader:
+    """Read-only access to a ledger file for verification, proofs, listings and projections.
+
+    Opens SQLite in ``mode=ro``: reading never creates or changes a file. Rows come back as
+    plain tuples in position order, in batches, so memory stays flat on any ledger size.
+    """
+
+    db_path: Path
+    batch_size: int = 20_000
+    _conn: sqlite3.Connection = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.db_path.is_file():
+            raise UsageError(f"--db {self.db_path}: no such ledger file")
+        try:
+            self._conn = sqlite3.connect(
+                f"file:{self.db_path.resolve()}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._conn.execute("SELECT 1 FROM stored_events LIMIT 1")
+        except sqlite3.DatabaseError as e:
+            raise UsageError(f"--db {self.db_path}: not a trial-ledger database ({e})") from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> LedgerReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def meta(self, name: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM ledger_meta WHERE name=?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def size(self) -> int:
+        row = self._conn.execute("SELECT MAX(position) FROM stored_events").fetchone()
+        return int(row[0] or 0)
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
+
+    def iter_events(self, start: int = 1, stop: int | None = None) -> Iterator[EventRow]:
+        """Events with ``start <= position <= stop`` in position order (gaps are not filled)."""
+        sql = (
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
+            " commit_seq FROM stored_events WHERE position >= ? AND position <= ?"
+            " ORDER BY position LIMIT ?"
+        )
+        upper = stop if stop is not None else 2**62
+        nxt = start
+        while True:
+            rows = self._conn.execute(sql, (nxt, upper, self.batch_size)).fetchall()
+            for r in rows:
+                yield EventRow(
+                    position=r[0],
+                    originator_id=r[1],
+                    originator_version=r[2],
+                    topic=r[3],
+                    state=bytes(r[4]) if r[4] is not None else b"",
+                    leaf_hash=bytes(r[5]) if r[5] is not None else b"",
+                    commit_seq=r[6],
+                )
+            if len(rows) < self.batch_size:
+                return
+            nxt = int(rows[-1][0]) + 1
+
+    def iter_commits(self, start_seq: int = 1) -> Iterator[CommitRecord]:
+        sql = (
+            "SELECT seq, first_position, last_position, prev_leaf, events_root, signer, meaning,"
+            " recorded_at, signature FROM ledger_commits WHERE seq >= ? ORDER BY seq LIMIT ?"
+        )
+        ledger_id = self.meta("ledger_id") or ""
+        nxt = start_seq
+        while True:
+            rows = self._conn.execute(sql, (nxt, self.batch_size)).fetchall()
+            for r in rows:
+                yield commit_from_row(r, ledger_id)
+            if len(rows) < self.batch_size:
+                return
+            nxt = int(rows[-1][0]) + 1
+
+    def commit_at(self, position: int) -> CommitRecord | None:
+        row = self._conn.execute(
+            "SELECT seq, first_position, last_position, prev_leaf, events_root, signer, meaning,"
+            " recorded_at, signature FROM ledger_commits WHERE first_position <= ?"
+            " ORDER BY first_position DESC LIMIT 1",
+            (position,),
+        ).fetchone()
+        return None if row is None else commit_from_row(row, self.meta("ledger_id") or "")
+
+    def event_at(self, position: int) -> EventRow | None:
+        return next(self.iter_events(position, position), None)
+
+    def first_event_of(self, originator_id: str) -> EventRow | None:
+        row = self._conn.execute(
+            "SELECT position FROM stored_events WHERE originator_id=? AND originator_version=1",
+            (originator_id,),
+        ).fetchone()
+        return None if row is None else self.event_at(int(row[0]))
+
+    def stream_rows(self, originator_id: str) -> list[EventRow]:
+        positions = [
+            int(r[0])
+            for r in self._conn.execute(
+                "SELECT position FROM stored_events WHERE originator_id=?"
+                " ORDER BY originator_version",
+                (originator_id,),
+            ).fetchall()
+        ]
+        rows = []
+        for p in positions:
+            row = self.event_at(p)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    def leaf_hashes(self, start: int = 1, stop: int | None = None) -> Iterator[bytes]:
+        sql = (
+            "SELECT position, leaf_hash FROM stored_events WHERE position >= ? AND position <= ?"
+            " ORDER BY position LIMIT ?"
+        )
+        upper = stop if stop is not None else 2**62
+        nxt = start
+        while True:
+            rows = self._conn.execute(sql, (nxt, upper, self.batch_size * 5)).fetchall()
+            for r in rows:
+                yield bytes(r[1])
+            if len(rows) < self.batch_size * 5:
+                return
+            nxt = int(rows[-1][0]) + 1
+
+    def checkpoints(self) -> list[tuple[int, str, str]]:
+        """Stored checkpoints as (tree size, signed note, frontier JSON), smallest first."""
+        return [
+            (int(r[0]), str(r[1]), str(r[2]))
+            for r in self._conn.execute(
+                "SELECT tree_size, note, frontier FROM ledger_checkpoints ORDER BY tree_size"
+            ).fetchall()
+        ]
+
+
+def commit_from_row(r: Sequence[Any], ledger_id: str) -> CommitRecord:
+    return CommitRecord(
+        header=CommitHeader(
+            seq=int(r[0]),
+            first_position=int(r[1]),
+            last_position=int(r[2]),
+            prev_leaf=bytes(r[3]),
+            events_root=bytes(r[4]),
+            signer=str(r[5]),
+            meaning=str(r[6]),
+            recorded_at=str(r[7]),
+            ledger_id=ledger_id,
+        ),
+        signature=bytes(r[8]),
+    )
+
+
+def save_checkpoint(db_path: Path, tree_size: int, note: str, frontier_json: str) -> None:
+    """Keep a signed checkpoint (and the Merkle frontier at its size) inside the ledger file."""
+    conn = sqlite3.connect(db_path)
+    try:
+        with conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO ledger_checkpoints (tree_size, note, frontier)"
+                " VALUES (?,?,?)",
+                (tree_size, note, frontier_json),
+            )
+    finally:
+        conn.close()

@@ -1,0 +1,439 @@
+"""Whole-ledger and incremental verification: every hash, link, signature, key and checkpoint.
+
+One streaming pass in position order, memory independent of ledger size (the Merkle frontier is
+O(log n), a commit's leaves are held only until its root is checked, and the registry and the
+subject-to-site map grow with people and subjects, not events). For each event it checks:
+
+1. the position is the next one (no gap, no duplicate, no reordering);
+2. the leaf recomputed from the stored columns and the previous leaf (``ledger.chain``) equals
+   the stored leaf hash (content altered, or the chain link broken);
+3. the event lies in the signed commit that claims it, and the commit's signer was a registered,
+   unrevoked, unexpired key whose role and site allowed this event type at this position;
+
+and for each commit: contiguous sequence numbers, the ``prev_leaf`` link, recorded times that
+never run backwards, the RFC 9162 root of its leaves, and the Ed25519 signature over its header.
+Every signed checkpoint (stored in the ledger, or passed with ``--against``) must be met with
+the same root at its size; one beyond the end of the ledger means the tail was truncated.
+
+Incremental mode (``against`` a checkpoint of size m whose Merkle frontier the ledger kept)
+starts from that frontier: it proves positions m+1..n extend the signed root at m, in time
+proportional to n - m. It trusts positions 1..m as the checkpoint's signature vouches for them;
+a full pass re-proves them. The first failure stops the pass and is reported by position.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from ledger.chain import ZERO_HASH, CommitRecord, EventRow, leaf_hash_of
+from ledger.errors import LedgerError, VerificationError
+from ledger.events import (
+    REGISTRY_TOPICS,
+    SCREENING_TOPIC,
+    TrialCreated,
+    event_name,
+    trial_stream_id,
+)
+from ledger.integrity import merkle
+from ledger.integrity.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
+from ledger.integrity.signing import key_id, verify_signature
+from ledger.registry import KeyRegistry, RegisteredKey
+from ledger.store import decode_event
+
+TRIAL_ID = "NCT00635154"
+
+
+class LedgerSource(Protocol):
+    """What verification reads: a database (``LedgerReader``) or an exported bundle."""
+
+    def iter_events(self, start: int = 1, stop: int | None = None) -> Iterator[EventRow]: ...
+    def iter_commits(self, start_seq: int = 1) -> Iterator[CommitRecord]: ...
+    def commit_at(self, position: int) -> CommitRecord | None: ...
+    def checkpoints(self) -> list[tuple[int, str, str]]: ...
+    def first_event_of(self, originator_id: str) -> EventRow | None: ...
+    def stream_rows(self, originator_id: str) -> list[EventRow]: ...
+    def event_at(self, position: int) -> EventRow | None: ...
+    def meta(self, name: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Failure:
+    position: int
+    reason: str
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of a verification. ``to_json`` is the documented ``--json`` shape."""
+
+    ok: bool
+    events: int
+    commits: int
+    tree_size: int
+    root: bytes
+    checkpoints_checked: int
+    mode: str
+    started_at_position: int
+    first_failure: Failure | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "first_failure": (
+                None
+                if self.first_failure is None
+                else {
+                    "position": self.first_failure.position,
+                    "reason": self.first_failure.reason,
+                }
+            ),
+            "commits": self.commits,
+            "tree_size": self.tree_size,
+            "root": base64.b64encode(self.root).decode(),
+            "checkpoints_checked": self.checkpoints_checked,
+            "mode": self.mode,
+            "started_at_position": self.started_at_position,
+        }
+
+
+class _Stop(Exception):
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(reason)
+        self.failure = Failure(position, reason)
+
+
+def checkpoint_origin(ledger_id: str) -> str:
+    """The C2SP origin line (and key name) of this ledger's checkpoints."""
+    return f"trial-ledger/{TRIAL_ID}/{ledger_id}"
+
+
+@dataclass
+class _Pass:
+    source: LedgerSource
+    sponsor_public: bytes | None
+    progress: Callable[[int], None] | None
+    registry: KeyRegistry = field(default_factory=KeyRegistry)
+    sites: dict[str, str] = field(default_factory=dict)
+    frontier: merkle.MerkleFrontier = field(default_factory=merkle.MerkleFrontier)
+    checkpoints: list[tuple[int, str]] = field(default_factory=list)
+    checkpoints_checked: int = 0
+    commits_checked: int = 0
+    events_checked: int = 0
+
+    def check_checkpoints_at(self, size: int) -> None:
+        while self.checkpoints and self.checkpoints[0][0] == size:
+            _, note = self.checkpoints.pop(0)
+            self.check_note(note, size, self.frontier.root())
+
+    def check_note(self, note: str, size: int, root: bytes) -> Checkpoint:
+        trial = self.registry.trial
+        if trial is None:
+            raise _Stop(1, "no TrialCreated event: the ledger key that signs checkpoints is unknown")
+        origin = checkpoint_origin(str(trial.ledger_id))
+        try:
+            cp = verify_checkpoint(note, origin, self.registry.ledger_public_raw)
+        except LedgerError as e:
+            raise _Stop(min(size, max(size, 1)), f"checkpoint at tree size {size}: {e}") from None
+        if cp.tree_size != size:
+            raise _Stop(size, f"checkpoint claims tree size {cp.tree_size}, checked at {size}")
+        if cp.root != root:
+            raise _Stop(
+                size,
+                f"checkpoint at tree size {size} signs root {base64.b64encode(cp.root).decode()} "
+                f"but the ledger's first {size} events hash to {base64.b64encode(root).decode()}: "
+                "history before this point was rewritten",
+            )
+        self.checkpoints_checked += 1
+        return cp
+
+    def site_of(self, row: EventRow) -> str:
+        site = self.sites.get(row.originator_id)
+        if site is None:
+            first = self.source.first_event_of(row.originator_id)
+            if first is None or first.topic != SCREENING_TOPIC or first.position > row.position:
+                raise _Stop(
+                    row.position,
+                    f"{event_name(row.topic)} belongs to stream {row.originator_id}, which has no "
+                    "SubjectScreened event before it",
+                )
+            site = str(json.loads(first.state)["site"])
+            self.sites[row.originator_id] = site
+        return site
+
+    def run(self, start: int, prev: bytes, last_recorded: str, stop_at_size: int) -> None:
+        """Check events ``start..`` with ``prev`` the leaf before ``start``."""
+        commits = self.source.iter_commits(1)
+        commit: CommitRecord | None = None
+        expected_seq = 0
+        if start > 1:
+            at = self.source.commit_at(start)
+            if at is None:
+                raise _Stop(start, f"no signed commit covers position {start}")
+            commits = self.source.iter_commits(at.header.seq)
+            expected_seq = at.header.seq - 1
+        signer: RegisteredKey | None = None
+        leaves: list[bytes] = []
+        expected = start
+        for row in self.source.iter_events(start):
+            p = row.position
+            if p != expected:
+                if p > expected:
+                    raise _Stop(expected, f"position {expected} is missing (next stored is {p})")
+                raise _Stop(p, f"position {p} is stored twice or out of order")
+            if commit is None or p > commit.header.last_position:
+                if commit is not None and leaves:
+                    raise _Stop(p, "internal: commit left open")  # pragma: no cover
+                commit = next(commits, None)
+                expected_seq += 1
+                if commit is None or commit.header.first_position != p:
+                    raise _Stop(p, f"event at position {p} is not covered by any signed commit")
+                signer = self.open_commit(commit, expected_seq, prev, last_recorded, p)
+                last_recorded = commit.header.recorded_at
+            if row.commit_seq != commit.header.seq:
+                raise _Stop(
+                    p,
+                    f"event claims commit {row.commit_seq} but lies in commit {commit.header.seq}",
+                )
+            leaf = leaf_hash_of(
+                commit=row.commit_seq,
+                originator_id=row.originator_id,
+                originator_version=row.originator_version,
+                position=p,
+                prev=prev,
+                state=row.state,
+                topic=row.topic,
+            )
+            if leaf != row.leaf_hash:
+                raise _Stop(
+                    p,
+                    "stored event does not match its leaf hash: a stored column (originator, "
+                    f"version, topic, state, commit, leaf) was altered, or the link to position "
+                    f"{p - 1} is broken",
+                )
+            signer = self.authorise(row, commit, signer)
+            leaves.append(leaf)
+            if p > self.frontier.size:
+                self.frontier.append(leaf)
+            prev = leaf
+            self.events_checked += 1
+            if p == commit.header.last_position:
+                self.close_commit(commit, leaves, signer)
+                leaves = []
+                commit_done = commit
+                commit = None
+                self.check_checkpoints_at(commit_done.header.last_position)
+            if self.progress is not None and self.events_checked % 50_000 == 0:
+                self.progress(self.events_checked)
+            expected += 1
+        end = expected - 1
+        if commit is not None:
+            raise _Stop(
+                expected,
+                f"commit {commit.header.seq} covers positions {commit.header.first_position}-"
+                f"{commit.header.last_position} but the ledger ends at {end}: events were removed",
+            )
+        extra = next(commits, None)
+        if extra is not None:
+            raise _Stop(
+                extra.header.first_position,
+                f"commit {extra.header.seq} covers positions {extra.header.first_position}-"
+                f"{extra.header.last_position} but those events are missing",
+            )
+        if self.checkpoints:
+            size, _ = self.checkpoints[0]
+            raise _Stop(
+                end + 1,
+                f"a signed checkpoint covers {size} events but the ledger holds {end}: the tail "
+                "was truncated",
+            )
+        if stop_at_size > end:
+            raise _Stop(
+                end + 1,
+                f"the checkpoint checked against covers {stop_at_size} events but the ledger holds "
+                f"{end}: the tail was truncated",
+            )
+
+    def open_commit(
+        self, commit: CommitRecord, expected_seq: int, prev: bytes, last_recorded: str, p: int
+    ) -> RegisteredKey | None:
+        h = commit.header
+        if h.seq != expected_seq:
+            raise _Stop(p, f"commit sequence jumps from {expected_seq - 1} to {h.seq}")
+        if h.prev_leaf != prev:
+            raise _Stop(p, f"commit {h.seq} does not link to the leaf at position {p - 1}")
+        if h.recorded_at < last_recorded:
+            raise _Stop(
+                p, f"commit {h.seq} recorded at {h.recorded_at}, before its predecessor "
+                f"({last_recorded}): recorded times run backwards"
+            )
+        if h.meaning not in ("authorship", "review", "approval", "responsibility"):
+            raise _Stop(p, f"commit {h.seq} has unknown signature meaning {h.meaning!r}")
+        if p == 1:
+            return None  # the genesis signer is named by TrialCreated itself
+        return self.registered_signer(commit, p)
+
+    def registered_signer(self, commit: CommitRecord, p: int) -> RegisteredKey:
+        try:
+            on = date.fromisoformat(commit.header.recorded_at[:10])
+            return self.registry.signer(commit.header.signer, p, on)
+        except LedgerError as e:
+            raise _Stop(p, f"commit {commit.header.seq}: {e}") from None
+
+    def authorise(
+        self, row: EventRow, commit: CommitRecord, signer: RegisteredKey | None
+    ) -> RegisteredKey | None:
+        p = row.position
+        if row.topic in REGISTRY_TOPICS or row.topic == SCREENING_TOPIC:
+            try:
+                event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+            except (LedgerError, ValueError) as e:
+                raise _Stop(p, f"payload of {event_name(row.topic)} does not decode: {e}") from None
+            if p == 1:
+                signer = self.genesis(event, commit)
+            elif isinstance(event, TrialCreated):
+                raise _Stop(p, "a second TrialCreated event: the trial is created once, at 1")
+            if row.topic == SCREENING_TOPIC:
+                self.sites[row.originator_id] = str(getattr(event, "site", ""))
+        elif p == 1:
+            raise _Stop(1, f"position 1 must be TrialCreated, found {event_name(row.topic)}")
+        if signer is None:  # pragma: no cover - genesis always sets it
+            raise _Stop(p, "no signer resolved for this commit")
+        site = None if row.topic in REGISTRY_TOPICS else self.site_of(row)
+        try:
+            KeyRegistry.check_may_record(signer, row.topic, site)
+        except LedgerError as e:
+            raise _Stop(p, f"commit {commit.header.seq}: {e}") from None
+        if row.topic in REGISTRY_TOPICS:
+            self.registry.apply(event, p)
+            if row.originator_id != trial_stream_id(TRIAL_ID).hex:
+                raise _Stop(p, "key registry event outside the trial stream")
+        return signer
+
+    def genesis(self, event: Any, commit: CommitRecord) -> RegisteredKey:
+        if not isinstance(event, TrialCreated):
+            raise _Stop(1, f"position 1 must be TrialCreated, found {type(event).__name__}")
+        sponsor = event.sponsor
+        if sponsor.role != "sponsor":
+            raise _Stop(1, f"TrialCreated names a {sponsor.role} key as sponsor")
+        if key_id(base64.b64decode(sponsor.public_key)) != sponsor.key_id:
+            raise _Stop(1, "TrialCreated's sponsor key id does not match its public key")
+        if self.sponsor_public is not None and base64.b64decode(sponsor.public_key) != (
+            self.sponsor_public
+        ):
+            raise _Stop(
+                1,
+                f"the ledger is rooted in sponsor key {sponsor.key_id}, not in the published "
+                f"sponsor key {key_id(self.sponsor_public)}",
+            )
+        if commit.header.signer != sponsor.key_id:
+            raise _Stop(1, f"TrialCreated is signed by {commit.header.signer}, not by the sponsor")
+        self.registry.apply(event, 1)
+        return self.registry.keys[sponsor.key_id]
+
+    def close_commit(
+        self, commit: CommitRecord, leaves: list[bytes], signer: RegisteredKey | None
+    ) -> None:
+        h = commit.header
+        if signer is None:  # pragma: no cover
+            raise _Stop(h.first_position, f"commit {h.seq} has no resolved signer")
+        if merkle.root(leaves) != h.events_root:
+            raise _Stop(
+                h.first_position,
+                f"commit {h.seq} (positions {h.first_position}-{h.last_position}): the Merkle root "
+                "of its events differs from the root its signature covers",
+            )
+        try:
+            verify_signature(signer.public_raw, h.to_bytes(), commit.signature)
+        except LedgerError:
+            raise _Stop(
+                h.first_position,
+                f"commit {h.seq} (positions {h.first_position}-{h.last_position}): signature by "
+                f"{signer.describe()} does not verify over its header",
+            ) from None
+        self.commits_checked += 1
+
+
+def verify_ledger(
+    source: LedgerSource,
+    *,
+    against: str | None = None,
+    sponsor_public: bytes | None = None,
+    full: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Verify ``source``; with ``against`` (a signed checkpoint note) prove it extends it.
+
+    Incremental when ``against`` is given, ``full`` is false and the ledger kept the frontier
+    at that checkpoint's size; otherwise a full pass from position 1.
+    """
+    stored = source.checkpoints()
+    passing = _Pass(source=source, sponsor_public=sponsor_public, progress=progress)
+    against_size = 0
+    start, prev, last_recorded, mode = 1, ZERO_HASH, "", "full"
+    try:
+        if against is not None:
+            try:
+                cp, _ = parse_checkpoint(against)
+            except LedgerError as e:
+                raise _Stop(0, f"the checkpoint given with --against is malformed: {e}") from None
+            against_size = cp.tree_size
+            frontier_json = {size: fr for size, _, fr in stored}.get(against_size)
+            if not full and frontier_json is not None and against_size > 0:
+                start, prev, last_recorded = _resume(passing, against, against_size, frontier_json)
+                mode = "incremental"
+            else:
+                passing.checkpoints.append((against_size, against))
+        passing.checkpoints.extend(
+            (size, note) for size, note, _ in stored if size >= start and size > against_size
+        )
+        passing.checkpoints.sort(key=lambda item: item[0])
+        passing.run(start, prev, last_recorded, against_size)
+        failure = None
+    except _Stop as stop:
+        failure = stop.failure
+    except VerificationError as e:  # pragma: no cover - every check raises _Stop
+        failure = Failure(0, str(e))
+    return VerifyReport(
+        ok=failure is None,
+        events=passing.events_checked,
+        commits=passing.commits_checked,
+        tree_size=passing.frontier.size,
+        root=passing.frontier.root(),
+        checkpoints_checked=passing.checkpoints_checked,
+        mode=mode,
+        started_at_position=start,
+        first_failure=failure,
+    )
+
+
+def _resume(passing: _Pass, note: str, size: int, frontier_json: str) -> tuple[int, bytes, str]:
+    """Set up an incremental pass from the kept frontier at ``size``."""
+    source = passing.source
+    trial_rows = source.stream_rows(trial_stream_id(TRIAL_ID).hex)
+    for row in trial_rows:
+        if row.position > size:
+            break
+        event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+        passing.registry.apply(event, row.position)
+    try:
+        passing.frontier = merkle.MerkleFrontier.from_json(json.loads(frontier_json))
+    except (LedgerError, ValueError, KeyError, TypeError) as e:
+        raise _Stop(size, f"the ledger's kept Merkle frontier at {size} is unreadable: {e}") from None
+    if passing.frontier.size != size:
+        raise _Stop(size, f"kept frontier has size {passing.frontier.size}, expected {size}")
+    passing.check_note(note, size, passing.frontier.root())
+    commit = source.commit_at(size + 1) or source.commit_at(size)
+    if commit is None:
+        raise _Stop(size, f"no signed commit covers position {size}")
+    start = min(commit.header.first_position, size + 1)
+    before = source.event_at(start - 1) if start > 1 else None
+    prev = before.leaf_hash if before is not None else ZERO_HASH
+    previous_commit = source.commit_at(start - 1) if start > 1 else None
+    last_recorded = previous_commit.header.recorded_at if previous_commit else ""
+    return start, prev, last_recorded
