@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from pydantic import ValidationError as PydanticValidationError
+from typer._click.exceptions import ClickException
 
 from ledger.commands import foundation
 from ledger.commands.common import err_console
@@ -46,13 +46,13 @@ def run(argv: list[str]) -> int:
     except PydanticValidationError as e:
         err_console.print(f"error: {describe_validation_error(e)}", markup=False)
         return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted", markup=False)
         return 2
-    except click.exceptions.ClickException as e:
+    except ClickException as e:
         e.show()
         return 2
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
     return 0
 

@@ -32,7 +32,9 @@ def _tree_size(reader: LedgerReader, tree_size: int | None, option: str) -> int:
 def inclusion(reader: LedgerReader, position: int, tree_size: int | None = None) -> dict[str, Any]:
     size = _tree_size(reader, tree_size, "--tree-size")
     if not 1 <= position <= size:
-        raise UsageError(f"--position {position}: the tree of size {size} holds positions 1..{size}")
+        raise UsageError(
+            f"--position {position}: the tree of size {size} holds positions 1..{size}"
+        )
     leaves = list(reader.leaf_hashes(1, size))
     proof = merkle.inclusion_proof(leaves, position - 1, size)
     return {

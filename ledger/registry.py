@@ -54,7 +54,9 @@ class KeyRegistry:
     @property
     def ledger_public_raw(self) -> bytes:
         if self.trial is None:
-            raise AuthorisationError("the ledger has no TrialCreated event: it was never initialised")
+            raise AuthorisationError(
+                "the ledger has no TrialCreated event: it was never initialised"
+            )
         return base64.b64decode(self.trial.ledger_public_key)
 
     def apply(self, event: LedgerEvent, position: int) -> None:
@@ -67,7 +69,11 @@ class KeyRegistry:
         elif isinstance(event, KeyRotated):
             old = self.keys.get(event.old_key_id)
             if old is not None and old.retired_at is None:
-                old.retired_at, old.retired_by, old.retired_reason = position, "rotated", event.reason
+                old.retired_at, old.retired_by, old.retired_reason = (
+                    position,
+                    "rotated",
+                    event.reason,
+                )
             self.keys[event.new_key.key_id] = RegisteredKey(event.new_key, position)
         elif isinstance(event, KeyRevoked):
             revoked = self.keys.get(event.key_id)
@@ -80,7 +86,9 @@ class KeyRegistry:
         """The registered key ``key_id`` if it may sign at ``position`` (recorded on ``on``)."""
         registered = self.keys.get(key_id)
         if registered is None or registered.registered_at >= position:
-            raise AuthorisationError(f"key {key_id} is not registered in this ledger's key registry")
+            raise AuthorisationError(
+                f"key {key_id} is not registered in this ledger's key registry"
+            )
         if registered.retired_at is not None and registered.retired_at < position:
             how = registered.retired_by or "retired"
             raise AuthorisationError(
@@ -107,8 +115,13 @@ class KeyRegistry:
                 f"role {role!r} of {registered.key.printed_name} ({registered.key.key_id}) may not "
                 f"record {event_name(topic)}; allowed roles: {', '.join(sorted(allowed))}"
             )
-        if role in SITE_BOUND_ROLES and subject_site is not None and registered.key.site != subject_site:
+        if (
+            role in SITE_BOUND_ROLES
+            and subject_site is not None
+            and registered.key.site != subject_site
+        ):
             raise AuthorisationError(
-                f"{registered.key.printed_name} ({role}, site {registered.key.site}) may not record "
+                f"{registered.key.printed_name} ({role}, site {registered.key.site}) "
+                "may not record "
                 f"{event_name(topic)} for a subject of site {subject_site}"
             )

@@ -100,7 +100,9 @@ class TrialLedger:
                 ledger_id=ledger_id,  # type: ignore[arg-type]
                 title=TRIAL_TITLE,
                 protocol_amendment=protocol_amendment,
-                sponsor=person_key(sponsor.public_key, sponsor.key_id, sponsor_name, "sponsor", "*"),
+                sponsor=person_key(
+                    sponsor.public_key, sponsor.key_id, sponsor_name, "sponsor", "*"
+                ),
                 ledger_key_id=ledger_key_id,
                 ledger_public_key=base64.b64encode(ledger_public).decode(),
                 effective_date=effective_date,

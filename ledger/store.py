@@ -91,16 +91,14 @@ APPEND_ONLY_TABLES = ("stored_events", "ledger_commits", "ledger_checkpoints", "
 
 
 def _append_only_triggers() -> list[str]:
-    statements = []
-    for table in APPEND_ONLY_TABLES:
-        for action in ("UPDATE", "DELETE"):
-            statements.append(
-                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} "
-                f"BEFORE {action} ON {table} BEGIN "
-                f"SELECT RAISE(ABORT, 'the ledger is append-only: {action} on {table} refused'); "
-                "END"
-            )
-    return statements
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} "
+        f"BEFORE {action} ON {table} BEGIN "
+        f"SELECT RAISE(ABORT, 'the ledger is append-only: {action} on {table} refused'); "
+        "END"
+        for table in APPEND_ONLY_TABLES
+        for action in ("UPDATE", "DELETE")
+    ]
 
 
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
@@ -142,7 +140,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute("SELECT value FROM ledger_meta WHERE name='ledger_id'")
             row = c.fetchone()
             if row is None:
-                raise UsageError("this database holds no initialised ledger (run `trial-ledger init`)")
+                raise UsageError(
+                    "this database holds no initialised ledger (run `trial-ledger init`)"
+                )
             self._ledger_id = str(row[0])
         return self._ledger_id
 
@@ -160,6 +160,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             )
         if not stored_events:
             return []
+        # Take the write lock before reading the head: a zero-row write makes SQLite acquire it
+        # now (waiting up to the lock timeout) rather than fail later on a stale read snapshot.
+        c.execute("INSERT INTO ledger_meta (name, value) SELECT 'lock', '' WHERE 0")
         ledger_id = self.ledger_id(c)
         if seal.registry_stream is not None:
             c.execute(

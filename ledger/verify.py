@@ -134,7 +134,9 @@ class _Pass:
     def check_note(self, note: str, size: int, root: bytes) -> Checkpoint:
         trial = self.registry.trial
         if trial is None:
-            raise _Stop(1, "no TrialCreated event: the ledger key that signs checkpoints is unknown")
+            raise _Stop(
+                1, "no TrialCreated event: the ledger key that signs checkpoints is unknown"
+            )
         origin = checkpoint_origin(str(trial.ledger_id))
         try:
             cp = verify_checkpoint(note, origin, self.registry.ledger_public_raw)
@@ -269,8 +271,9 @@ class _Pass:
             raise _Stop(p, f"commit {h.seq} does not link to the leaf at position {p - 1}")
         if h.recorded_at < last_recorded:
             raise _Stop(
-                p, f"commit {h.seq} recorded at {h.recorded_at}, before its predecessor "
-                f"({last_recorded}): recorded times run backwards"
+                p,
+                f"commit {h.seq} recorded at {h.recorded_at}, before its predecessor "
+                f"({last_recorded}): recorded times run backwards",
             )
         if h.meaning not in ("authorship", "review", "approval", "responsibility"):
             raise _Stop(p, f"commit {h.seq} has unknown signature meaning {h.meaning!r}")
@@ -291,7 +294,9 @@ class _Pass:
         p = row.position
         if row.topic in REGISTRY_TOPICS or row.topic == SCREENING_TOPIC:
             try:
-                event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+                event = decode_event(
+                    row.topic, row.state, row.originator_id, row.originator_version
+                )
             except (LedgerError, ValueError) as e:
                 raise _Stop(p, f"payload of {event_name(row.topic)} does not decode: {e}") from None
             if p == 1:
@@ -424,7 +429,9 @@ def _resume(passing: _Pass, note: str, size: int, frontier_json: str) -> tuple[i
     try:
         passing.frontier = merkle.MerkleFrontier.from_json(json.loads(frontier_json))
     except (LedgerError, ValueError, KeyError, TypeError) as e:
-        raise _Stop(size, f"the ledger's kept Merkle frontier at {size} is unreadable: {e}") from None
+        raise _Stop(
+            size, f"the ledger's kept Merkle frontier at {size} is unreadable: {e}"
+        ) from None
     if passing.frontier.size != size:
         raise _Stop(size, f"kept frontier has size {passing.frontier.size}, expected {size}")
     passing.check_note(note, size, passing.frontier.root())

@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from ledger.events import DoseAdministered, SubjectScreened, subject_stream_id
-from ledger.integrity.signing import Signer, generate_private_key
-from ledger.service import TrialLedger, person_key
-
-GENESIS_DATE = date(2002, 11, 1)
-
-
-@dataclass(frozen=True)
-class Cast:
-    sponsor: Signer
-    ledger_key: Signer
-    investigator: Signer
-    coordinator: Signer
-    coordinator_site2: Signer
-    monitor: Signer
-    auditor: Signer
-
-
-def new_signer() -> Signer:
-    return Signer(generate_private_key())
+from ledger.service import TrialLedger
+from tests.support import GENESIS_DATE, Cast, new_signer, register_cast
 
 
 @pytest.fixture(scope="session")
 def cast() -> Cast:
     return Cast(*(new_signer() for _ in range(7)))
-
-
-def register_cast(ledger: TrialLedger, cast: Cast) -> None:
-    staff = [
-        (cast.investigator, "Dr. Ada Investigator", "investigator", "001"),
-        (cast.coordinator, "Cole Coordinator", "coordinator", "001"),
-        (cast.coordinator_site2, "Sita Coordinator", "coordinator", "002"),
-        (cast.monitor, "Mona Monitor", "monitor", "*"),
-        (cast.auditor, "Aud Auditor", "auditor", "*"),
-    ]
-    for signer, name, role, site in staff:
-        key = person_key(signer.public_key, signer.key_id, name, role, site)
-        ledger.register_key(cast.sponsor, key, "trial staff", GENESIS_DATE)
 
 
 @pytest.fixture
@@ -69,38 +35,3 @@ def ledger(db_path: Path, cast: Cast) -> Iterator[TrialLedger]:
     register_cast(created, cast)
     yield created
     created.close()
-
-
-def screening(subject_id: str, version: int = 1, site: str = "001") -> SubjectScreened:
-    return SubjectScreened(
-        originator_id=subject_stream_id(subject_id),
-        originator_version=version,
-        subject_id=subject_id,
-        effective_date=date(2003, 1, 6),
-        site=site,
-        age_years=61,
-        sex="F",
-    )
-
-
-def dose(subject_id: str, version: int, day: int = 0) -> DoseAdministered:
-    return DoseAdministered(
-        originator_id=subject_stream_id(subject_id),
-        originator_version=version,
-        subject_id=subject_id,
-        effective_date=date(2003, 2, 1 + day % 28),
-        drug="anakinra",
-        dose=Decimal("100"),
-        unit="mg",
-        route="SC",
-    )
-
-
-def append_doses(ledger: TrialLedger, signer: Signer, subject_id: str, count: int, start_version: int = 2) -> None:
-    """Append ``count`` doses of one subject in commits of up to 3 events."""
-    version = start_version
-    while count > 0:
-        batch = [dose(subject_id, version + i, version + i) for i in range(min(3, count))]
-        ledger.append(signer, batch)
-        version += len(batch)
-        count -= len(batch)

@@ -27,7 +27,7 @@ from ledger.integrity.signing import Signer, read_private_key
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-PASSPHRASE_ENV = "TRIAL_LEDGER_PASSPHRASE"
+PASSPHRASE_ENV = "TRIAL_LEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
 DbOption = Annotated[
     Path, typer.Option("--db", help="Ledger file (SQLite).", dir_okay=False, show_default=False)
@@ -94,7 +94,9 @@ def parse_instant(value: str, option: str) -> datetime:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    description: str, total: int | None, enabled: bool
+) -> Iterator[Callable[[int], None]]:
     """Progress on stderr: a Rich bar on a terminal, else a plain line per tenth of the work."""
     if not enabled:
         yield lambda _done: None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,6 @@ from ledger.bundle import BundleSource, export_bundle
 from ledger.commands.common import (
     DbOption,
     JsonFlag,
-    KeyOption,
     PassphraseFileOption,
     console,
     emit_json,
@@ -54,7 +54,9 @@ def _new_key_file(out: Path, passphrase_file: Path | None) -> Signer:
     """Generate a key pair: private key encrypted at ``out`` (0600), public key at ``out.pub``."""
     pub = out.with_name(out.name + ".pub")
     if out.exists() or pub.exists():
-        raise UsageError(f"--out {out}: key file (or {pub.name}) already exists; refusing to overwrite")
+        raise UsageError(
+            f"--out {out}: key file (or {pub.name}) already exists; refusing to overwrite"
+        )
     passphrase = read_passphrase(passphrase_file, f"new key file {out}")
     private = generate_private_key()
     write_private_key(out, private, passphrase)
@@ -64,11 +66,22 @@ def _new_key_file(out: Path, passphrase_file: Path | None) -> Signer:
 
 def init(
     db: DbOption,
-    sponsor_name: Annotated[str, typer.Option("--sponsor-name", help="Printed name of the sponsor's signatory.")],
-    sponsor_key_out: Annotated[Path, typer.Option("--sponsor-key-out", help="Where to write the sponsor's new key file.")],
-    ledger_key_out: Annotated[Path, typer.Option("--ledger-key-out", help="Where to write the ledger's checkpoint key file.")],
-    protocol_amendment: Annotated[str, typer.Option("--protocol-amendment", help="Protocol version in force.")] = "",
-    effective: Annotated[str | None, typer.Option("--date", help="Clinical date of creation (default today).")] = None,
+    sponsor_name: Annotated[
+        str, typer.Option("--sponsor-name", help="Printed name of the sponsor's signatory.")
+    ],
+    sponsor_key_out: Annotated[
+        Path, typer.Option("--sponsor-key-out", help="Where to write the sponsor's new key file.")
+    ],
+    ledger_key_out: Annotated[
+        Path,
+        typer.Option("--ledger-key-out", help="Where to write the ledger's checkpoint key file."),
+    ],
+    protocol_amendment: Annotated[
+        str, typer.Option("--protocol-amendment", help="Protocol version in force.")
+    ] = "",
+    effective: Annotated[
+        str | None, typer.Option("--date", help="Clinical date of creation (default today).")
+    ] = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -88,17 +101,28 @@ def init(
     if db.exists():
         raise UsageError(f"--db {db}: a file already exists there; refusing to overwrite")
     on = parse_date(effective, "--date") if effective else today()
-    sponsor = _new_key_file(sponsor_key_out, passphrase_file)
-    ledger_signer = _new_key_file(ledger_key_out, passphrase_file)
-    ledger = TrialLedger.create(
-        db,
-        sponsor=sponsor,
-        sponsor_name=sponsor_name,
-        ledger_public=ledger_signer.public_key,
-        ledger_key_id=ledger_signer.key_id,
-        protocol_amendment=amendment,
-        effective_date=on,
-    )
+    placeholder = bytes(32)  # validate the sponsor's name before any file is written
+    person_key(placeholder, key_id(placeholder), sponsor_name, "sponsor", "*")
+    created: list[Path] = []
+    try:
+        sponsor = _new_key_file(sponsor_key_out, passphrase_file)
+        created += [sponsor_key_out, sponsor_key_out.with_name(sponsor_key_out.name + ".pub")]
+        ledger_signer = _new_key_file(ledger_key_out, passphrase_file)
+        created += [ledger_key_out, ledger_key_out.with_name(ledger_key_out.name + ".pub")]
+        created += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+        ledger = TrialLedger.create(
+            db,
+            sponsor=sponsor,
+            sponsor_name=sponsor_name,
+            ledger_public=ledger_signer.public_key,
+            ledger_key_id=ledger_signer.key_id,
+            protocol_amendment=amendment,
+            effective_date=on,
+        )
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
     with ledger:
         note = ledger.checkpoint(ledger_signer)
         result = {
@@ -113,13 +137,17 @@ def init(
         emit_json(result)
     else:
         console.print(f"Created ledger {result['ledger_id']} in {db}")
-        console.print(f"  sponsor key  {sponsor.key_id}  ({sponsor_key_out}, public {sponsor_key_out}.pub)")
+        console.print(
+            f"  sponsor key  {sponsor.key_id}  ({sponsor_key_out}, public {sponsor_key_out}.pub)"
+        )
         console.print(f"  ledger key   {ledger_signer.key_id}  ({ledger_key_out})")
 
 
 @keys_app.command("generate")
 def keys_generate(
-    out: Annotated[Path, typer.Option("--out", help="Private key file to create (public at FILE.pub).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Private key file to create (public at FILE.pub).")
+    ],
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -129,18 +157,37 @@ def keys_generate(
     """
     signer = _new_key_file(out, passphrase_file)
     if json_out:
-        emit_json({"key_id": signer.key_id, "private_key_file": str(out), "public_key_file": f"{out}.pub"})
+        emit_json(
+            {"key_id": signer.key_id, "private_key_file": str(out), "public_key_file": f"{out}.pub"}
+        )
     else:
         console.print(f"Key {signer.key_id}: private {out} (0600), public {out}.pub")
 
 
-def _public_for(public_key: Path | None, out: Path | None, passphrase_file: Path | None) -> bytes:
+@contextmanager
+def _public_for(
+    public_key: Path | None, out: Path | None, passphrase_file: Path | None
+) -> Iterator[bytes]:
+    """The public key to register: read from --public-key, or a new key pair written at --out.
+
+    A new key pair is removed again if the registration that follows is refused, so a refused
+    command leaves nothing behind.
+    """
     if (public_key is None) == (out is None):
-        raise UsageError("give exactly one of --public-key FILE (an existing key) or --out FILE (a new key)")
+        raise UsageError(
+            "give exactly one of --public-key FILE (an existing key) or --out FILE (a new key)"
+        )
     if public_key is not None:
-        return read_public_key(public_key)
-    assert out is not None  # noqa: S101 - narrowed by the check above
-    return _new_key_file(out, passphrase_file).public_key
+        yield read_public_key(public_key)
+        return
+    assert out is not None
+    raw = _new_key_file(out, passphrase_file).public_key
+    try:
+        yield raw
+    except BaseException:
+        out.unlink(missing_ok=True)
+        out.with_name(out.name + ".pub").unlink(missing_ok=True)
+        raise
 
 
 @keys_app.command("add")
@@ -151,9 +198,15 @@ def keys_add(
     role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")],
     site: Annotated[str, typer.Option("--site", help="Site code (e.g. 001), or * for all sites.")],
     reason: ReasonOption = "new trial staff",
-    public_key: Annotated[Path | None, typer.Option("--public-key", help="The person's public key file.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Generate the person's key file here instead.")] = None,
-    expires: Annotated[str | None, typer.Option("--expires", help="Last day the key may sign (YYYY-MM-DD).")] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="The person's public key file.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Generate the person's key file here instead.")
+    ] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Last day the key may sign (YYYY-MM-DD).")
+    ] = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -164,13 +217,14 @@ def keys_add(
     """
     if role not in ROLES:
         raise UsageError(f"--role {role!r}: not a role; roles are {', '.join(ROLES)}")
+    expires_on = parse_date(expires, "--expires") if expires else None
+    placeholder = bytes(32)  # validate name, role and site before any key file is written
+    person_key(placeholder, key_id(placeholder), name, role, site, expires_on)
     with TrialLedger.open(db) as ledger:
         sponsor = load_signer(sponsor_key, passphrase_file)
-        raw = _public_for(public_key, out, passphrase_file)
-        key = person_key(
-            raw, key_id(raw), name, role, site, parse_date(expires, "--expires") if expires else None
-        )
-        commit = ledger.register_key(sponsor, key, reason, today())
+        with _public_for(public_key, out, passphrase_file) as raw:
+            key = person_key(raw, key_id(raw), name, role, site, expires_on)
+            commit = ledger.register_key(sponsor, key, reason, today())
     _report_key("registered", key, commit.header.first_position, json_out)
 
 
@@ -190,8 +244,12 @@ def keys_rotate(
     sponsor_key: SponsorKeyOption,
     key_id_: Annotated[str, typer.Option("--key-id", help="The key being replaced.")],
     reason: ReasonOption = "scheduled key rotation",
-    public_key: Annotated[Path | None, typer.Option("--public-key", help="The new public key file.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Generate the new key file here instead.")] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="The new public key file.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Generate the new key file here instead.")
+    ] = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -201,9 +259,16 @@ def keys_rotate(
         old = ledger.registry().keys.get(key_id_)
         if old is None:
             raise UsageError(f"--key-id {key_id_}: no such key in the registry")
-        raw = _public_for(public_key, out, passphrase_file)
-        new = person_key(raw, key_id(raw), old.key.printed_name, old.key.role, old.key.site, old.key.expires_on)
-        commit = ledger.rotate_key(sponsor, key_id_, new, reason, today())
+        with _public_for(public_key, out, passphrase_file) as raw:
+            new = person_key(
+                raw,
+                key_id(raw),
+                old.key.printed_name,
+                old.key.role,
+                old.key.site,
+                old.key.expires_on,
+            )
+            commit = ledger.rotate_key(sponsor, key_id_, new, reason, today())
     _report_key("rotated in", new, commit.header.first_position, json_out)
 
 
@@ -221,7 +286,9 @@ def keys_revoke(
         sponsor = load_signer(sponsor_key, passphrase_file)
         commit = ledger.revoke_key(sponsor, key_id_, reason, today())
     if json_out:
-        emit_json({"action": "revoked", "key_id": key_id_, "position": commit.header.first_position})
+        emit_json(
+            {"action": "revoked", "key_id": key_id_, "position": commit.header.first_position}
+        )
     else:
         console.print(f"Key {key_id_} revoked at position {commit.header.first_position}")
 
@@ -245,10 +312,18 @@ def keys_list(db: DbOption, json_out: JsonFlag = False) -> None:
         emit_json({"keys": rows})
         return
     table = Table("key id", "printed name", "role", "site", "status", "registered", "expires")
+    table.columns[0].overflow = "fold"
     for r in rows:
         status = r["status"] if r["retired_at"] is None else f"{r['status']} at {r['retired_at']}"
-        table.add_row(r["key_id"], r["printed_name"], r["role"], r["site"], str(status),
-                      str(r["registered_at"]), str(r["expires_on"] or ""))
+        table.add_row(
+            r["key_id"],
+            r["printed_name"],
+            r["role"],
+            r["site"],
+            str(status),
+            str(r["registered_at"]),
+            str(r["expires_on"] or ""),
+        )
     console.print(table)
 
 
@@ -264,7 +339,7 @@ def _print_report(report: VerifyReport, json_out: bool, what: str) -> None:
         )
     else:
         failure = report.first_failure
-        assert failure is not None  # noqa: S101 - ok is false exactly when a failure exists
+        assert failure is not None
         err_console.print(f"FAILED at position {failure.position}: {failure.reason}")
     if not report.ok:
         raise typer.Exit(1)
@@ -272,9 +347,19 @@ def _print_report(report: VerifyReport, json_out: bool, what: str) -> None:
 
 def verify(
     db: DbOption,
-    against: Annotated[Path | None, typer.Option("--against", help="A checkpoint file saved earlier.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="With --against, also re-prove 1..m.")] = False,
-    sponsor_key: Annotated[Path | None, typer.Option("--sponsor-key", help="Sponsor's published public key: require the ledger to be rooted in it.")] = None,
+    against: Annotated[
+        Path | None, typer.Option("--against", help="A checkpoint file saved earlier.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="With --against, also re-prove 1..m.")
+    ] = False,
+    sponsor_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--sponsor-key",
+            help="Sponsor's published public key: require the ledger to be rooted in it.",
+        ),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Verify every hash, link, signature, key authorisation, Merkle root and checkpoint.
@@ -295,14 +380,18 @@ def verify(
     with LedgerReader(db) as reader:
         total = reader.size()
         with progress_bar("verify", total, enabled=True) as progress:
-            report = verify_ledger(reader, against=note, sponsor_public=sponsor, full=full, progress=progress)
+            report = verify_ledger(
+                reader, against=note, sponsor_public=sponsor, full=full, progress=progress
+            )
     _print_report(report, json_out, str(db))
 
 
 def checkpoint(
     db: DbOption,
     out: Annotated[Path, typer.Option("--out", help="File to write the signed checkpoint to.")],
-    ledger_key: Annotated[Path, typer.Option("--ledger-key", help="The ledger's checkpoint key file.")],
+    ledger_key: Annotated[
+        Path, typer.Option("--ledger-key", help="The ledger's checkpoint key file.")
+    ],
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -318,7 +407,15 @@ def checkpoint(
     out.write_text(note, encoding="utf-8")
     lines = note.splitlines()
     if json_out:
-        emit_json({"file": str(out), "origin": lines[0], "tree_size": int(lines[1]), "root": lines[2], "note": note})
+        emit_json(
+            {
+                "file": str(out),
+                "origin": lines[0],
+                "tree_size": int(lines[1]),
+                "root": lines[2],
+                "note": note,
+            }
+        )
     else:
         console.print(f"Checkpoint of {int(lines[1]):,} events written to {out} (root {lines[2]})")
 
@@ -327,16 +424,24 @@ def checkpoint(
 def proof_inclusion(
     db: DbOption,
     position: Annotated[int, typer.Option("--position", help="Ledger position (from 1).")],
-    tree_size: Annotated[int | None, typer.Option("--tree-size", help="Tree size (default: all).")] = None,
+    tree_size: Annotated[
+        int | None, typer.Option("--tree-size", help="Tree size (default: all).")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Prove that the event at POSITION is in the tree: {leafIdx, treeSize, leafHash, root, proof}."""
+    """Prove that the event at POSITION is in the tree.
+
+    JSON: {leafIdx, treeSize, leafHash, root, proof}, hashes base64, leafIdx = position - 1.
+    """
     with LedgerReader(db) as reader:
         doc = inclusion(reader, position, tree_size)
     if json_out:
         emit_json(doc)
     else:
-        console.print(f"position {position} (leafIdx {doc['leafIdx']}) in tree of {doc['treeSize']}: root {doc['root']}")
+        console.print(
+            f"position {position} (leafIdx {doc['leafIdx']}) in tree of {doc['treeSize']}: "
+            f"root {doc['root']}"
+        )
         for step in doc["proof"]:
             console.print(f"  {step}")
 
@@ -345,10 +450,15 @@ def proof_inclusion(
 def proof_consistency(
     db: DbOption,
     from_: Annotated[int, typer.Option("--from", help="The earlier tree size.")],
-    to: Annotated[int | None, typer.Option("--to", help="The later tree size (default: all).")] = None,
+    to: Annotated[
+        int | None, typer.Option("--to", help="The later tree size (default: all).")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Prove the tree of size --to extends the tree of size --from: {size1, size2, root1, root2, proof}."""
+    """Prove the tree of size --to extends the tree of size --from.
+
+    JSON: {size1, size2, root1, root2, proof}, hashes base64.
+    """
     with LedgerReader(db) as reader:
         doc = consistency(reader, from_, to)
     if json_out:
@@ -365,23 +475,33 @@ def export_bundle_command(
     json_out: JsonFlag = False,
 ) -> None:
     """Export events, commits, checkpoints and the key registry for offline verification."""
-    with LedgerReader(db) as reader, progress_bar("export", reader.size(), enabled=True) as progress:
+    with (
+        LedgerReader(db) as reader,
+        progress_bar("export", reader.size(), enabled=True) as progress,
+    ):
         manifest = export_bundle(reader, out, progress)
     if json_out:
         emit_json(manifest)
     else:
-        console.print(f"Bundle of {manifest['events']:,} events and {manifest['commits']:,} commits written to {out}")
+        console.print(
+            f"Bundle of {manifest['events']:,} events and {manifest['commits']:,} commits "
+            f"written to {out}"
+        )
 
 
 def verify_bundle(
     folder: Annotated[Path, typer.Argument(help="Bundle folder.", file_okay=False)],
-    sponsor_key: Annotated[Path, typer.Option("--sponsor-key", help="The sponsor's published public key file.")],
+    sponsor_key: Annotated[
+        Path, typer.Option("--sponsor-key", help="The sponsor's published public key file.")
+    ],
     json_out: JsonFlag = False,
 ) -> None:
     """Verify an exported bundle offline, trusting nothing but the sponsor's public key."""
     sponsor = read_public_key(sponsor_key)
     source = BundleSource(folder)
-    with progress_bar("verify bundle", int(source.manifest.get("events", 0)), enabled=True) as progress:
+    with progress_bar(
+        "verify bundle", int(source.manifest.get("events", 0)), enabled=True
+    ) as progress:
         report = verify_ledger(source, sponsor_public=sponsor, progress=progress)
     _print_report(report, json_out, f"bundle {folder}")
 
@@ -394,5 +514,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(proof_app, name="proof")
     app.command("export-bundle")(export_bundle_command)
     app.command("verify-bundle")(verify_bundle)
-
-

@@ -1,0 +1,164 @@
+"""Property: any single-byte change anywhere in the stored events is detected by verify."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ledger.chain import envelope_bytes, leaf_hash_of
+from ledger.integrity.canonical import canonical_json
+from ledger.service import TrialLedger
+from ledger.store import APPEND_ONLY_TABLES, LedgerReader
+from ledger.verify import verify_ledger
+from tests.support import GENESIS_DATE, Cast, append_doses, new_signer, register_cast, screening
+
+_BASE: dict[str, Path] = {}
+EVENT_COLUMNS = ("originator_id", "topic", "state", "leaf_hash")
+INT_COLUMNS = ("originator_version", "commit_seq", "position")
+
+
+def base_ledger() -> Path:
+    """One small but complete ledger, built once per test session and copied per example."""
+    if "path" not in _BASE:
+        folder = Path(tempfile.mkdtemp(prefix="tamper-base-"))
+        cast = Cast(*(new_signer() for _ in range(7)))
+        ledger = TrialLedger.create(
+            folder / "base.db",
+            sponsor=cast.sponsor,
+            sponsor_name="Sponsor Office",
+            ledger_public=cast.ledger_key.public_key,
+            ledger_key_id=cast.ledger_key.key_id,
+            protocol_amendment="MC0282-original",
+            effective_date=GENESIS_DATE,
+        )
+        register_cast(ledger, cast)
+        for n in (1, 2):
+            subject = f"MC0282-001-{n:03d}"
+            ledger.append(cast.coordinator, [screening(subject)])
+            append_doses(ledger, cast.coordinator, subject, 7)
+        ledger.close()
+        _BASE["path"] = folder / "base.db"
+    return _BASE["path"]
+
+
+def copy_of_base(folder: Path) -> Path:
+    target = folder / "copy.db"
+    target.unlink(missing_ok=True)
+    source = sqlite3.connect(base_ledger())
+    dest = sqlite3.connect(target)
+    source.backup(dest)
+    for table in APPEND_ONLY_TABLES:
+        for action in ("update", "delete"):
+            dest.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+    dest.commit()
+    source.close()
+    dest.close()
+    return target
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    row=st.integers(min_value=0, max_value=1_000),
+    column=st.sampled_from(EVENT_COLUMNS + INT_COLUMNS),
+    offset=st.integers(min_value=0, max_value=10_000),
+    bit=st.integers(min_value=0, max_value=7),
+)
+def test_any_single_byte_change_in_stored_events_is_detected(
+    row: int, column: str, offset: int, bit: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = copy_of_base(Path(folder))
+        conn = sqlite3.connect(db)
+        positions = [
+            r[0] for r in conn.execute("SELECT position FROM stored_events ORDER BY position")
+        ]
+        target = positions[row % len(positions)]
+        (value,) = conn.execute(
+            f"SELECT {column} FROM stored_events WHERE position = ?", (target,)
+        ).fetchone()
+        if isinstance(value, int):
+            altered: object = value ^ (1 << (bit + 8 * (offset % 2)))
+        else:
+            raw = bytearray(value if isinstance(value, bytes) else value.encode())
+            raw[offset % len(raw)] ^= 1 << bit
+            if isinstance(value, bytes):
+                altered = bytes(raw)
+            else:
+                try:
+                    altered = raw.decode()
+                except UnicodeDecodeError:
+                    altered = bytes(raw)  # stored as a blob: still a one-byte change
+        try:
+            with conn:
+                conn.execute(
+                    f"UPDATE stored_events SET {column} = ? WHERE position = ?", (altered, target)
+                )
+        except sqlite3.IntegrityError:
+            assume(False)  # the change collides with a unique key: SQLite itself refuses it
+        finally:
+            conn.close()
+        with LedgerReader(db) as reader:
+            report = verify_ledger(reader)
+        assert not report.ok
+        assert report.first_failure is not None
+        if column != "position":
+            assert report.first_failure.position == target, report.first_failure.reason
+        else:
+            assert report.first_failure.position <= max(target, altered)
+
+
+@given(
+    commit=st.integers(min_value=1, max_value=2**40),
+    originator_id=st.text(max_size=40),
+    version=st.integers(min_value=0, max_value=2**53 - 1),
+    position=st.integers(min_value=1, max_value=2**53 - 1),
+    prev=st.binary(min_size=32, max_size=32),
+    state=st.binary(max_size=200),
+    topic=st.text(max_size=60),
+)
+def test_leaf_envelope_template_is_rfc8785(
+    commit: int,
+    originator_id: str,
+    version: int,
+    position: int,
+    prev: bytes,
+    state: bytes,
+    topic: str,
+) -> None:
+    assume(all(not 0xD800 <= ord(ch) <= 0xDFFF for ch in originator_id + topic))
+    expected = canonical_json(
+        {
+            "commit": commit,
+            "originator_id": originator_id,
+            "originator_version": version,
+            "position": position,
+            "prev": prev.hex(),
+            "state_sha256": hashlib.sha256(state).hexdigest(),
+            "topic": topic,
+        }
+    )
+    fields = {
+        "commit": commit,
+        "originator_id": originator_id,
+        "originator_version": version,
+        "position": position,
+        "prev": prev,
+        "state": state,
+        "topic": topic,
+    }
+    assert envelope_bytes(**fields) == expected  # type: ignore[arg-type]
+    assert leaf_hash_of(**fields) == hashlib.sha256(b"\x00" + expected).digest()  # type: ignore[arg-type]
+
+
+def test_unchanged_copy_verifies() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        db = copy_of_base(Path(folder))
+        with LedgerReader(db) as reader:
+            assert verify_ledger(reader).ok
