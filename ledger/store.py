@@ -357,6 +357,8 @@ class LedgerReader:
             self._conn = sqlite3.connect(
                 f"file:{self.db_path.resolve()}?mode=ro", uri=True, check_same_thread=False
             )
+            # Damaged text must reach the verifier as a value that fails, not as a read error.
+            self._conn.text_factory = _lenient_text
             self._conn.execute("SELECT 1 FROM stored_events LIMIT 1")
         except sqlite3.DatabaseError as e:
             raise UsageError(f"--db {self.db_path}: not a trial-ledger database ({e})") from None
@@ -398,8 +400,8 @@ class LedgerReader:
                     originator_id=r[1],
                     originator_version=r[2],
                     topic=r[3],
-                    state=bytes(r[4]) if r[4] is not None else b"",
-                    leaf_hash=bytes(r[5]) if r[5] is not None else b"",
+                    state=_blob(r[4]),
+                    leaf_hash=_blob(r[5]),
                     commit_seq=r[6],
                 )
             if len(rows) < self.batch_size:
@@ -479,6 +481,20 @@ class LedgerReader:
                 "SELECT tree_size, note, frontier FROM ledger_checkpoints ORDER BY tree_size"
             ).fetchall()
         ]
+
+
+def _blob(value: object) -> bytes:
+    """A BLOB column as bytes, whatever an intruder stored there (text, number, NULL)."""
+    if isinstance(value, bytes):
+        return value
+    if value is None:
+        return b""
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def _lenient_text(raw: bytes) -> str:
+    """Decode stored text; invalid UTF-8 survives as lone surrogates, which fail re-encoding."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def commit_from_row(r: Sequence[Any], ledger_id: str) -> CommitRecord:

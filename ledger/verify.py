@@ -184,6 +184,8 @@ class _Pass:
         expected = start
         for row in self.source.iter_events(start):
             p = row.position
+            if not isinstance(p, int) or not isinstance(row.commit_seq, int):
+                raise _Stop(expected, "a stored position or commit number is not an integer")
             if p != expected:
                 if p > expected:
                     raise _Stop(expected, f"position {expected} is missing (next stored is {p})")
@@ -202,15 +204,18 @@ class _Pass:
                     p,
                     f"event claims commit {row.commit_seq} but lies in commit {commit.header.seq}",
                 )
-            leaf = leaf_hash_of(
-                commit=row.commit_seq,
-                originator_id=row.originator_id,
-                originator_version=row.originator_version,
-                position=p,
-                prev=prev,
-                state=row.state,
-                topic=row.topic,
-            )
+            try:
+                leaf = leaf_hash_of(
+                    commit=row.commit_seq,
+                    originator_id=row.originator_id,
+                    originator_version=row.originator_version,
+                    position=p,
+                    prev=prev,
+                    state=row.state,
+                    topic=row.topic,
+                )
+            except (TypeError, ValueError) as e:  # UnicodeError is a ValueError
+                raise _Stop(p, f"stored columns are malformed ({e})") from None
             if leaf != row.leaf_hash:
                 raise _Stop(
                     p,
