@@ -179,6 +179,18 @@ class BundleSource:
                     return
                 yield row
 
+    def iter_event_tuples(self, start: int = 1) -> Iterator[tuple[Any, ...]]:
+        for row in self.iter_events(start):
+            yield (
+                row.position,
+                row.originator_id,
+                row.originator_version,
+                row.topic,
+                row.state,
+                row.leaf_hash,
+                row.commit_seq,
+            )
+
     def iter_commits(self, start_seq: int = 1) -> Iterator[CommitRecord]:
         return (c for c in self._commits if c.header.seq >= start_seq)
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from uuid import uuid4
 
 from ledger.chain import CommitRecord
-from ledger.errors import AuthorisationError, NotFoundError, UsageError, VerificationError
+from ledger.errors import (
+    AuthorisationError,
+    ConcurrencyError,
+    NotFoundError,
+    UsageError,
+    VerificationError,
+)
 from ledger.events import (
     REGISTRY_TOPICS,
     KeyRegistered,
@@ -41,6 +47,7 @@ TRIAL_TITLE = (
     "Multiple Myeloma"
 )
 TRIAL_STREAM = trial_stream_id(TRIAL_ID)
+AT_HEAD = 2**62  # a position after every stored one: "as the registry stands now"
 
 
 def person_key(
@@ -70,6 +77,7 @@ class TrialLedger:
         self.db_path = db_path
         self.reader = LedgerReader(db_path)
         self.store = LedgerStore(db_path)
+        self._registry: KeyRegistry | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -132,12 +140,22 @@ class TrialLedger:
 
     # ------------------------------------------------------------------ registry
 
-    def registry(self) -> KeyRegistry:
-        """The key registry as it stands at the head."""
+    def registry(self, *, cached: bool = False) -> KeyRegistry:
+        """The key registry as it stands at the head (re-folded only when it has changed).
+
+        ``cached``: skip the change check; for appends, whose recorder re-checks the registry
+        version inside the insert transaction anyway.
+        """
+        if cached and self._registry is not None:
+            return self._registry
+        version = self.reader.stream_version(TRIAL_STREAM.hex)
+        if self._registry is not None and self._registry.version == version:
+            return self._registry
         registry = KeyRegistry()
         for row in self.reader.stream_rows(TRIAL_STREAM.hex):
             event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
             registry.apply(event, row.position)
+        self._registry = registry
         return registry
 
     @property
@@ -221,10 +239,26 @@ class TrialLedger:
         meaning: str = "authorship",
         registry: KeyRegistry | None = None,
     ) -> CommitRecord:
-        """Authorise ``signer`` for every event, then store them as one signed commit."""
-        registry = registry if registry is not None else self.registry()
-        position = self.reader.size() + 1
-        registered = registry.signer(signer.key_id, position, datetime.now(UTC).date())
+        """Authorise ``signer`` for every event, then store them as one signed commit.
+
+        Authorisation uses the registry as last read; if it changed since, the recorder refuses
+        inside the transaction and the append is re-authorised once against the fresh registry.
+        """
+        if registry is not None:
+            return self._append(signer, events, meaning, registry)
+        try:
+            return self._append(signer, events, meaning, self.registry(cached=True))
+        except ConcurrencyError:
+            return self._append(signer, events, meaning, self.registry())
+
+    def _append(
+        self,
+        signer: Signer,
+        events: Sequence[LedgerEvent],
+        meaning: str,
+        registry: KeyRegistry,
+    ) -> CommitRecord:
+        registered = registry.signer(signer.key_id, AT_HEAD, datetime.now(UTC).date())
         if registered.public_raw != signer.public_key:
             raise AuthorisationError(
                 f"the key file's public key does not match registered key {signer.key_id}"

@@ -37,7 +37,12 @@ from eventsourcing.persistence import (
     Mapper,
     StoredEvent,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTransaction,
+)
 from eventsourcing.utils import get_topic
 
 from ledger.chain import ZERO_HASH, CommitHeader, CommitRecord, EventRow, leaf_hash_of
@@ -101,6 +106,16 @@ def _append_only_triggers() -> list[str]:
     ]
 
 
+class _ImmediateTransaction(SQLiteTransaction):
+    """``BEGIN IMMEDIATE``: take the write lock before the head is read (waiting up to the
+    lock timeout), so the head a commit extends is the head it will be stored after."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
 class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     """Application recorder that chains, Merkle-roots and signs each commit in its transaction."""
 
@@ -113,6 +128,16 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         self.default_seal: CommitSeal | None = None
         self.last_commit: CommitRecord | None = None
         self._ledger_id: str | None = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with (
+            self.datastore.get_connection(commit=True) as connection,
+            _ImmediateTransaction(connection, commit=True) as c,
+            c,
+        ):
+            return self._insert_events(c, stored_events, **kwargs)
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -160,34 +185,29 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             )
         if not stored_events:
             return []
-        # Take the write lock before reading the head: a zero-row write makes SQLite acquire it
-        # now (waiting up to the lock timeout) rather than fail later on a stale read snapshot.
-        c.execute("INSERT INTO ledger_meta (name, value) SELECT 'lock', '' WHERE 0")
         ledger_id = self.ledger_id(c)
-        if seal.registry_stream is not None:
-            c.execute(
-                f"SELECT MAX(originator_version) FROM {self.events_table_name} "
-                "WHERE originator_id=?",
-                (seal.registry_stream.hex,),
-            )
-            current = c.fetchone()[0]
-            if current != seal.registry_version:
-                raise ConcurrencyError(
-                    f"the key registry changed while this commit was prepared (version "
-                    f"{seal.registry_version} expected, {current} found); nothing was written"
-                )
+        # The head, the last commit and the registry version, read under the write lock.
+        t = self.events_table_name
         c.execute(
-            f"SELECT position, leaf_hash FROM {self.events_table_name} "
-            "ORDER BY position DESC LIMIT 1"
+            f"SELECT (SELECT position FROM {t} ORDER BY position DESC LIMIT 1),"
+            f" (SELECT leaf_hash FROM {t} ORDER BY position DESC LIMIT 1),"
+            " (SELECT seq FROM ledger_commits ORDER BY seq DESC LIMIT 1),"
+            " (SELECT recorded_at FROM ledger_commits ORDER BY seq DESC LIMIT 1),"
+            f" (SELECT MAX(originator_version) FROM {t} WHERE originator_id=?)",
+            (seal.registry_stream.hex if seal.registry_stream else "",),
         )
-        head = c.fetchone()
-        last_position, prev = (int(head[0]), bytes(head[1])) if head else (0, ZERO_HASH)
-        c.execute("SELECT seq, recorded_at FROM ledger_commits ORDER BY seq DESC LIMIT 1")
-        last_commit = c.fetchone()
-        seq = int(last_commit[0]) + 1 if last_commit else 1
+        head_position, head_leaf, last_seq, last_recorded, registry_version = c.fetchone()
+        if seal.registry_stream is not None and registry_version != seal.registry_version:
+            raise ConcurrencyError(
+                f"the key registry changed while this commit was prepared (version "
+                f"{seal.registry_version} expected, {registry_version} found); nothing was written"
+            )
+        last_position = int(head_position or 0)
+        prev = bytes(head_leaf) if head_leaf is not None else ZERO_HASH
+        seq = int(last_seq or 0) + 1
         recorded_at = created_at_utc(datetime.now(UTC))
-        if last_commit and recorded_at < last_commit[1]:
-            recorded_at = str(last_commit[1])  # recorded times never run backwards
+        if last_recorded and recorded_at < last_recorded:
+            recorded_at = str(last_recorded)  # recorded times never run backwards
         first_prev = prev
         leaves: list[bytes] = []
         notification_ids: list[int] = []
@@ -357,8 +377,6 @@ class LedgerReader:
             self._conn = sqlite3.connect(
                 f"file:{self.db_path.resolve()}?mode=ro", uri=True, check_same_thread=False
             )
-            # Damaged text must reach the verifier as a value that fails, not as a read error.
-            self._conn.text_factory = _lenient_text
             self._conn.execute("SELECT 1 FROM stored_events LIMIT 1")
         except sqlite3.DatabaseError as e:
             raise UsageError(f"--db {self.db_path}: not a trial-ledger database ({e})") from None
@@ -383,6 +401,35 @@ class LedgerReader:
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
 
+    def _fetch(self, sql: str, params: tuple[object, ...]) -> list[Any]:
+        """Fetch rows; text damaged into invalid UTF-8 comes back as lone surrogates (which
+        fail re-encoding in the verifier) instead of aborting the read."""
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as e:
+            if "decode" not in str(e):
+                raise
+            self._conn.text_factory = _lenient_text
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            finally:
+                self._conn.text_factory = str
+
+    def iter_event_tuples(self, start: int = 1) -> Iterator[tuple[Any, ...]]:
+        """Raw rows (position, originator_id, version, topic, state, leaf_hash, commit_seq)
+        in position order: the verifier's hot path, with no per-row object."""
+        sql = (
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
+            " commit_seq FROM stored_events WHERE position >= ? ORDER BY position LIMIT ?"
+        )
+        nxt = start
+        while True:
+            rows = self._fetch(sql, (nxt, self.batch_size))
+            yield from rows
+            if len(rows) < self.batch_size:
+                return
+            nxt = int(rows[-1][0]) + 1
+
     def iter_events(self, start: int = 1, stop: int | None = None) -> Iterator[EventRow]:
         """Events with ``start <= position <= stop`` in position order (gaps are not filled)."""
         sql = (
@@ -393,7 +440,7 @@ class LedgerReader:
         upper = stop if stop is not None else 2**62
         nxt = start
         while True:
-            rows = self._conn.execute(sql, (nxt, upper, self.batch_size)).fetchall()
+            rows = self._fetch(sql, (nxt, upper, self.batch_size))
             for r in rows:
                 yield EventRow(
                     position=r[0],
@@ -457,6 +504,13 @@ class LedgerReader:
             if row is not None:
                 rows.append(row)
         return rows
+
+    def stream_version(self, originator_id: str) -> int:
+        row = self._conn.execute(
+            "SELECT MAX(originator_version) FROM stored_events WHERE originator_id=?",
+            (originator_id,),
+        ).fetchone()
+        return int(row[0] or 0)
 
     def leaf_hashes(self, start: int = 1, stop: int | None = None) -> Iterator[bytes]:
         sql = (

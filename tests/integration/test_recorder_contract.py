@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 from uuid import uuid4
 
@@ -25,6 +26,11 @@ class TestLedgerRecorderHonoursTheLibraryContract(
 
     def tearDown(self) -> None:
         super().tearDown()
+        # The library's concurrency test signals its reader threads to stop but does not join
+        # them; closing their connections under them would crash the interpreter.
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread():
+                thread.join(timeout=10)
         self.datastore.close()
         self._folder.cleanup()
 
