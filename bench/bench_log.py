@@ -203,9 +203,7 @@ def main() -> None:
     plain = plain_store(args.out)
     versions = subjects_screened(ledger, plain, cast)
 
-    single_signed, single_plain, _ = timed_appends(
-        ledger, plain, cast, versions, 1, args.single
-    )
+    single_signed, single_plain, _ = timed_appends(ledger, plain, cast, versions, 1, args.single)
     signed_s, plain_s, note = timed_appends(
         ledger, plain, cast, versions, args.batch, args.events, checkpoint_at=int(args.events * 0.9)
     )

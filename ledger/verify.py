@@ -127,6 +127,7 @@ class _Pass:
     frontier: merkle.MerkleFrontier = field(default_factory=merkle.MerkleFrontier)
     checkpoints: list[tuple[int, str]] = field(default_factory=list)
     checkpoints_checked: int = 0
+    track_tree: bool = True
     commits_checked: int = 0
     events_checked: int = 0
 
@@ -188,7 +189,7 @@ class _Pass:
         expected = start
         # Hot loop: locals only, per-commit caches, one envelope template (see ledger.chain).
         sha256 = hashlib.sha256
-        frontier_from = self.frontier.size
+        frontier_from = self.frontier.size if self.track_tree else 2**62
         stack, fsize = self.frontier.stack_for_extension()
         quoted: dict[str, str] = {}
         authorised: set[tuple[str, str]] = set()
@@ -447,15 +448,31 @@ def verify_ledger(
     )
 
 
-def _resume(passing: _Pass, note: str, size: int, frontier_json: str) -> tuple[int, bytes, str]:
-    """Set up an incremental pass from the kept frontier at ``size``."""
+def _bootstrap(passing: _Pass, start: int) -> tuple[bytes, str]:
+    """Registry as of ``start`` (trial-stream events before it), the leaf before ``start`` and
+    the recorded time of the commit before it: what a pass starting at ``start`` needs."""
     source = passing.source
-    trial_rows = source.stream_rows(trial_stream_id(TRIAL_ID).hex)
-    for row in trial_rows:
-        if row.position > size:
+    for row in source.stream_rows(trial_stream_id(TRIAL_ID).hex):
+        if row.position >= start:
             break
         event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
         passing.registry.apply(event, row.position)
+    before = source.event_at(start - 1) if start > 1 else None
+    prev = before.leaf_hash if before is not None else ZERO_HASH
+    previous_commit = source.commit_at(start - 1) if start > 1 else None
+    return prev, previous_commit.header.recorded_at if previous_commit else ""
+
+
+def _commit_start(source: LedgerSource, position: int) -> int:
+    """First position of the commit holding ``position`` (a pass starts on a commit)."""
+    commit = source.commit_at(position)
+    if commit is None:
+        raise _Stop(position, f"no signed commit covers position {position}")
+    return min(commit.header.first_position, position)
+
+
+def _resume(passing: _Pass, note: str, size: int, frontier_json: str) -> tuple[int, bytes, str]:
+    """Set up an incremental pass from the kept frontier at ``size``."""
     try:
         passing.frontier = merkle.MerkleFrontier.from_json(json.loads(frontier_json))
     except (LedgerError, ValueError, KeyError, TypeError) as e:
@@ -464,13 +481,48 @@ def _resume(passing: _Pass, note: str, size: int, frontier_json: str) -> tuple[i
         ) from None
     if passing.frontier.size != size:
         raise _Stop(size, f"kept frontier has size {passing.frontier.size}, expected {size}")
+    start = (
+        _commit_start(passing.source, size + 1) if passing.source.event_at(size + 1) else size + 1
+    )
+    prev, last_recorded = _bootstrap(passing, start)
     passing.check_note(note, size, passing.frontier.root())
-    commit = source.commit_at(size + 1) or source.commit_at(size)
-    if commit is None:
-        raise _Stop(size, f"no signed commit covers position {size}")
-    start = min(commit.header.first_position, size + 1)
-    before = source.event_at(start - 1) if start > 1 else None
-    prev = before.leaf_hash if before is not None else ZERO_HASH
-    previous_commit = source.commit_at(start - 1) if start > 1 else None
-    last_recorded = previous_commit.header.recorded_at if previous_commit else ""
     return start, prev, last_recorded
+
+
+def verify_from(source: LedgerSource, position: int, leaf_hash: bytes | None) -> VerifyReport:
+    """Verify the segment after ``position``, given the leaf hash a consumer saw there.
+
+    For projections: they keep (position, leaf hash) beside their view. This proves that the
+    ledger still holds that leaf at that position (else it was rewritten under them) and that
+    every event after it is intact, chained, signed and authorised, in time proportional to
+    the segment. The Merkle tree is not recomputed (``tree_size``/``root`` stay empty).
+    """
+    passing = _Pass(source=source, sponsor_public=None, progress=None, track_tree=False)
+    start = position + 1
+    try:
+        if position > 0:
+            seen = source.event_at(position)
+            if seen is None or seen.leaf_hash != leaf_hash:
+                raise _Stop(
+                    position,
+                    f"the ledger no longer holds the event this consumer read at position "
+                    f"{position}: history was rewritten or truncated",
+                )
+        if source.event_at(start) is not None:
+            start = _commit_start(source, start)
+            prev, last_recorded = _bootstrap(passing, start)
+            passing.run(start, prev, last_recorded, 0)
+        failure = None
+    except _Stop as stop:
+        failure = stop.failure
+    return VerifyReport(
+        ok=failure is None,
+        events=passing.events_checked,
+        commits=passing.commits_checked,
+        tree_size=0,
+        root=b"",
+        checkpoints_checked=0,
+        mode="segment",
+        started_at_position=start,
+        first_failure=failure,
+    )

@@ -19,7 +19,7 @@ from ledger.errors import AuthorisationError
 from ledger.integrity.canonical import canonical_json
 from ledger.service import TrialLedger, today
 from ledger.store import APPEND_ONLY_TABLES, CommitSeal, LedgerReader
-from ledger.verify import verify_ledger
+from ledger.verify import verify_from, verify_ledger
 from tests.support import (
     GENESIS_DATE,
     Cast,
@@ -310,3 +310,35 @@ def test_commit_header_is_what_the_signature_covers(filled: TrialLedger) -> None
 
 def date_today() -> date:
     return today()
+
+
+def test_segment_verification_proves_the_events_after_a_consumers_position(
+    filled: TrialLedger,
+) -> None:
+    seen = filled.reader.event_at(10)
+    assert seen is not None
+    report = verify_from(filled.reader, 10, seen.leaf_hash)
+    assert report.ok, report.first_failure
+    assert report.started_at_position <= 11
+    assert report.events >= filled.reader.size() - 10
+
+
+def test_segment_verification_finds_a_rewrite_under_the_consumer(filled: TrialLedger) -> None:
+    seen = filled.reader.event_at(10)
+    assert seen is not None
+    with attacker(filled.db_path) as conn:
+        conn.execute("UPDATE stored_events SET leaf_hash = ? WHERE position = 10", (bytes(32),))
+    report = verify_from(filled.reader, 10, seen.leaf_hash)
+    assert report.first_failure is not None
+    assert report.first_failure.position == 10
+    assert "rewritten" in report.first_failure.reason
+
+
+def test_segment_verification_finds_tampering_inside_the_segment(filled: TrialLedger) -> None:
+    seen = filled.reader.event_at(10)
+    assert seen is not None
+    with attacker(filled.db_path) as conn:
+        conn.execute("UPDATE stored_events SET state = x'7b7d' WHERE position = 15")
+    report = verify_from(filled.reader, 10, seen.leaf_hash)
+    assert report.first_failure is not None
+    assert report.first_failure.position == 15
