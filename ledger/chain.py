@@ -39,8 +39,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from ledger.integrity.canonical import canonical_json
-
 ZERO_HASH = bytes(32)
 COMMIT_TYPE = "trial-ledger/commit/v1"
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
@@ -111,21 +109,30 @@ class CommitHeader:
     meaning: str
     recorded_at: str
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "events_root": self.events_root.hex(),
+            "first_position": self.first_position,
+            "last_position": self.last_position,
+            "ledger_id": self.ledger_id,
+            "meaning": self.meaning,
+            "prev_leaf": self.prev_leaf.hex(),
+            "recorded_at": self.recorded_at,
+            "seq": self.seq,
+            "signer": self.signer,
+            "type": COMMIT_TYPE,
+        }
+
     def to_bytes(self) -> bytes:
-        return canonical_json(
-            {
-                "events_root": self.events_root.hex(),
-                "first_position": self.first_position,
-                "last_position": self.last_position,
-                "ledger_id": self.ledger_id,
-                "meaning": self.meaning,
-                "prev_leaf": self.prev_leaf.hex(),
-                "recorded_at": self.recorded_at,
-                "seq": self.seq,
-                "signer": self.signer,
-                "type": COMMIT_TYPE,
-            }
-        )
+        """RFC 8785 bytes, by template (members in RFC 8785 order, strings JSON-escaped);
+        ``tests/property`` checks it against the general canonicaliser."""
+        return (
+            f'{{"events_root":"{self.events_root.hex()}",'
+            f'"first_position":{self.first_position},"last_position":{self.last_position},'
+            f'"ledger_id":{_json_str(self.ledger_id)},"meaning":{_json_str(self.meaning)},'
+            f'"prev_leaf":"{self.prev_leaf.hex()}","recorded_at":{_json_str(self.recorded_at)},'
+            f'"seq":{self.seq},"signer":{_json_str(self.signer)},"type":"{COMMIT_TYPE}"}}'
+        ).encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ only sign events of subjects at their own site. Renaming a class never changes i
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID, uuid5
@@ -445,4 +445,4 @@ def event_name(topic: str) -> str:
 
 def created_at_utc(value: datetime) -> str:
     """RFC 3339 UTC with microseconds and ``Z``: the form every recorded time takes."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

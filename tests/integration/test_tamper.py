@@ -203,7 +203,8 @@ def test_forged_event_in_the_middle_is_found_at_its_position(filled: TrialLedger
             (target + 1,),
         ).fetchone()
         conn.execute(
-            "INSERT INTO stored_events VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO stored_events (originator_id, originator_version, topic, state,"
+            " position, leaf_hash, commit_seq) VALUES (?,?,?,?,?,?,?)",
             (row[0], 500, row[1], row[2], target, row[3], row[4]),
         )
     position, _ = first_failure(filled.db_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ledger.chain import envelope_bytes, leaf_hash_of
+from ledger.chain import CommitHeader, envelope_bytes, leaf_hash_of
 from ledger.integrity.canonical import canonical_json
 from ledger.service import TrialLedger
 from ledger.store import APPEND_ONLY_TABLES, LedgerReader
@@ -162,3 +162,29 @@ def test_unchanged_copy_verifies() -> None:
         db = copy_of_base(Path(folder))
         with LedgerReader(db) as reader:
             assert verify_ledger(reader).ok
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=2**53 - 1),
+    first=st.integers(min_value=1, max_value=2**53 - 10_001),
+    count=st.integers(min_value=0, max_value=10_000),
+    prev=st.binary(min_size=32, max_size=32),
+    root=st.binary(min_size=32, max_size=32),
+    text=st.text(max_size=40).filter(lambda t: all(not 0xD800 <= ord(c) <= 0xDFFF for c in t)),
+    meaning=st.sampled_from(["authorship", "review", "approval", "responsibility"]),
+)
+def test_commit_header_template_is_rfc8785(
+    seq: int, first: int, count: int, prev: bytes, root: bytes, text: str, meaning: str
+) -> None:
+    header = CommitHeader(
+        seq=seq,
+        ledger_id=text,
+        first_position=first,
+        last_position=first + count,
+        prev_leaf=prev,
+        events_root=root,
+        signer=text[::-1],
+        meaning=meaning,
+        recorded_at=text + "Z",
+    )
+    assert header.to_bytes() == canonical_json(header.to_dict())
