@@ -39,7 +39,8 @@ def describe_validation_error(error: PydanticValidationError) -> str:
 def run(argv: list[str]) -> int:
     """Run one command line in-process and return its exit code (used by tests and ``main``)."""
     try:
-        app(args=argv, standalone_mode=False, prog_name="trial-ledger")
+        # Without standalone mode a command's typer.Exit(code) comes back as the return value.
+        returned = app(args=argv, standalone_mode=False, prog_name="trial-ledger")
     except LedgerError as e:
         err_console.print(f"error: {e.diagnostics()}", markup=False)
         return e.exit_code
@@ -54,7 +55,7 @@ def run(argv: list[str]) -> int:
         return 2
     except typer.Exit as e:
         return e.exit_code
-    return 0
+    return returned if isinstance(returned, int) else 0
 
 
 def main() -> None:
