@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from ledger.errors import AuthorisationError
 from ledger.events import (
@@ -35,7 +36,7 @@ class RegisteredKey:
     retired_by: str | None = None  # "rotated" or "revoked"
     retired_reason: str | None = None
 
-    @property
+    @cached_property
     def public_raw(self) -> bytes:
         return base64.b64decode(self.key.public_key)
 

@@ -429,7 +429,10 @@ class LedgerStore(Application[UUID]):
         if not events:
             raise UsageError("nothing to append: a commit needs at least one event")
         try:
-            self.save(*events, seal=seal)
+            # Straight to the event store: these are events, not aggregates, so the
+            # Application.save path (protocol isinstance checks, snapshots, notifications)
+            # has nothing to add.
+            self.events.put(events, seal=seal)
         except StoreIntegrityError as e:
             raise ConcurrencyError(
                 f"another commit extended the same record first ({e}); nothing was written, "
