@@ -7,6 +7,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -17,39 +18,37 @@ from ledger.store import APPEND_ONLY_TABLES, LedgerReader
 from ledger.verify import verify_ledger
 from tests.support import GENESIS_DATE, Cast, append_doses, new_signer, register_cast, screening
 
-_BASE: dict[str, Path] = {}
 EVENT_COLUMNS = ("originator_id", "topic", "state", "leaf_hash")
 INT_COLUMNS = ("originator_version", "commit_seq", "position")
 
 
-def base_ledger() -> Path:
-    """One small but complete ledger, built once per test session and copied per example."""
-    if "path" not in _BASE:
-        folder = Path(tempfile.mkdtemp(prefix="tamper-base-"))
-        cast = Cast(*(new_signer() for _ in range(7)))
-        ledger = TrialLedger.create(
-            folder / "base.db",
-            sponsor=cast.sponsor,
-            sponsor_name="Sponsor Office",
-            ledger_public=cast.ledger_key.public_key,
-            ledger_key_id=cast.ledger_key.key_id,
-            protocol_amendment="MC0282-original",
-            effective_date=GENESIS_DATE,
-        )
-        register_cast(ledger, cast)
-        for n in (1, 2):
-            subject = f"MC0282-001-{n:03d}"
-            ledger.append(cast.coordinator, [screening(subject)])
-            append_doses(ledger, cast.coordinator, subject, 7)
-        ledger.close()
-        _BASE["path"] = folder / "base.db"
-    return _BASE["path"]
+@pytest.fixture(scope="module")
+def base_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small but complete ledger, built once per module and copied per example."""
+    folder = tmp_path_factory.mktemp("tamper-base")
+    cast = Cast(*(new_signer() for _ in range(7)))
+    ledger = TrialLedger.create(
+        folder / "base.db",
+        sponsor=cast.sponsor,
+        sponsor_name="Sponsor Office",
+        ledger_public=cast.ledger_key.public_key,
+        ledger_key_id=cast.ledger_key.key_id,
+        protocol_amendment="MC0282-original",
+        effective_date=GENESIS_DATE,
+    )
+    register_cast(ledger, cast)
+    for n in (1, 2):
+        subject = f"MC0282-001-{n:03d}"
+        ledger.append(cast.coordinator, [screening(subject)])
+        append_doses(ledger, cast.coordinator, subject, 7)
+    ledger.close()
+    return folder / "base.db"
 
 
-def copy_of_base(folder: Path) -> Path:
+def copy_of_base(base: Path, folder: Path) -> Path:
     target = folder / "copy.db"
     target.unlink(missing_ok=True)
-    source = sqlite3.connect(base_ledger())
+    source = sqlite3.connect(base)
     dest = sqlite3.connect(target)
     source.backup(dest)
     for table in APPEND_ONLY_TABLES:
@@ -71,10 +70,10 @@ def copy_of_base(folder: Path) -> Path:
     bit=st.integers(min_value=0, max_value=7),
 )
 def test_any_single_byte_change_in_stored_events_is_detected(
-    row: int, column: str, offset: int, bit: int
+    base_ledger: Path, row: int, column: str, offset: int, bit: int
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        db = copy_of_base(Path(folder))
+        db = copy_of_base(base_ledger, Path(folder))
         conn = sqlite3.connect(db)
         positions = [
             r[0] for r in conn.execute("SELECT position FROM stored_events ORDER BY position")
@@ -157,11 +156,10 @@ def test_leaf_envelope_template_is_rfc8785(
     assert leaf_hash_of(**fields) == hashlib.sha256(b"\x00" + expected).digest()  # type: ignore[arg-type]
 
 
-def test_unchanged_copy_verifies() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        db = copy_of_base(Path(folder))
-        with LedgerReader(db) as reader:
-            assert verify_ledger(reader).ok
+def test_unchanged_copy_verifies(base_ledger: Path, tmp_path: Path) -> None:
+    db = copy_of_base(base_ledger, tmp_path)
+    with LedgerReader(db) as reader:
+        assert verify_ledger(reader).ok
 
 
 @given(
