@@ -17,7 +17,7 @@ import pytest
 from ledger.chain import CommitHeader, leaf_hash_of
 from ledger.errors import AuthorisationError
 from ledger.integrity.canonical import canonical_json
-from ledger.service import TrialLedger, today
+from ledger.service import TrialLedger, person_key, today
 from ledger.store import APPEND_ONLY_TABLES, CommitSeal, LedgerReader
 from ledger.verify import verify_from, verify_ledger
 from tests.support import (
@@ -343,3 +343,19 @@ def test_segment_verification_finds_tampering_inside_the_segment(filled: TrialLe
     report = verify_from(filled.reader, 10, seen.leaf_hash)
     assert report.first_failure is not None
     assert report.first_failure.position == 15
+
+
+def test_expired_key_is_refused_and_flagged(filled: TrialLedger, cast: Cast) -> None:
+    temp = new_signer()
+    key = person_key(
+        temp.public_key, temp.key_id, "Tim Temporary", "coordinator", "001", date(2003, 1, 31)
+    )
+    filled.register_key(cast.sponsor, key, "cover for January 2003", GENESIS_DATE)
+    head = filled.reader.size()
+    with pytest.raises(AuthorisationError, match="expired on 2003-01-31"):
+        filled.append(temp, [dose(SUBJECT, 14)])
+    assert filled.reader.size() == head
+    filled.store.append([dose(SUBJECT, 14)], CommitSeal(signer=temp))
+    position, reason = first_failure(filled.db_path)
+    assert position == head + 1
+    assert "expired on 2003-01-31" in reason
