@@ -248,7 +248,9 @@ class TrialLedger:
             return self._append(signer, events, meaning, registry)
         try:
             return self._append(signer, events, meaning, self.registry(cached=True))
-        except ConcurrencyError:
+        except (ConcurrencyError, AuthorisationError):
+            # The cached registry may be behind the ledger (another process registered or
+            # revoked a key): decide again on the registry as it stands now.
             return self._append(signer, events, meaning, self.registry())
 
     def _append(
