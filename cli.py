@@ -13,9 +13,10 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 from typer._click.exceptions import ClickException
 
-from ledger.commands import foundation
+from ledger.commands import foundation, trial
 from ledger.commands.common import err_console
 from ledger.errors import LedgerError
+from projections import commands as projection_commands
 
 app = typer.Typer(
     name="trial-ledger",
@@ -25,6 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 foundation.register(app)
+projection_commands.register(app)
+trial.register(app)
 
 
 def describe_validation_error(error: PydanticValidationError) -> str:

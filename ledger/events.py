@@ -215,6 +215,21 @@ class Deviation(BaseModel):
     reason: Reason
 
 
+class MeasuredValues(BaseModel):
+    """The values one response assessment used (``None``: not measured for that assessment)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    serum_m_protein_g_dl: Decimal | None = Field(default=None, ge=0)
+    urine_m_protein_mg_24h: Decimal | None = Field(default=None, ge=0)
+    marrow_plasma_cells_pct: Decimal | None = Field(default=None, ge=0, le=100)
+    serum_ife_negative: bool | None = None
+    urine_ife_negative: bool | None = None
+    plasmacytoma: bool | None = None
+    new_bone_lesions: bool | None = None
+    hypercalcaemia: bool | None = None
+
+
 class SubjectEvent(LedgerEvent):
     """Every subject event names its subject and the clinical (effective) date of the fact."""
 
@@ -314,6 +329,10 @@ class ResponseAssessed(SubjectEvent):
     rule_ids: tuple[str, ...]
     values_used: dict[str, str]
     agrees: bool
+    # Added with the recording commands (optional, so earlier payloads still validate):
+    measured: MeasuredValues | None = None  # the assessment's own values, as derivation used them
+    lab_positions: tuple[int, ...] = ()  # the LabResulted events those values came from
+    regimen: RegimenName | None = None  # the regimen in force on the assessment date
 
 
 class ProgressionConfirmed(SubjectEvent):
@@ -322,15 +341,24 @@ class ProgressionConfirmed(SubjectEvent):
 
     basis: Reason
     rule_ids: tuple[str, ...]
+    # Set when the investigator confirms progression the rules do not (yet) confirm (CONF-PD).
+    deviation: Deviation | None = None
 
 
 class RegimenChanged(SubjectEvent):
+    """``effective_date`` is the first day of the new regimen. ``decided_on`` is the clinical date
+    of the decision when it differs: a month-6 decision made during month 6 takes effect on day 1
+    of month 7 (so this one event may carry a date after the day it was recorded); a decision
+    recorded late takes effect on the day the protocol made it due. ``from_regimen`` may equal
+    ``to_regimen`` when a rule confirms the regimen (REG-M12-LOWDEX-EXTEND, REG-M12-DISCRETION)."""
+
     TOPIC: ClassVar[str] = "trial.RegimenChanged.v1"
 
     from_regimen: RegimenName
     to_regimen: RegimenName
     rule_id: ShortText
     reason: Reason
+    decided_on: date | None = None
 
 
 class AdverseEventReported(SubjectEvent):
@@ -379,8 +407,22 @@ class SubjectDied(SubjectEvent):
     cause: Reason
 
 
+RECORD_STATUS_FIELD = "record_status"
+"""Pseudo-field of a correction that voids a whole event: ``old_value`` :data:`RECORD_VALID`,
+``new_value`` :data:`ENTERED_IN_ERROR` (e.g. a dose entered for the wrong subject)."""
+RECORD_VALID = "valid"
+ENTERED_IN_ERROR = "entered-in-error"
+
+
 class CorrectionRecorded(SubjectEvent):
-    """Names the corrected event by position; the original stays visible everywhere."""
+    """Names the corrected event by position; the original stays visible everywhere.
+
+    ``field`` is a payload field (``dose``, ``effective_date``) or a dotted path into a nested
+    one (``baseline.hs_crp_mg_l``, ``deviation.reason``); values are the text of the JSON value
+    (``""`` for none, ``true``/``false``, list items joined by ``,``). ``field`` equal to
+    :data:`RECORD_STATUS_FIELD` marks the corrected event entered in error: every view then
+    treats it as not recorded, while it stays in the log.
+    """
 
     TOPIC: ClassVar[str] = "trial.CorrectionRecorded.v1"
     RECORDED_BY: ClassVar[frozenset[str]] = frozenset(

@@ -92,13 +92,17 @@ class TrialLedger:
         ledger_key_id: str,
         protocol_amendment: str,
         effective_date: date,
+        ledger_id: str | None = None,
     ) -> TrialLedger:
-        """Create the file, write the ledger id and the signed genesis event."""
+        """Create the file, write the ledger id and the signed genesis event.
+
+        ``ledger_id`` defaults to a random UUID; the demo derives it from its seed so that the
+        same seed gives the same ledger content (the same leaves and Merkle root)."""
         if db_path.exists():
             raise UsageError(f"--db {db_path}: a file already exists there; refusing to overwrite")
         if not db_path.parent.is_dir():
             raise UsageError(f"--db {db_path}: folder {db_path.parent} does not exist")
-        ledger_id = str(uuid4())
+        ledger_id = ledger_id or str(uuid4())
         store = LedgerStore(db_path)
         try:
             store.ledger_recorder.set_ledger_id(ledger_id)

@@ -597,21 +597,26 @@ class LedgerReader:
         ).fetchone()
         return None if row is None else self.event_at(int(row[0]))
 
-    def stream_rows(self, originator_id: str) -> list[EventRow]:
-        positions = [
-            int(r[0])
-            for r in self._conn.execute(
-                "SELECT position FROM stored_events WHERE originator_id=?"
-                " ORDER BY originator_version",
-                (originator_id,),
-            ).fetchall()
+    def stream_rows(self, originator_id: str, after_version: int = 0) -> list[EventRow]:
+        """One stream's events (those after ``after_version``), in version order."""
+        rows = self._fetch(
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
+            " commit_seq FROM stored_events WHERE originator_id=? AND originator_version > ?"
+            " ORDER BY originator_version",
+            (originator_id, after_version),
+        )
+        return [
+            EventRow(
+                position=r[0],
+                originator_id=r[1],
+                originator_version=r[2],
+                topic=r[3],
+                state=_blob(r[4]),
+                leaf_hash=_blob(r[5]),
+                commit_seq=r[6],
+            )
+            for r in rows
         ]
-        rows = []
-        for p in positions:
-            row = self.event_at(p)
-            if row is not None:
-                rows.append(row)
-        return rows
 
     def stream_version(self, originator_id: str) -> int:
         row = self._conn.execute(

@@ -1,0 +1,22 @@
+"""The trial domain: the Patient aggregate, the recording rules and the recording commands.
+
+* :mod:`ledger.domain.patient`: :class:`Patient`, folded from a subject's events (state only).
+* :mod:`ledger.domain.guards`: the ledger's recording rules (ids ``REC-*``, ``LAB-*``, ``AE-*``).
+* :mod:`ledger.domain.commands`: one pure function per command: rules, then events.
+* :mod:`ledger.domain.recorder`: :class:`TrialRecorder`, the commands over a signed ledger.
+"""
+
+from ledger.domain.commands import Findings
+from ledger.domain.guards import RECORDING_RULE_IDS, TrialContext
+from ledger.domain.patient import Patient
+from ledger.domain.recorder import ImportRefused, Recorded, TrialRecorder
+
+__all__ = [
+    "RECORDING_RULE_IDS",
+    "Findings",
+    "ImportRefused",
+    "Patient",
+    "Recorded",
+    "TrialContext",
+    "TrialRecorder",
+]

@@ -1,0 +1,1062 @@
+"""Command functions: check the rules on a patient's current state, then build the events.
+
+Each function takes the :class:`~ledger.domain.patient.Patient` and a
+:class:`~ledger.domain.guards.TrialContext`, never writes, never changes the patient, and
+returns the events to append as one commit (stream versions continuing the patient's). Protocol
+rules come from :mod:`ledger.protocol`; when one requires a regimen change the
+:class:`~ledger.events.RegimenChanged` is returned in the same list as the event that triggered
+it. Ending study treatment is always followed, in the same commit, by the start of follow-up
+(REG-EOT-FOLLOW-UP).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ledger.domain.corrections import (
+    NOT_CORRECTABLE,
+    VOIDABLE,
+    field_text,
+    with_field,
+)
+from ledger.domain.guards import (
+    TrialContext,
+    build,
+    check_date,
+    check_values,
+    require_enrolled,
+    require_on_study,
+    require_screened,
+    require_status_open,
+)
+from ledger.domain.patient import Patient
+from ledger.errors import NotFoundError, RuleViolation, ValidationError
+from ledger.events import (
+    ENTERED_IN_ERROR,
+    RECORD_STATUS_FIELD,
+    RECORD_VALID,
+    AdverseEventReported,
+    AdverseEventResolved,
+    BaselineLabs,
+    ConsentObtained,
+    CorrectionRecorded,
+    CriterionRecord,
+    Deviation,
+    DoseAdministered,
+    DoseMissed,
+    EligibilityAssessed,
+    FollowUpVisit,
+    LabResulted,
+    MeasuredValues,
+    ProgressionConfirmed,
+    RecordSigned,
+    RegimenChanged,
+    ResponseAssessed,
+    SubjectDied,
+    SubjectEnrolled,
+    SubjectEvent,
+    SubjectOffStudy,
+    SubjectScreened,
+    SubjectWithdrawn,
+    event_name,
+    site_of,
+)
+from ledger.protocol import schedule
+from ledger.protocol.eligibility import EligibilityInput
+from ledger.protocol.eligibility import assess_eligibility as eligibility_rules
+from ledger.protocol.parameters import ProtocolParameters
+from ledger.protocol.response import (
+    Category,
+    ConfirmedResponse,
+    Measurement,
+    confirmed_category,
+    derive_response,
+)
+from ledger.protocol.schedule import (
+    ON_TREATMENT,
+    DoseRuleViolation,
+    Regimen,
+    RegimenDecision,
+)
+
+DRUG_ACTIONS = frozenset({"dose-held", "dose-reduced", "drug-withdrawn"})
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Clinical findings of a response assessment that no lab gives (IMWG 2006 PD criteria)."""
+
+    new_bone_lesions: bool | None = None
+    plasmacytoma: bool | None = None
+    hypercalcaemia: bool | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _regimen_change(
+    p: Patient,
+    offset: int,
+    decision: RegimenDecision,
+    starts_on: date,
+    decided_on: date,
+    from_regimen: Regimen,
+) -> RegimenChanged:
+    return build(
+        RegimenChanged,
+        p,
+        offset,
+        effective_date=starts_on,
+        from_regimen=from_regimen.value,
+        to_regimen=decision.regimen.value,
+        rule_id=decision.rule_id,
+        reason=decision.reason,
+        decided_on=decided_on if decided_on != starts_on else None,
+    )
+
+
+def _transition(
+    p: Patient, events: list[SubjectEvent], decision: RegimenDecision, starts_on: date, on: date
+) -> None:
+    """Append the regimen change ``decision`` (and, when it ends treatment, the start of
+    follow-up) to ``events``, folding each into ``p`` (a draft) as it goes."""
+    change = _regimen_change(p, 1, decision, starts_on, on, p.current_regimen)
+    events.append(change)
+    p.apply(change)
+    if decision.regimen is Regimen.OFF_TREATMENT:
+        follow = _regimen_change(
+            p, 1, schedule.end_of_treatment(Regimen.OFF_TREATMENT), starts_on, on, p.current_regimen
+        )
+        events.append(follow)
+        p.apply(follow)
+
+
+def _draft(p: Patient, events: Sequence[SubjectEvent]) -> Patient:
+    draft = p.copy()
+    for event in events:
+        draft.apply(event)
+    return draft
+
+
+def _treatment_start(p: Patient) -> date:
+    return require_enrolled(p, "treatment").treatment_start
+
+
+def _require_treatment_started(p: Patient, on: date, what: str) -> None:
+    start = _treatment_start(p)
+    if on < start:
+        raise ValidationError(
+            "date",
+            on.isoformat(),
+            f"[REC-DATE-BEFORE-TREATMENT] {what} is dated from the treatment start "
+            f"({start}) of subject {p.subject_id}",
+        )
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def screen(
+    p: Patient, ctx: TrialContext, site: str, age_years: int, sex: str, on: date
+) -> list[SubjectEvent]:
+    if p.screening is not None:
+        raise RuleViolation(
+            f"[REC-DUPLICATE-SUBJECT] subject {p.subject_id} was already screened on "
+            f"{p.screening.effective_date} (position {p.screening_position})"
+        )
+    if site != site_of(p.subject_id):
+        raise ValidationError(
+            "site",
+            site,
+            f"[REC-SITE] subject {p.subject_id} belongs to site {site_of(p.subject_id)}",
+        )
+    check_date(p, on, ctx)
+    if on < ctx.trial_start:
+        raise ValidationError(
+            "date",
+            on.isoformat(),
+            f"[REC-DATE-BEFORE-TRIAL] before the trial's genesis date ({ctx.trial_start})",
+        )
+    return [
+        build(SubjectScreened, p, 1, effective_date=on, site=site, age_years=age_years, sex=sex)
+    ]
+
+
+def assess_eligibility(
+    p: Patient, ctx: TrialContext, inputs: EligibilityInput, on: date
+) -> list[SubjectEvent]:
+    screening = require_screened(p, "eligibility assessment")
+    check_date(p, on, ctx)
+    require_status_open(p, "eligibility assessment")
+    if p.enrolment is not None:
+        raise RuleViolation(
+            f"[REC-ALREADY-ENROLLED] subject {p.subject_id} was enrolled on "
+            f"{p.enrolment.effective_date}: eligibility is assessed before enrolment"
+        )
+    if inputs.age_years != screening.age_years:
+        raise ValidationError(
+            "age_years",
+            inputs.age_years,
+            f"[REC-ELIGIBILITY-AGE] subject {p.subject_id} was screened aged "
+            f"{screening.age_years} (position {p.screening_position}); correct that first",
+        )
+    result = eligibility_rules(inputs, p.params(ctx.amendment))
+    criteria = tuple(
+        CriterionRecord(
+            criterion_id=c.criterion_id,
+            description=c.description,
+            measured=c.measured,
+            threshold=c.threshold,
+            passed=c.passed,
+        )
+        for c in result.criteria
+    )
+    return [
+        build(
+            EligibilityAssessed,
+            p,
+            1,
+            effective_date=on,
+            protocol_amendment=result.amendment,
+            criteria=criteria,
+            eligible=result.eligible,
+            inputs=inputs.model_dump(mode="json"),
+        )
+    ]
+
+
+def consent(p: Patient, ctx: TrialContext, consent_version: str, on: date) -> list[SubjectEvent]:
+    require_screened(p, "consent")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "consent", "treatment")
+    require_status_open(p, "consent")
+    for given in p.consents:
+        if given.consent_version == consent_version:
+            raise RuleViolation(
+                f"[REC-DUPLICATE-CONSENT] subject {p.subject_id} already consented to version "
+                f"{consent_version} on {given.effective_date}"
+            )
+    return [build(ConsentObtained, p, 1, effective_date=on, consent_version=consent_version)]
+
+
+def _waived_ids(rule_id: str) -> set[str]:
+    return {part for part in re.split(r"[,\s]+", rule_id) if part}
+
+
+def enrol(
+    p: Patient,
+    ctx: TrialContext,
+    treatment_start: date,
+    baseline: BaselineLabs,
+    on: date,
+    waiver: Deviation | None = None,
+) -> list[SubjectEvent]:
+    screening = require_screened(p, "enrolment")
+    check_date(p, on, ctx)
+    require_status_open(p, "enrolment")
+    if p.enrolment is not None:
+        raise RuleViolation(
+            f"[REC-ALREADY-ENROLLED] subject {p.subject_id} was already enrolled on "
+            f"{p.enrolment.effective_date}"
+        )
+    if not any(c.effective_date <= on for c in p.consents):
+        raise RuleViolation(
+            f"[REC-CONSENT-FIRST] subject {p.subject_id} has no consent obtained on or before "
+            f"{on}: record consent before enrolment"
+        )
+    eligibility = p.eligibility
+    if eligibility is None or eligibility.effective_date > on:
+        raise RuleViolation(
+            f"[REC-ELIGIBILITY-FIRST] subject {p.subject_id} has no eligibility assessment on "
+            f"or before {on}: assess eligibility before enrolment"
+        )
+    failing = [c for c in eligibility.criteria if not c.passed]
+    if failing and waiver is None:
+        listed = "; ".join(
+            f"{c.criterion_id} measured {c.measured}, required {c.threshold}" for c in failing
+        )
+        raise RuleViolation(
+            f"[ELIGIBILITY] enrolment of {p.subject_id} refused: not eligible (assessed "
+            f"{eligibility.effective_date}, position {p.eligibility_position}, amendment "
+            f"{eligibility.protocol_amendment}); failing: {listed}. Enrol with a waiver naming "
+            "these criteria and a reason to record a protocol deviation"
+        )
+    if waiver is not None:
+        if not failing:
+            raise ValidationError(
+                "waiver.rule_id",
+                waiver.rule_id,
+                f"[REC-WAIVER] subject {p.subject_id} is eligible: there is nothing to waive",
+            )
+        missing = sorted({c.criterion_id for c in failing} - _waived_ids(waiver.rule_id))
+        if missing:
+            raise ValidationError(
+                "waiver.rule_id",
+                waiver.rule_id,
+                f"[REC-WAIVER] a waiver names every failing criterion; not named: "
+                f"{', '.join(missing)}",
+            )
+    if treatment_start < on:
+        raise ValidationError(
+            "treatment_start",
+            treatment_start.isoformat(),
+            f"[REC-TREATMENT-START] treatment starts on or after the enrolment date ({on})",
+        )
+    enrolled = build(
+        SubjectEnrolled,
+        p,
+        1,
+        effective_date=on,
+        site=screening.site,
+        treatment_start=treatment_start,
+        protocol_amendment=ctx.amendment,
+        baseline=baseline,
+        waiver=waiver,
+    )
+    draft = _draft(p, [enrolled])
+    decision = schedule.regimen_after_screening(eligible=True)
+    if waiver is not None:
+        decision = decision.model_copy(
+            update={"reason": f"{decision.reason} (eligibility waived: {waiver.rule_id})"}
+        )
+    events: list[SubjectEvent] = [enrolled]
+    _transition(draft, events, decision, treatment_start, on)
+    return events
+
+
+# --------------------------------------------------------------------------- dosing
+
+
+def _dose_check(
+    p: Patient, params: ProtocolParameters, on: date, drug: str, dose: Decimal, route: str
+) -> None:
+    period = p.period_on(on)
+    regimen = period.regimen if period else Regimen.SCREENING
+    course_start = period.course_start if period else on
+    schedule.check_dose(
+        regimen,
+        _treatment_start(p),
+        course_start,
+        on,
+        drug,  # type: ignore[arg-type]
+        dose,
+        route,  # type: ignore[arg-type]
+        params,
+    )
+
+
+def _not_already_dosed(p: Patient, drug: str, on: date) -> None:
+    if (drug, on) in p.doses:
+        raise RuleViolation(
+            f"[REC-DUPLICATE-DOSE] {drug} on {on} is already recorded for {p.subject_id} "
+            f"(position {p.doses[(drug, on)]}); correct that record instead"
+        )
+    if (drug, on) in p.missed:
+        raise RuleViolation(
+            f"[REC-DOSE-MISSED-CONFLICT] {drug} on {on} is recorded as missed for "
+            f"{p.subject_id} (position {p.missed[(drug, on)]}); correct that record instead"
+        )
+
+
+def record_dose(
+    p: Patient,
+    ctx: TrialContext,
+    drug: str,
+    dose: Decimal,
+    route: str,
+    on: date,
+    deviation: Deviation | None = None,
+    unit: str = "mg",
+) -> list[SubjectEvent]:
+    require_enrolled(p, "a dose")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "dose", "treatment")
+    _not_already_dosed(p, drug, on)
+    event = build(
+        DoseAdministered,
+        p,
+        1,
+        effective_date=on,
+        drug=drug,
+        dose=dose,
+        unit=unit,
+        route=route,
+        deviation=deviation,
+    )
+    try:
+        _dose_check(p, p.params(ctx.amendment), on, drug, event.dose, route)
+    except DoseRuleViolation as v:
+        if deviation is None:
+            raise DoseRuleViolation(
+                v.rule_id,
+                v.on,
+                v.expected,
+                f"{v.found}; if it was given, record it with a deviation naming {v.rule_id} "
+                "and a reason",
+            ) from None
+        if deviation.rule_id != v.rule_id:
+            raise ValidationError(
+                "deviation.rule_id",
+                deviation.rule_id,
+                f"[REC-DEVIATION] the dose departs from {v.rule_id} ({v}): the deviation "
+                "names that rule",
+            ) from None
+    else:
+        if deviation is not None:
+            raise ValidationError(
+                "deviation.rule_id",
+                deviation.rule_id,
+                f"[REC-DEVIATION] {drug} {dose} mg {route} on {on} is what the calendar calls "
+                "for: there is no deviation to record",
+            )
+    return [event]
+
+
+def record_missed_dose(
+    p: Patient, ctx: TrialContext, drug: str, reason: str, on: date, held: bool = False
+) -> list[SubjectEvent]:
+    require_enrolled(p, "a missed dose")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "missed dose", "treatment")
+    _not_already_dosed(p, drug, on)
+    period = p.period_on(on)
+    due: tuple[schedule.ScheduledDose, ...] = ()
+    if period is not None and period.regimen in ON_TREATMENT and on >= _treatment_start(p):
+        due = schedule.doses_called_for(
+            period.regimen, _treatment_start(p), period.course_start, on, p.params(ctx.amendment)
+        )
+    if not any(d.drug == drug for d in due):
+        raise RuleViolation(
+            f"[REC-MISSED-NOT-DUE] no {drug} is due on {on} for {p.subject_id} (regimen "
+            f"{p.regimen_on(on)}): there is no dose to miss"
+        )
+    return [build(DoseMissed, p, 1, effective_date=on, drug=drug, held=held, reason=reason)]
+
+
+# --------------------------------------------------------------------------- labs & response
+
+
+def record_lab(
+    p: Patient, ctx: TrialContext, analyte: str, value: Decimal, unit: str, on: date
+) -> list[SubjectEvent]:
+    require_enrolled(p, "a lab result")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "lab result", "treatment")
+    event = build(LabResulted, p, 1, effective_date=on, analyte=analyte, value=value, unit=unit)
+    check_values(event)
+    return [event]
+
+
+def _assessment_values(
+    p: Patient, on: date, findings: Findings
+) -> tuple[MeasuredValues, tuple[int, ...]]:
+    """The latest lab of each marker since the previous assessment (or the baseline)."""
+    previous = p.assessments[-1].on if p.assessments else None
+    baseline = p.baseline_measurement()
+    after = previous or (baseline.assessed_on if baseline else on)
+    values: dict[str, Any] = {}
+    positions: list[int] = []
+    for analyte, name in (
+        ("serum_m_protein", "serum_m_protein_g_dl"),
+        ("urine_m_protein", "urine_m_protein_mg_24h"),
+        ("marrow_plasma_cells", "marrow_plasma_cells_pct"),
+        ("serum_ife", "serum_ife_negative"),
+        ("urine_ife", "urine_ife_negative"),
+    ):
+        found = p.latest_lab(analyte, after, on)
+        if found is None:
+            continue
+        value, position = found
+        values[name] = value == 1 if analyte.endswith("_ife") else value
+        if position is not None:
+            positions.append(position)
+    measured = MeasuredValues(
+        **values,
+        new_bone_lesions=findings.new_bone_lesions,
+        plasmacytoma=findings.plasmacytoma,
+        hypercalcaemia=findings.hypercalcaemia,
+    )
+    return measured, tuple(sorted(positions))
+
+
+def _series(assessments: Sequence[Any]) -> list[tuple[date, Category]]:
+    return [(a.on, a.derived) for a in assessments]
+
+
+def _progression_event(
+    p: Patient, offset: int, on: date, confirmed: ConfirmedResponse, basis: str
+) -> ProgressionConfirmed:
+    return build(
+        ProgressionConfirmed,
+        p,
+        offset,
+        effective_date=on,
+        basis=basis,
+        rule_ids=confirmed.rule_ids,
+    )
+
+
+def assess_response(
+    p: Patient,
+    ctx: TrialContext,
+    investigator_category: str,
+    on: date,
+    findings: Findings | None = None,
+) -> list[SubjectEvent]:
+    """Record the investigator's and the rule-derived category; at month 6 (still in
+    induction) a confirmed category makes the month-6 decision in the same commit (REG-M6-*),
+    starting the new regimen on day 1 of month 7; a confirmed PD there also records the
+    progression."""
+    require_enrolled(p, "a response assessment")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "response assessment", "treatment")
+    _require_treatment_started(p, on, "a response assessment")
+    params = p.params(ctx.amendment)
+    baseline = p.line_baseline()
+    if baseline is None:  # pragma: no cover - an enrolled patient has a baseline
+        raise RuleViolation(f"[REC-ENROLLED] subject {p.subject_id} has no baseline")
+    if on <= baseline.assessed_on:
+        raise ValidationError(
+            "date",
+            on.isoformat(),
+            f"[REC-ASSESSMENT-ORDER] a response assessment follows its baseline "
+            f"({baseline.assessed_on})",
+        )
+    if p.assessments and on <= p.assessments[-1].on:
+        latest = p.assessments[-1]
+        raise RuleViolation(
+            f"[REC-ASSESSMENT-ORDER] subject {p.subject_id} was last assessed on {latest.on} "
+            f"(position {latest.position}): assessments are recorded in date order, one per day"
+        )
+    measured, lab_positions = _assessment_values(p, on, findings or Findings())
+    current = Measurement(assessed_on=on, **measured.model_dump())
+    prior = [a.measurement for a in p.line_assessments()]
+    derived = derive_response(baseline, prior, current, params)
+    start = _treatment_start(p)
+    month = schedule.protocol_month(start, on, params)
+    assessed = build(
+        ResponseAssessed,
+        p,
+        1,
+        effective_date=on,
+        protocol_month=month,
+        investigator_category=investigator_category,
+        derived_category=derived.category.value,
+        rule_ids=derived.rule_ids,
+        values_used=derived.values_used,
+        agrees=investigator_category == derived.category.value,
+        measured=measured,
+        lab_positions=lab_positions,
+        regimen=p.regimen_on(on).value,
+    )
+    events: list[SubjectEvent] = [assessed]
+    draft = _draft(p, events)
+    induction = draft.latest_period
+    if (
+        induction is not None
+        and induction.regimen is Regimen.INDUCTION
+        and month >= params.schedule.induction_months
+    ):
+        confirmed = confirmed_category(
+            _series(draft.assessments_since(induction.starts_on)), params
+        )
+        if confirmed is not None:
+            decision = schedule.regimen_at_month_6(confirmed.category)
+            if confirmed.category is Category.PD:
+                progression = _progression_event(
+                    draft,
+                    1,
+                    on,
+                    confirmed,
+                    f"confirmed progression at the month-6 assessment: {confirmed.reason}",
+                )
+                events.append(progression)
+                draft.apply(progression)
+            due = schedule.month_start(start, params.schedule.induction_months + 1, params)
+            _transition(draft, events, decision, due, on)
+    return events
+
+
+def confirm_progression(
+    p: Patient, ctx: TrialContext, basis: str, on: date, deviation: Deviation | None = None
+) -> list[SubjectEvent]:
+    """Progression at any time moves the patient to high-dose dexamethasone (REG-PD-ANYTIME;
+    on high-dose dexamethasone it ends treatment, REG-PD-ON-HIGHDEX); after treatment it is
+    recorded without a regimen change. The rules must confirm PD (CONF-PD: consecutive derived
+    PD assessments since the last progression) unless a deviation gives the investigator's
+    reason."""
+    require_enrolled(p, "a progression")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "progression", "treatment")
+    _require_treatment_started(p, on, "a progression")
+    params = p.params(ctx.amendment)
+    line = p.line_assessments()
+    confirmed = confirmed_category(_series(line), params)
+    by_rules = confirmed is not None and confirmed.category is Category.PD
+    if p.line_start is not None and not line:
+        raise RuleViolation(
+            f"[REC-PROGRESSION-DUPLICATE] progression of {p.subject_id} was confirmed on "
+            f"{p.line_start}; no assessment since shows a new one"
+        )
+    if not by_rules and deviation is None:
+        latest = ", ".join(f"{a.on} {a.derived}" for a in line[-3:]) or "none"
+        raise RuleViolation(
+            f"[CONF-PD] progression of {p.subject_id} is not confirmed by the rules: it needs "
+            f"{params.confirmation.consecutive_assessments} consecutive assessments with derived "
+            f"PD since the last baseline (latest: {latest}); record the investigator's judgement "
+            "with a deviation naming CONF-PD and a reason"
+        )
+    if by_rules and deviation is not None:
+        raise ValidationError(
+            "deviation.rule_id",
+            deviation.rule_id,
+            "[REC-DEVIATION] the rules confirm progression (CONF-PD): there is no deviation "
+            "to record",
+        )
+    if deviation is not None and deviation.rule_id != "CONF-PD":
+        raise ValidationError(
+            "deviation.rule_id",
+            deviation.rule_id,
+            "[REC-DEVIATION] progression without rule confirmation departs from CONF-PD: the "
+            "deviation names that rule",
+        )
+    rule_ids = confirmed.rule_ids if (by_rules and confirmed) else ("CONF-PD",)
+    progression = build(
+        ProgressionConfirmed,
+        p,
+        1,
+        effective_date=on,
+        basis=basis,
+        rule_ids=rule_ids,
+        deviation=deviation,
+    )
+    events: list[SubjectEvent] = [progression]
+    draft = _draft(p, events)
+    current = draft.current_regimen
+    if current in ON_TREATMENT:
+        _transition(draft, events, schedule.regimen_after_progression(current), on, on)
+    return events
+
+
+# --------------------------------------------------------------------------- regimen
+
+
+def _latest_category(p: Patient, since: date, until: date) -> Category | None:
+    within = [a for a in p.assessments if since <= a.on <= until]
+    return within[-1].derived if within else None
+
+
+def due_transition(
+    p: Patient, params: ProtocolParameters, *, physician_continues: bool = False
+) -> tuple[date, RegimenDecision, str] | None:
+    """The next scheduled transition of ``p``'s latest regimen: (due date, decision when
+    taken on that date, what it is). None when the regimen has no scheduled end."""
+    period = p.latest_period
+    start = p.treatment_start
+    if period is None or start is None:
+        return None
+    s = params.schedule
+    r = period.regimen
+
+    def month_after(month: int) -> date:
+        return schedule.month_start(start, month + 1, params)
+
+    if r is Regimen.INDUCTION:
+        due = month_after(s.induction_months)
+        series = _series(p.assessments_since(period.starts_on))
+        confirmed = confirmed_category([x for x in series if x[0] < due], params)
+        decision = schedule.regimen_at_month_6(confirmed.category if confirmed else None)
+        return due, decision, "the month-6 decision"
+    latest = _latest_category(p, period.course_start, date.max)
+    if r is Regimen.CONTINUATION and period.rule_id == "REG-M6-RESPONSE":
+        decision = schedule.regimen_at_month_12(r, latest, physician_continues=physician_continues)
+        return month_after(s.continuation_end_month), decision, "the month-12 decision"
+    if r is Regimen.LOW_DOSE_DEX and period.rule_id in ("REG-M6-SD", "REG-M6-UNCONFIRMED"):
+        decision = schedule.regimen_at_month_12(r, latest, physician_continues=physician_continues)
+        return month_after(s.low_dex_end_month), decision, "the month-12 decision"
+    if r is Regimen.LOW_DOSE_DEX and period.rule_id == "REG-M12-LOWDEX-EXTEND":
+        decision = schedule.regimen_at_month_18(r, latest, physician_continues=physician_continues)
+        return month_after(s.low_dex_extension_end_month), decision, "the month-18 decision"
+    if r is Regimen.HIGH_DOSE_DEX:
+        due = schedule.high_dose_course_end(period.course_start, params) + timedelta(days=1)
+        return due, schedule.regimen_after_high_dose_course(r), "the end of the high-dose course"
+    if r is Regimen.OFF_TREATMENT:
+        return period.starts_on, schedule.end_of_treatment(r), "the start of follow-up"
+    if r is Regimen.FOLLOW_UP:
+        visits = schedule.follow_up_visits(period.starts_on, params)
+        return visits[-1], schedule.follow_up_complete(r), "the end of follow-up"
+    return None
+
+
+def advance_regimen(
+    p: Patient, ctx: TrialContext, on: date, *, physician_continues: bool = False
+) -> list[SubjectEvent]:
+    """Apply every scheduled transition due by ``on`` (month 6 without a confirmed response,
+    month 12, month 18, end of the high-dose course, end of follow-up), each taking effect on
+    its due date."""
+    require_enrolled(p, "a regimen transition")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "regimen transition", "follow-up")
+    params = p.params(ctx.amendment)
+    draft = p.copy()
+    events: list[SubjectEvent] = []
+    for _ in range(8):  # a chain of transitions is short; the bound guards a rule cycle
+        due = due_transition(draft, params, physician_continues=physician_continues)
+        if due is None or due[0] > on:
+            break
+        due_on, decision, _what = due
+        _transition(draft, events, decision, due_on, on)
+        if decision.regimen is draft.current_regimen and decision.rule_id in (
+            "REG-M12-DISCRETION",
+            "REG-M18-DISCRETION",
+        ):
+            break
+    if not events:
+        period = p.latest_period
+        regimen = f"{period.regimen} since {period.starts_on}" if period else "screening"
+        nxt = due_transition(p, params, physician_continues=physician_continues)
+        when = f"next: {nxt[2]} on {nxt[0]}" if nxt else "this regimen has no scheduled end"
+        raise RuleViolation(
+            f"[REC-NOTHING-DUE] no regimen transition is due on {on} for {p.subject_id} "
+            f"(regimen {regimen}; {when})"
+        )
+    return events
+
+
+def stop_treatment(p: Patient, ctx: TrialContext, reason: str, on: date) -> list[SubjectEvent]:
+    """Study treatment ends early or at the physician's discretion (REG-OFF-TREATMENT)."""
+    require_enrolled(p, "the end of treatment")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "end of treatment", "treatment")
+    draft = p.copy()
+    events: list[SubjectEvent] = []
+    _transition(draft, events, schedule.end_treatment(draft.current_regimen, reason), on, on)
+    return events
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def _next_ae_id(p: Patient) -> str:
+    numbers = [int(ae_id.split("-")[1]) for ae_id in p.adverse_events]
+    return f"AE-{max(numbers, default=0) + 1:03d}"
+
+
+def report_adverse_event(
+    p: Patient,
+    ctx: TrialContext,
+    term: str,
+    grade: int,
+    attribution: str,
+    action_taken: str,
+    on: date,
+    seriousness_criteria: Sequence[str] = (),
+    ae_id: str | None = None,
+) -> list[SubjectEvent]:
+    require_enrolled(p, "an adverse event")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "adverse event", "treatment")
+    ae_id = ae_id or _next_ae_id(p)
+    if ae_id in p.adverse_events:
+        known = p.adverse_events[ae_id]
+        raise RuleViolation(
+            f"[AE-DUPLICATE] {ae_id} of {p.subject_id} was already reported "
+            f"(position {known.position}, {known.report.term})"
+        )
+    if action_taken in DRUG_ACTIONS and p.regimen_on(on) not in ON_TREATMENT:
+        raise ValidationError(
+            "action_taken",
+            action_taken,
+            f"[AE-ACTION] no study drug is given to {p.subject_id} on {on} (regimen "
+            f"{p.regimen_on(on)}): the action taken is 'none' or 'not-applicable'",
+        )
+    event = build(
+        AdverseEventReported,
+        p,
+        1,
+        effective_date=on,
+        ae_id=ae_id,
+        term=term,
+        grade=grade,
+        attribution=attribution,
+        serious=bool(seriousness_criteria),
+        seriousness_criteria=tuple(seriousness_criteria),
+        action_taken=action_taken,
+    )
+    check_values(event)
+    return [event]
+
+
+def resolve_adverse_event(
+    p: Patient, ctx: TrialContext, ae_id: str, outcome: str, on: date
+) -> list[SubjectEvent]:
+    require_enrolled(p, "an adverse event resolution")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "adverse event resolution", "follow-up")
+    known = p.adverse_events.get(ae_id)
+    if known is None:
+        reported = ", ".join(sorted(p.adverse_events)) or "none"
+        raise NotFoundError(
+            f"[AE-UNKNOWN] subject {p.subject_id} has no adverse event {ae_id} "
+            f"(reported: {reported})"
+        )
+    if known.resolution is not None:
+        raise RuleViolation(
+            f"[AE-RESOLVED] {ae_id} of {p.subject_id} was already resolved on "
+            f"{known.resolution.effective_date} ({known.resolution.outcome})"
+        )
+    if on < known.report.effective_date:
+        raise ValidationError(
+            "date",
+            on.isoformat(),
+            f"[AE-RESOLVED] before the onset of {ae_id} on {known.report.effective_date}",
+        )
+    return [build(AdverseEventResolved, p, 1, effective_date=on, ae_id=ae_id, outcome=outcome)]
+
+
+# --------------------------------------------------------------------------- end of study
+
+
+def follow_up(
+    p: Patient, ctx: TrialContext, disease_status: str, on: date, note: str = ""
+) -> list[SubjectEvent]:
+    require_enrolled(p, "a follow-up visit")
+    check_date(p, on, ctx)
+    require_on_study(p, on, "follow-up visit", "follow-up")
+    regimen = p.regimen_on(on)
+    if regimen not in (Regimen.FOLLOW_UP, Regimen.OFF_TREATMENT):
+        raise RuleViolation(
+            f"[REC-FOLLOW-UP-PHASE] follow-up visits start when study treatment ends; "
+            f"{p.subject_id} is in regimen {regimen} on {on}"
+        )
+    return [build(FollowUpVisit, p, 1, effective_date=on, disease_status=disease_status, note=note)]
+
+
+def withdraw(
+    p: Patient, ctx: TrialContext, reason: str, on: date, consent_withdrawn: bool = True
+) -> list[SubjectEvent]:
+    """Consent withdrawn: off study (REG-WITHDRAWAL). Withdrawn from study treatment only:
+    treatment ends (REG-OFF-TREATMENT) and follow-up starts."""
+    require_screened(p, "withdrawal")
+    check_date(p, on, ctx)
+    require_status_open(p, "withdrawal")
+    require_on_study(p, on, "withdrawal", "follow-up")
+    withdrawn = build(
+        SubjectWithdrawn,
+        p,
+        1,
+        effective_date=on,
+        reason=reason,
+        consent_withdrawn=consent_withdrawn,
+    )
+    events: list[SubjectEvent] = [withdrawn]
+    draft = _draft(p, events)
+    current = draft.current_regimen
+    if consent_withdrawn:
+        _transition(draft, events, schedule.withdraw(current, reason), on, on)
+        return events
+    if current not in ON_TREATMENT:
+        raise RuleViolation(
+            f"[REC-NOT-ON-TREATMENT] subject {p.subject_id} is not on study treatment "
+            f"(regimen {current}): withdraw consent, or record going off study, instead"
+        )
+    _transition(draft, events, schedule.end_treatment(current, reason), on, on)
+    return events
+
+
+def off_study(p: Patient, ctx: TrialContext, reason: str, on: date) -> list[SubjectEvent]:
+    """Screen failure (REG-SCREEN-INELIGIBLE), follow-up complete (REG-FU-COMPLETE) or any
+    other end of participation (REG-WITHDRAWAL)."""
+    require_screened(p, "off-study")
+    check_date(p, on, ctx)
+    require_status_open(p, "off-study")
+    require_on_study(p, on, "off-study", "follow-up")
+    event = build(SubjectOffStudy, p, 1, effective_date=on, reason=reason)
+    events: list[SubjectEvent] = [event]
+    draft = _draft(p, events)
+    current = draft.current_regimen
+    params = p.params(ctx.amendment)
+    decision = schedule.withdraw(current, reason)
+    if current is Regimen.SCREENING and p.eligibility is not None and not p.eligibility.eligible:
+        screened_out = schedule.regimen_after_screening(eligible=False)
+        decision = screened_out.model_copy(update={"reason": f"{screened_out.reason}: {reason}"})
+    elif current is Regimen.FOLLOW_UP and draft.latest_period is not None:
+        visits = schedule.follow_up_visits(draft.latest_period.starts_on, params)
+        if on >= visits[-1]:
+            decision = schedule.follow_up_complete(current)
+    _transition(draft, events, decision, on, on)
+    return events
+
+
+def record_death(p: Patient, ctx: TrialContext, cause: str, on: date) -> list[SubjectEvent]:
+    require_enrolled(p, "a death")
+    check_date(p, on, ctx)
+    require_status_open(p, "death")
+    require_on_study(p, on, "death", "follow-up")
+    died = build(SubjectDied, p, 1, effective_date=on, cause=cause)
+    events: list[SubjectEvent] = [died]
+    draft = _draft(p, events)
+    _transition(draft, events, schedule.withdraw(draft.current_regimen, f"death: {cause}"), on, on)
+    return events
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def correct(
+    p: Patient,
+    ctx: TrialContext,
+    position: int,
+    field: str,
+    new_value: str,
+    reason: str,
+    on: date,
+    old_value: str | None = None,
+) -> list[SubjectEvent]:
+    require_screened(p, "correction")
+    check_date(p, on, ctx)
+    target = p.record_at(position)
+    if target is None:
+        raise NotFoundError(
+            f"[REC-CORRECT-TARGET] position {position} holds no event of subject "
+            f"{p.subject_id} (its events are at positions {_ranges(p.positions)})"
+        )
+    topic = target.current.TOPIC
+    name = event_name(topic)
+    if topic in NOT_CORRECTABLE:
+        raise RuleViolation(
+            f"[REC-CORRECT-TOPIC] {name} at position {position} is not corrected: "
+            f"{NOT_CORRECTABLE[topic]}"
+        )
+    if target.entered_in_error:
+        raise RuleViolation(
+            f"[REC-CORRECT-TOPIC] {name} at position {position} was marked entered in error: "
+            "it is no longer corrected"
+        )
+    if field == RECORD_STATUS_FIELD:
+        current_text = RECORD_VALID
+        if topic not in VOIDABLE:
+            raise ValidationError(
+                "field",
+                field,
+                f"[REC-CORRECT-FIELD] {name} started a regimen or was derived by a rule: it "
+                "cannot be marked entered in error",
+            )
+        if new_value != ENTERED_IN_ERROR:
+            raise ValidationError(
+                "new_value",
+                new_value,
+                f"[REC-CORRECT-FIELD] {RECORD_STATUS_FIELD} changes from {RECORD_VALID} to "
+                f"{ENTERED_IN_ERROR}",
+            )
+    else:
+        current_text = field_text(target.current, field)
+    if old_value is not None and old_value != current_text:
+        raise ValidationError(
+            "old_value",
+            old_value,
+            f"[REC-CORRECT-OLD] {name} at position {position} has {field}={current_text!r}",
+        )
+    if new_value == current_text:
+        raise ValidationError(
+            "new_value",
+            new_value,
+            f"[REC-CORRECT-SAME] {field} of position {position} already has that value",
+        )
+    if field != RECORD_STATUS_FIELD:
+        corrected = with_field(target.current, field, new_value)
+        check_values(corrected)
+        _check_corrected(p, ctx, target.current, corrected, position)
+    return [
+        build(
+            CorrectionRecorded,
+            p,
+            1,
+            effective_date=on,
+            corrects_position=position,
+            corrected_topic=topic,
+            field=field,
+            old_value=current_text,
+            new_value=new_value,
+            reason=reason,
+        )
+    ]
+
+
+def _check_corrected(
+    p: Patient, ctx: TrialContext, before: SubjectEvent, after: SubjectEvent, position: int
+) -> None:
+    if after.effective_date != before.effective_date:
+        if after.effective_date > ctx.today:
+            raise ValidationError(
+                "new_value",
+                after.effective_date.isoformat(),
+                f"[REC-DATE-FUTURE] a clinical date may not be after today ({ctx.today})",
+            )
+        if isinstance(after, SubjectScreened):
+            others = [r.current.effective_date for r in p.records if r.position != position]
+            if others and after.effective_date > min(others):
+                raise ValidationError(
+                    "new_value",
+                    after.effective_date.isoformat(),
+                    f"[REC-DATE-BEFORE-SCREENING] the subject has events dated {min(others)}, "
+                    "before that screening date",
+                )
+        else:
+            check_date(p, after.effective_date, ctx, field="new_value")
+    if isinstance(after, DoseAdministered | DoseMissed) and isinstance(
+        before, DoseAdministered | DoseMissed
+    ):
+        key = (after.drug, after.effective_date)
+        if key != (before.drug, before.effective_date) and (key in p.doses or key in p.missed):
+            raise RuleViolation(
+                f"[REC-DUPLICATE-DOSE] {after.drug} on {after.effective_date} is already "
+                f"recorded for {p.subject_id}: the correction would duplicate it"
+            )
+
+
+def _ranges(positions: Sequence[int]) -> str:
+    if not positions:
+        return "none"
+    shown = ", ".join(str(x) for x in positions[:20])
+    return shown + (f", ... ({len(positions)} in all)" if len(positions) > 20 else "")
+
+
+def sign(
+    p: Patient,
+    ctx: TrialContext,
+    positions: Sequence[int],
+    meaning: str,
+    statement: str,
+    on: date,
+) -> list[SubjectEvent]:
+    require_screened(p, "signature")
+    check_date(p, on, ctx)
+    if not positions:
+        raise ValidationError("positions", "", "[REC-SIGN-TARGET] sign at least one position")
+    if len(set(positions)) != len(positions):
+        raise ValidationError(
+            "positions", ",".join(map(str, positions)), "[REC-SIGN-TARGET] each position once"
+        )
+    foreign = [x for x in positions if p.record_at(x) is None]
+    if foreign:
+        raise NotFoundError(
+            f"[REC-SIGN-TARGET] positions {', '.join(map(str, foreign))} hold no event of "
+            f"subject {p.subject_id} (its events are at positions {_ranges(p.positions)})"
+        )
+    return [
+        build(
+            RecordSigned,
+            p,
+            1,
+            effective_date=on,
+            meaning=meaning,
+            positions=tuple(positions),
+            statement=statement,
+        )
+    ]

@@ -1,0 +1,253 @@
+"""The JSON Lines import format: one recording command per line, all appended as one commit.
+
+Each line is a JSON object whose ``command`` names a recording command (``screen``, ``dose``,
+``lab``, ...), with the subject, the clinical ``date`` and that command's fields, exactly the
+arguments of the :class:`~ledger.domain.recorder.TrialRecorder` method of the same name
+(:mod:`ledger.domain.imports` maps each line to its command). Numbers
+are read as decimals (``2.45`` and ``"2.45"`` are the same; no binary float is ever made).
+:func:`import_line_schema` is the JSON Schema (2020-12) generated from these models; the
+committed copy is ``schemas/import-line.schema.json`` (``trial-ledger schema import-line``).
+
+Example (a returned dosing diary and a lab transfer)::
+
+    {"command": "dose", "subject_id": "MC0282-001-017", "date": "2003-02-03",
+     "drug": "anakinra", "dose": "100", "route": "SC"}
+    {"command": "lab", "subject_id": "MC0282-001-017", "date": "2003-02-03",
+     "analyte": "serum_m_protein", "value": "3.1", "unit": "g/dL"}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from ledger.errors import ValidationError
+from ledger.events import (
+    ActionTaken,
+    Analyte,
+    Attribution,
+    BaselineLabs,
+    Deviation,
+    Drug,
+    Reason,
+    ResponseCategory,
+    Route,
+    Seriousness,
+    ShortText,
+    SiteCode,
+    SubjectId,
+)
+from ledger.protocol.eligibility import EligibilityInput
+
+SCHEMA_ID = "urn:trial-ledger:schema:import-line:v1"
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject_id: SubjectId = Field(description="Pseudonymous subject id, e.g. MC0282-001-017.")
+    date: dt.date = Field(description="Clinical (effective) date of the fact, YYYY-MM-DD.")
+
+
+class ScreenLine(_Line):
+    """A subject is screened at a site."""
+
+    command: Literal["screen"]
+    site: SiteCode
+    age_years: int = Field(ge=18, le=120)
+    sex: Literal["F", "M", "U"]
+
+
+class EligibilityLine(_Line):
+    """Every eligibility criterion's measured value (the protocol checks them all)."""
+
+    command: Literal["eligibility"]
+    inputs: EligibilityInput
+
+
+class ConsentLine(_Line):
+    command: Literal["consent"]
+    consent_version: ShortText
+
+
+class EnrolLine(_Line):
+    """Enrolment with baseline labs; a waiver (naming every failing criterion) records a
+    protocol deviation for an ineligible subject."""
+
+    command: Literal["enrol"]
+    treatment_start: dt.date
+    baseline: BaselineLabs
+    waiver: Deviation | None = None
+
+
+class DoseLine(_Line):
+    """A dose given; one the calendar does not call for needs a deviation (rule, reason)."""
+
+    command: Literal["dose"]
+    drug: Drug
+    dose: Decimal = Field(gt=0, le=1000)
+    unit: Literal["mg"] = "mg"
+    route: Route
+    deviation: Deviation | None = None
+
+
+class MissedDoseLine(_Line):
+    command: Literal["missed-dose"]
+    drug: Drug
+    reason: Reason
+    held: bool = Field(default=False, description="true: held by the investigator.")
+
+
+class LabLine(_Line):
+    """A lab result in its analyte's unit (serum_m_protein g/dL, urine_m_protein mg/24h, ...)."""
+
+    command: Literal["lab"]
+    analyte: Analyte
+    value: Decimal = Field(ge=0)
+    unit: str
+
+
+class AssessLine(_Line):
+    """A response assessment: the investigator's category; the rules derive their own."""
+
+    command: Literal["assess"]
+    investigator_category: ResponseCategory
+    new_bone_lesions: bool | None = None
+    plasmacytoma: bool | None = None
+    hypercalcaemia: bool | None = None
+
+
+class ProgressionLine(_Line):
+    command: Literal["progression"]
+    basis: Reason
+    deviation: Deviation | None = None
+
+
+class AdvanceLine(_Line):
+    """Apply the scheduled regimen transitions due by the date."""
+
+    command: Literal["advance"]
+    physician_continues: bool = False
+
+
+class StopTreatmentLine(_Line):
+    command: Literal["stop-treatment"]
+    reason: Reason
+
+
+class AdverseEventLine(_Line):
+    command: Literal["ae"]
+    term: ShortText = Field(description="CTCAE term.")
+    grade: int = Field(ge=1, le=5)
+    attribution: Attribution
+    action_taken: ActionTaken
+    seriousness_criteria: tuple[Seriousness, ...] = ()
+    ae_id: Annotated[str, Field(pattern=r"^AE-\d{3,}$")] | None = None
+
+
+class ResolveAdverseEventLine(_Line):
+    command: Literal["ae-resolve"]
+    ae_id: Annotated[str, Field(pattern=r"^AE-\d{3,}$")]
+    outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"]
+
+
+class FollowUpLine(_Line):
+    command: Literal["follow-up"]
+    disease_status: Literal["no-progression", "progression", "unknown"]
+    note: str = ""
+
+
+class WithdrawLine(_Line):
+    command: Literal["withdraw"]
+    reason: Reason
+    consent_withdrawn: bool = True
+
+
+class OffStudyLine(_Line):
+    command: Literal["off-study"]
+    reason: Reason
+
+
+class DeathLine(_Line):
+    command: Literal["death"]
+    cause: Reason
+
+
+class CorrectLine(_Line):
+    """A correction of the event at ``position`` (of the same subject, already in the ledger)."""
+
+    command: Literal["correct"]
+    position: int = Field(ge=1)
+    field: ShortText
+    new_value: str
+    old_value: str | None = None
+    reason: Reason
+
+
+ImportLine = Annotated[
+    ScreenLine
+    | EligibilityLine
+    | ConsentLine
+    | EnrolLine
+    | DoseLine
+    | MissedDoseLine
+    | LabLine
+    | AssessLine
+    | ProgressionLine
+    | AdvanceLine
+    | StopTreatmentLine
+    | AdverseEventLine
+    | ResolveAdverseEventLine
+    | FollowUpLine
+    | WithdrawLine
+    | OffStudyLine
+    | DeathLine
+    | CorrectLine,
+    Field(discriminator="command"),
+]
+IMPORT_LINE: TypeAdapter[ImportLine] = TypeAdapter(ImportLine)
+
+
+def parse_line(text: str) -> ImportLine:
+    """One line as its model; a refusal names the field, the value and the rule."""
+    try:
+        document = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as e:
+        raise ValidationError("line", text[:60], f"not JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(document, dict):
+        raise ValidationError("line", text[:60], "each line is one JSON object")
+    try:
+        return IMPORT_LINE.validate_python(document)
+    except PydanticValidationError as e:
+        error = e.errors()[0]
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            raise ValidationError("command", document.get("command"), error["msg"]) from None
+        where = ".".join(str(part) for part in error["loc"][1:]) or "line"
+        raise ValidationError(where, error.get("input"), error["msg"]) from None
+
+
+def import_line_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of one import line, generated from the models above."""
+    schema = IMPORT_LINE.json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "trial-ledger import line",
+        "description": (
+            "One line of a JSON Lines file for `trial-ledger import`: a recording command "
+            "(`command`), the subject, the clinical `date` and the command's fields. The whole "
+            "file is appended as one signed commit, or refused with the numbers of the invalid "
+            "lines. Decimal values may be JSON numbers or strings."
+        ),
+        **schema,
+    }
+
+
+def import_line_schema_text() -> str:
+    """The schema as committed in ``schemas/import-line.schema.json`` (stable, one newline)."""
+    return json.dumps(import_line_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,270 @@
+"""Progression and the scheduled regimen transitions (months 6, 12, 18, course end, follow-up)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ledger.domain import TrialRecorder
+from ledger.errors import RuleViolation, ValidationError
+from ledger.events import Deviation, ProgressionConfirmed, RegimenChanged, ResponseAssessed
+from ledger.protocol.schedule import Regimen
+from tests.domain.trial_helpers import SUBJECT, assess_serum, day, event_names, month_start
+from tests.support import Cast
+
+
+def changes(recorded_events: tuple[object, ...]) -> list[tuple[str, str, str, date]]:
+    return [
+        (e.from_regimen, e.to_regimen, e.rule_id, e.effective_date)
+        for e in recorded_events
+        if isinstance(e, RegimenChanged)
+    ]
+
+
+def two_pd(recorder: TrialRecorder, cast: Cast, first: int, second: int) -> None:
+    assess_serum(recorder, cast, day(first), "4.0", "PD")
+    assess_serum(recorder, cast, day(second), "4.1", "PD")
+
+
+def confirm(recorder: TrialRecorder, cast: Cast, on_day: int) -> tuple[object, ...]:
+    return recorder.confirm_progression(
+        cast.investigator, SUBJECT, "serum M-protein rising on two assessments", day(on_day)
+    ).events
+
+
+def continuation_from_month_7(recorder: TrialRecorder, cast: Cast) -> None:
+    assess_serum(recorder, cast, day(100), "2.3", "MR")
+    assess_serum(recorder, cast, day(150), "2.2", "MR")
+
+
+def low_dose_from_month_7(recorder: TrialRecorder, cast: Cast) -> None:
+    assess_serum(recorder, cast, day(100), "3.1")
+    assess_serum(recorder, cast, day(150), "3.0")
+
+
+def test_confirmed_progression_moves_to_high_dose_in_the_same_commit(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    events = confirm(recorder, cast, 70)
+    assert isinstance(events[0], ProgressionConfirmed)
+    assert events[0].rule_ids == ("CONF-PD",)
+    assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(70))]
+
+
+def test_rejects_progression_the_rules_do_not_confirm(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    assess_serum(recorder, cast, day(40), "4.0", "PD")
+    head = recorder.ledger.reader.size()
+    with pytest.raises(RuleViolation, match=r"\[CONF-PD\].*not confirmed by the rules.*2003-02-21"):
+        confirm(recorder, cast, 40)
+    assert recorder.ledger.reader.size() == head
+
+
+def test_records_the_investigators_progression_as_a_deviation(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    deviation = Deviation(rule_id="CONF-PD", reason="new lytic lesion on MRI, labs pending")
+    recorded = recorder.confirm_progression(
+        cast.investigator, SUBJECT, "new lytic lesion", day(40), deviation
+    )
+    progression = recorded.events[0]
+    assert isinstance(progression, ProgressionConfirmed)
+    assert progression.deviation == deviation
+    assert changes(recorded.events)[0][1] == "high_dose_dex"
+
+
+def test_rejects_a_progression_deviation_the_rules_make_needless(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    deviation = Deviation(rule_id="CONF-PD", reason="belt and braces")
+    with pytest.raises(ValidationError, match=r"REC-DEVIATION.*rules confirm progression"):
+        recorder.confirm_progression(cast.investigator, SUBJECT, "rising", day(70), deviation)
+
+
+def test_rejects_a_progression_deviation_naming_another_rule(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    deviation = Deviation(rule_id="RESP-PD-BONE", reason="new lesion")
+    with pytest.raises(ValidationError, match=r"deviation.rule_id='RESP-PD-BONE'.*CONF-PD"):
+        recorder.confirm_progression(cast.investigator, SUBJECT, "new lesion", day(40), deviation)
+
+
+def test_rejects_confirming_the_same_progression_twice(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    confirm(recorder, cast, 70)
+    with pytest.raises(RuleViolation, match=r"REC-PROGRESSION-DUPLICATE.*2003-03-23"):
+        confirm(recorder, cast, 71)
+
+
+def test_responses_after_progression_are_measured_from_the_progression(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    confirm(recorder, cast, 70)
+    event = assess_serum(recorder, cast, day(100), "3.0", "MR").events[0]
+    assert isinstance(event, ResponseAssessed)
+    assert event.values_used["serum.baseline"] == "4.1"
+    assert event.derived_category == "MR"
+
+
+def test_progression_on_high_dose_ends_treatment_and_starts_follow_up(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    confirm(recorder, cast, 70)
+    assess_serum(recorder, cast, day(100), "5.2", "PD")
+    assess_serum(recorder, cast, day(130), "5.4", "PD")
+    assert changes(confirm(recorder, cast, 130)) == [
+        ("high_dose_dex", "off_treatment", "REG-PD-ON-HIGHDEX", day(130)),
+        ("off_treatment", "follow_up", "REG-EOT-FOLLOW-UP", day(130)),
+    ]
+
+
+def test_progression_after_treatment_changes_no_regimen(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    continuation_from_month_7(recorder, cast)
+    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    assess_serum(recorder, cast, month_start(14), "4.0", "PD")
+    assess_serum(recorder, cast, month_start(15), "4.2", "PD")
+    events = confirm(recorder, cast, 28 * 14 + 1)
+    assert [type(e).__name__ for e in events] == ["ProgressionConfirmed"]
+    assert recorder.patient(SUBJECT).current_regimen is Regimen.FOLLOW_UP
+
+
+def test_progression_before_a_scheduled_month_7_start_supersedes_it(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    assess_serum(recorder, cast, day(100), "3.1")
+    assess_serum(recorder, cast, day(145), "3.0")  # SD confirmed: low-dose dex from day 169
+    assess_serum(recorder, cast, day(150), "4.0", "PD")
+    assess_serum(recorder, cast, day(160), "4.1", "PD")
+    assert changes(confirm(recorder, cast, 160)) == [
+        ("low_dose_dex", "high_dose_dex", "REG-PD-ANYTIME", day(160))
+    ]
+    patient = recorder.patient(SUBJECT)
+    assert patient.regimen_on(day(159)) is Regimen.INDUCTION
+    assert patient.regimen_on(day(200)) is Regimen.HIGH_DOSE_DEX
+
+
+def test_advance_at_month_7_without_confirmation_treats_the_patient_as_stable(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    assess_serum(recorder, cast, day(150), "2.3", "MR")
+    events = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(7)).events
+    assert changes(events) == [("induction", "low_dose_dex", "REG-M6-UNCONFIRMED", month_start(7))]
+
+
+def test_rejects_advance_when_nothing_is_due(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    with pytest.raises(
+        RuleViolation, match=r"REC-NOTHING-DUE.*next: the month-6 decision on 2003-06-30"
+    ):
+        recorder.advance_regimen(cast.investigator, SUBJECT, day(100))
+
+
+def test_month_12_ends_continuation_and_starts_follow_up(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    continuation_from_month_7(recorder, cast)
+    late = day(28 * 12 + 15)  # recorded two weeks after it was due
+    events = recorder.advance_regimen(cast.investigator, SUBJECT, late).events
+    assert changes(events) == [
+        ("continuation", "off_treatment", "REG-M12-CONTINUATION-END", month_start(13)),
+        ("off_treatment", "follow_up", "REG-EOT-FOLLOW-UP", month_start(13)),
+    ]
+    assert all(isinstance(e, RegimenChanged) and e.decided_on for e in events)
+
+
+def test_the_physician_may_continue_anakinra_beyond_month_12(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    continuation_from_month_7(recorder, cast)
+    events = recorder.advance_regimen(
+        cast.investigator, SUBJECT, month_start(13), physician_continues=True
+    ).events
+    assert changes(events) == [
+        ("continuation", "continuation", "REG-M12-DISCRETION", month_start(13))
+    ]
+    with pytest.raises(RuleViolation, match=r"REC-NOTHING-DUE.*no scheduled end"):
+        recorder.advance_regimen(cast.investigator, SUBJECT, month_start(20))
+    stopped = recorder.stop_treatment(cast.investigator, SUBJECT, "patient's choice", day(600))
+    assert [c[2] for c in changes(stopped.events)] == ["REG-OFF-TREATMENT", "REG-EOT-FOLLOW-UP"]
+
+
+def test_low_dose_extends_to_month_18_when_stable_then_ends(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    low_dose_from_month_7(recorder, cast)
+    assess_serum(recorder, cast, day(300), "3.0")
+    extended = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13)).events
+    assert changes(extended) == [
+        ("low_dose_dex", "low_dose_dex", "REG-M12-LOWDEX-EXTEND", month_start(13))
+    ]
+    patient = recorder.patient(SUBJECT)
+    period = patient.period_on(month_start(14))
+    assert period is not None
+    assert period.course_start == month_start(7)  # the weekly calendar does not restart
+    ended = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(19)).events
+    assert [c[2] for c in changes(ended)] == ["REG-M18-LOWDEX-END", "REG-EOT-FOLLOW-UP"]
+
+
+def test_low_dose_ends_at_month_12_without_an_assessment(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    low_dose_from_month_7(recorder, cast)
+    events = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13)).events
+    assert [c[2] for c in changes(events)] == ["REG-M12-LOWDEX-END", "REG-EOT-FOLLOW-UP"]
+
+
+def test_the_high_dose_course_ends_after_six_protocol_months(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    confirm(recorder, cast, 70)
+    with pytest.raises(RuleViolation, match=r"REC-NOTHING-DUE.*high-dose course on 2003-09-07"):
+        recorder.advance_regimen(cast.investigator, SUBJECT, day(237))
+    events = recorder.advance_regimen(cast.investigator, SUBJECT, day(238)).events
+    assert changes(events)[0] == (
+        "high_dose_dex",
+        "off_treatment",
+        "REG-HIGHDEX-COURSE-END",
+        day(70 + 168),
+    )
+
+
+def test_follow_up_ends_five_years_after_treatment(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    continuation_from_month_7(recorder, cast)
+    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    later = TrialRecorder(recorder.ledger, clock=lambda: date(2010, 1, 1))
+    with pytest.raises(RuleViolation, match=r"end of follow-up on 2008-12-15"):
+        later.advance_regimen(cast.investigator, SUBJECT, date(2008, 12, 14))
+    events = later.advance_regimen(cast.investigator, SUBJECT, date(2008, 12, 15)).events
+    assert changes(events) == [("follow_up", "off_study", "REG-FU-COMPLETE", date(2008, 12, 15))]
+
+
+def test_rejects_stopping_treatment_in_follow_up(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    continuation_from_month_7(recorder, cast)
+    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    with pytest.raises(RuleViolation, match=r"REG-OFF-TREATMENT: expected an on-treatment"):
+        recorder.stop_treatment(cast.investigator, SUBJECT, "toxicity", month_start(14))
+
+
+def test_a_regimen_change_names_its_events_in_one_commit(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    recorded = recorder.confirm_progression(cast.investigator, SUBJECT, "rising", day(70))
+    assert event_names(recorded) == ["ProgressionConfirmed", "RegimenChanged"]
+    assert len(recorded.positions) == 2
