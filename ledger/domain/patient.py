@@ -12,7 +12,6 @@ forms: the original stays in :attr:`Patient.records` for every audit view.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -139,8 +138,32 @@ class Patient:
         return patient
 
     def copy(self) -> Patient:
-        """An independent copy, to fold pending events into without touching this one."""
-        return copy.deepcopy(self)
+        """An independent copy, to fold pending events into without touching this one.
+
+        Events are frozen, so only the records (which corrections change) are copied; the
+        derived state is folded again from them (cheaper than a deep copy, and the same fold).
+        """
+        twin = Patient(self.subject_id)
+        twin.version = self.version
+        for record in self.records:
+            copied = Record(
+                position=record.position,
+                recorded=record.recorded,
+                current=record.current,
+                entered_in_error=record.entered_in_error,
+                corrected_by=list(record.corrected_by),
+            )
+            twin.records.append(copied)
+            if copied.position is not None:
+                twin._by_position[copied.position] = copied
+        twin._refold()
+        return twin
+
+    def extend_from_rows(self, rows: Iterable[EventRow]) -> None:
+        """Fold stored events newer than this state (rows in version order)."""
+        for row in rows:
+            event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+            self.apply(event, row.position)
 
     # ------------------------------------------------------------------ folding
 

@@ -82,6 +82,7 @@ class TrialRecorder:
     def __init__(self, ledger: TrialLedger, *, clock: Callable[[], date] = today) -> None:
         self.ledger = ledger
         self.clock = clock
+        self._patients: dict[str, Patient] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -96,10 +97,20 @@ class TrialRecorder:
         )
 
     def patient(self, subject_id: str) -> Patient:
-        """The subject's state now, every event with its position (empty if never screened)."""
+        """The subject's state now, every event with its position (empty if never screened).
+
+        Kept between commands and brought up to date with only the events stored since (by
+        stream version, so appends by other writers are seen). Treat it as read-only: commands
+        fold pending events into a :meth:`Patient.copy`.
+        """
         check_subject_id(subject_id)
-        rows = self.ledger.reader.stream_rows(subject_stream_id(subject_id).hex)
-        return Patient.from_rows(subject_id, rows)
+        patient = self._patients.get(subject_id)
+        if patient is None:
+            patient = self._patients[subject_id] = Patient(subject_id)
+        patient.extend_from_rows(
+            self.ledger.reader.stream_rows(subject_stream_id(subject_id).hex, patient.version)
+        )
+        return patient
 
     # ------------------------------------------------------------------ writing
 
@@ -335,7 +346,7 @@ class TrialRecorder:
                 line = parse_line(text_line)
                 patient = patients.get(line.subject_id)
                 if patient is None:
-                    patient = patients[line.subject_id] = self.patient(line.subject_id)
+                    patient = patients[line.subject_id] = self.patient(line.subject_id).copy()
                 new = events_for(line, patient, ctx)
                 for event in new:
                     registry.check_may_record(
