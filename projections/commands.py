@@ -1,0 +1,393 @@
+"""Commands of the read models: patient, audit-trail, summary, projections rebuild|status.
+
+Every command first brings the views (``--views``, default ``<db>.views.sqlite``) up to date
+with the ledger, verifying what it consumes; a ledger that fails verification stops it with
+exit 1 and nothing is built on it. Exit 2: refused input (unknown subject, bad date).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+import time
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.commands.common import (
+    DbOption,
+    JsonFlag,
+    console,
+    emit_json,
+    parse_date,
+    parse_instant,
+    progress_bar,
+)
+from ledger.errors import NotFoundError, UsageError
+from ledger.events import created_at_utc
+from ledger.store import LedgerReader
+from projections.audit import (
+    AuditFilter,
+    audit_trail,
+    position_at,
+    recorded_at,
+    write_csv,
+    write_json,
+)
+from projections.engine import ProjectionEngine
+from projections.folding import StreamReader
+from projections.objectives import trial_summary
+from projections.patient import fold_patient, stored_patient, stored_patients
+from projections.response import fold_response, stored_response, stored_responses
+
+projections_app = typer.Typer(help="Keep, rebuild and inspect the read models (views).")
+
+ViewsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--views",
+        help="Views file (default: <db>.views.sqlite beside the ledger).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+SUBJECT_PATTERN = re.compile(r"^MC0282-\d{3}-\d{3}$")
+QUIET_BELOW = 10_000
+
+
+def _caught_up(reader: LedgerReader, views: Path | None) -> ProjectionEngine:
+    """The engine over ``reader``, its views brought up to date (verified) first."""
+    engine = ProjectionEngine(reader, views)
+    behind = reader.size() - min((t.position for t in engine.status()), default=0)
+    with progress_bar("projections", behind, enabled=behind >= QUIET_BELOW) as progress:
+        engine.catch_up(progress)
+    return engine
+
+
+def _tracked(engine: ProjectionEngine) -> int:
+    return min(t.position for t in engine.status())
+
+
+def _utc(value: str, option: str, *, end_of_day: bool = False) -> str:
+    """An ISO time (or date) as the ledger records times: RFC 3339 UTC with microseconds."""
+    instant = parse_instant(value, option).astimezone(UTC)
+    if end_of_day and len(value) == 10:
+        instant += timedelta(days=1, microseconds=-1)
+    return created_at_utc(instant)
+
+
+def patient(
+    subject: Annotated[str, typer.Argument(help="Subject id, e.g. MC0282-001-017.")],
+    db: DbOption,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The ledger as recorded up to this UTC time."),
+    ] = None,
+    position: Annotated[
+        int | None, typer.Option("--position", help="The ledger up to this position.")
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--on", help="Clinical state on this date (YYYY-MM-DD), corrections applied."),
+    ] = None,
+    views: ViewsOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """One patient's regimen, protocol month, next doses and visits, doses, AEs and responses.
+
+    Without options: the current state from the views. --as-of TIME or --position N: what
+    the ledger said then (corrections recorded by then applied). --on DATE: the clinical
+    state on that date with every correction recorded since applied; combine it with --as-of
+    or --position for both time axes at once.
+
+    Example: trial-ledger patient MC0282-001-017 --db trial.db --on 2003-08-01 --json
+    """
+    if not SUBJECT_PATTERN.match(subject):
+        raise UsageError(f"SUBJECT {subject!r}: expected a subject id such as MC0282-001-017")
+    if as_of is not None and position is not None:
+        raise UsageError("give at most one of --as-of TIME and --position N")
+    on_date = parse_date(on, "--on").isoformat() if on else None
+    with LedgerReader(db) as reader:
+        engine = _caught_up(reader, views)
+        conn = engine.connect()
+        try:
+            head = _tracked(engine)
+            requested = _utc(as_of, "--as-of") if as_of else None
+            upto = head
+            if requested is not None:
+                upto = position_at(conn, requested)
+            elif position is not None:
+                if not 1 <= position <= head:
+                    raise UsageError(f"--position {position}: the ledger holds 1..{head}")
+                upto = position
+            if requested is None and position is None and on_date is None:
+                patient_fold = stored_patient(conn, subject)
+                response_fold = stored_response(conn, subject)
+                source = "views"
+            else:
+                streams = StreamReader(db)
+                try:
+                    rows = streams.rows(subject, upto, check_leaves=True)
+                finally:
+                    streams.close()
+                patient_fold = fold_patient(subject, rows, on_date) if rows else None
+                response_fold = fold_response(subject, copy.deepcopy(rows), on_date)
+                source = "ledger"
+            if patient_fold is None or response_fold is None:
+                raise NotFoundError(
+                    f"subject {subject}: no events in the ledger up to position {upto}"
+                )
+            report: dict[str, Any] = {
+                "as_of": {
+                    "position": upto,
+                    "recorded_at": recorded_at(conn, upto) if upto else None,
+                    "requested_time": requested,
+                    "on": on_date,
+                    "source": source,
+                },
+                **patient_fold.report(on_date),
+                "response": response_fold.report(),
+            }
+        finally:
+            conn.close()
+    if json_out:
+        emit_json(report)
+    else:
+        _print_patient(report)
+
+
+def _print_patient(r: dict[str, Any]) -> None:
+    a = r["as_of"]
+    console.print(
+        f"[bold]{r['subject_id']}[/bold] (site {r['site']}) as of position {a['position']}"
+        + (f", on {a['on']}" if a["on"] else "")
+        + f"; reference date {r['reference_date']}"
+    )
+    console.print(
+        f"  regimen {r['regimen']} since {r['regimen_since']}; treatment start "
+        f"{r['treatment_start']}; protocol month {r['protocol_month']} (day {r['protocol_day']})"
+    )
+    for drug, d in r["doses"].items():
+        console.print(
+            f"  {drug}: {d['taken']} taken ({d['first']} - {d['last']}), {d['missed']} missed "
+            f"({d['held']} held)"
+        )
+    for dose in r["next_doses"]:
+        console.print(
+            f"  next dose {dose['date']}: {dose['drug']} {dose['dose']} {dose['unit']} "
+            f"{dose['route']} [{dose['rule_id']}]"
+        )
+    for visit in r["next_visits"]:
+        console.print(f"  next visit {visit['date']}: {visit['visit']} [{visit['rule_id']}]")
+    for ae in r["adverse_events"]["open"]:
+        console.print(
+            f"  open AE {ae['ae_id']} {ae['term']} grade {ae['grade']} since {ae['onset']}"
+        )
+    response = r["response"]
+    for s in response["assessments"]:
+        flag = "  [red]disagree[/red]" if s["disagree"] else ""
+        console.print(
+            f"  {s['date']} month {s['protocol_month']} ({s['regimen']}): investigator "
+            f"{s['investigator']}, derived {s['derived']}{flag}"
+        )
+    best = response["best_confirmed"]
+    console.print(
+        "  best confirmed response: "
+        + (f"{best['category']} from {best['first_on']}" if best else "none")
+    )
+    progression = response["progression"]
+    if progression:
+        console.print(f"  progression {progression['date']} ({progression['source']})")
+    for c in r["corrections"]:
+        console.print(
+            f"  correction at {c['position']} of position {c['corrects_position']}: "
+            f"{c['field']} {c['old_value']!r} -> {c['new_value']!r} ({c['reason']})"
+        )
+
+
+def audit_trail_command(
+    db: DbOption,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="A key id, or part of a printed name.")
+    ] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="Event type, e.g. CorrectionRecorded.")
+    ] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Recorded at or after this UTC time/date.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Recorded at or before this UTC time/date.")
+    ] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
+    json_out: JsonFlag = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the export to this file.", dir_okay=False)
+    ] = None,
+    views: ViewsOption = None,
+) -> None:
+    """Who did what, when and why: every event with signer, meaning, position and hash.
+
+    A corrected event keeps its original values and lists its corrections (corrected_by);
+    each correction shows the field with its old and new value and the reason. Times are the
+    recorded (UTC) times; a date alone in --to means the end of that day.
+
+    Example: trial-ledger audit-trail --db trial.db --subject MC0282-001-017 --csv --out t.csv
+    """
+    if csv_out and json_out:
+        raise UsageError("give at most one of --csv and --json")
+    f = AuditFilter(
+        subject_id=subject,
+        person=person,
+        event_type=event_type,
+        recorded_from=_utc(from_, "--from") if from_ else None,
+        recorded_to=_utc(to, "--to", end_of_day=True) if to else None,
+    )
+    with LedgerReader(db) as reader:
+        engine = _caught_up(reader, views)
+        conn = engine.connect()
+        try:
+            rows = audit_trail(conn, reader, f)
+            handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+            try:
+                if csv_out:
+                    count = write_csv(rows, handle)
+                elif json_out:
+                    count = write_json(rows, handle, f, _tracked(engine))
+                else:
+                    count = _print_trail(rows)
+            finally:
+                if out:
+                    handle.close()
+        finally:
+            conn.close()
+    if out:
+        console.print(f"{count:,} events written to {out}")
+
+
+def _print_trail(rows: Any) -> int:
+    count = 0
+    for r in rows:
+        change = f" [{r['field']}: {r['old_value']!r} -> {r['new_value']!r}]" if r["field"] else ""
+        why = f" because {r['why']}" if r["why"] else ""
+        corrected = f" (corrected by {', '.join(map(str, r['corrected_by']))})" * bool(
+            r["corrected_by"]
+        )
+        console.print(
+            f"{r['position']:>7} {r['recorded_at']} {r['event_type']} {r['subject_id'] or '-'} "
+            f"on {r['clinical_date']}: {r['what']}{change}{why}{corrected}; {r['meaning']} by "
+            f"{r['printed_name']} ({r['role']}, site {r['site']}, {r['key_id']}) "
+            f"#{r['hash'][:16]}",
+            markup=False,
+        )
+        count += 1
+    return count
+
+
+def summary(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False) -> None:
+    """The trial's objectives, each with the subjects it counts and why others are excluded.
+
+    Primary response rate to anakinra alone at month 6 (exact 95% CI), response rate after
+    dexamethasone was added, progression-free at 6 months, time to progression and duration
+    of response (Kaplan-Meier medians with 95% CI), adverse events by term and worst grade
+    split by anakinra alone vs with dexamethasone.
+
+    Example: trial-ledger summary --db trial.db --json
+    """
+    with LedgerReader(db) as reader:
+        engine = _caught_up(reader, views)
+        conn = engine.connect()
+        try:
+            report = trial_summary(stored_patients(conn), stored_responses(conn), _tracked(engine))
+        finally:
+            conn.close()
+    if json_out:
+        emit_json(report)
+        return
+    pops = report["populations"]
+    console.print(
+        f"NCT00635154 at position {report['position']}: {pops['screened']} screened, "
+        f"{pops['enrolled']} enrolled, {pops['treated']} treated"
+    )
+    for key in ("primary_response_rate", "dexamethasone_response_rate"):
+        r = report[key]
+        console.print(
+            f"  {r['description']}: {r['responders']}/{r['n']} = {r['rate']} "
+            f"(95% CI {r['ci95'][0]}-{r['ci95'][1]}); {len(r['excluded'])} excluded"
+        )
+    pfs = report["progression_free_at_6_months"]
+    console.print(
+        f"  {pfs['description']}: {pfs['progression_free']}/{pfs['n']} = {pfs['proportion']} "
+        f"(95% CI {pfs['ci95'][0]}-{pfs['ci95'][1]})"
+    )
+    for key in ("time_to_progression", "duration_of_response"):
+        r = report[key]
+        console.print(
+            f"  {key.replace('_', ' ')}: n={r['n']}, {r['events']} events, median "
+            f"{r['median']} days (95% CI {r['median_ci95'][0]}-{r['median_ci95'][1]})"
+        )
+    ae = report["adverse_events"]
+    for arm in ("anakinra_alone", "with_dexamethasone"):
+        terms = ", ".join(f"{t['term']} {t['subjects']}" for t in ae[arm]["terms"]) or "none"
+        console.print(f"  AEs {arm} ({ae[arm]['exposed_subjects']} exposed): {terms}")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False
+) -> None:
+    """Rebuild every view from position 1 (verified), then swap it in atomically.
+
+    Example: trial-ledger projections rebuild --db trial.db
+    """
+    with LedgerReader(db) as reader:
+        engine = ProjectionEngine(reader, views)
+        started = time.perf_counter()
+        with progress_bar("rebuild", reader.size(), enabled=True) as progress:
+            report = engine.rebuild(progress)
+        seconds = time.perf_counter() - started
+    result = {
+        "views": str(engine.views_path),
+        **report.to_json(),
+        "seconds": round(seconds, 3),
+        "events_per_s": round(report.events / seconds) if seconds > 0 else None,
+    }
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(
+            f"Rebuilt {result['events']:,} events into {result['views']} in {result['seconds']} s"
+        )
+
+
+@projections_app.command("status")
+def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False) -> None:
+    """Each projection's tracked position and leaf hash, and how far behind the ledger it is.
+
+    Example: trial-ledger projections status --db trial.db --json
+    """
+    with LedgerReader(db) as reader:
+        engine = ProjectionEngine(reader, views)
+        head = reader.size()
+        tracked = engine.status()
+    rows = [t.to_json(head) for t in tracked]
+    if json_out:
+        emit_json({"views": str(engine.views_path), "ledger_size": head, "projections": rows})
+        return
+    console.print(f"views {engine.views_path} (ledger size {head:,})")
+    for t in rows:
+        console.print(
+            f"  {t['projection']:<10} position {t['position']:>9,}  behind {t['behind']:>9,}  "
+            f"leaf {t['leaf_hash'][:16] or '-'}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("patient")(patient)
+    app.command("audit-trail")(audit_trail_command)
+    app.command("summary")(summary)
+    app.add_typer(projections_app, name="projections")

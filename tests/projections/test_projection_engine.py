@@ -1,0 +1,232 @@
+"""Tracking, verified catch-up and rebuild: incremental equals rebuild byte for byte, a failing
+segment is refused and leaves the views as they were."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from ledger.errors import VerificationError
+from ledger.service import TrialLedger
+from ledger.store import APPEND_ONLY_TABLES
+from projections.engine import ProjectionEngine, default_views_path
+from tests.projection_support import S1, Trial, engine_for, story, trial  # noqa: F401
+
+
+@contextmanager
+def attacker(db: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(db)
+    for table in APPEND_ONLY_TABLES:
+        for action in ("update", "delete"):
+            conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
+
+
+def test_incremental_catch_up_in_steps_equals_a_rebuild_byte_for_byte(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    incremental = engine_for(ledger, tmp_path / "incremental.sqlite", batch_size=7)
+    for i, step in enumerate(story(trial)):
+        step()
+        if i % 3 == 0:
+            incremental.catch_up()
+    incremental.catch_up()
+    rebuilt = engine_for(ledger, tmp_path / "rebuilt.sqlite")
+    rebuilt.rebuild()
+    assert incremental.dump() == rebuilt.dump()
+
+
+def test_parallel_verification_gives_the_same_views_as_sequential(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    steps = story(trial)
+    for step in steps[:10]:
+        step()
+    parallel = engine_for(ledger, tmp_path / "p.sqlite", parallel_threshold=1, batch_size=4)
+    parallel.catch_up()
+    for step in steps[10:]:
+        step()
+    report = parallel.catch_up()
+    assert report.parallel_verification
+    sequential = engine_for(ledger, tmp_path / "s.sqlite")
+    sequential.rebuild()
+    assert parallel.dump() == sequential.dump()
+
+
+def test_tracking_names_the_last_consumed_position_and_leaf(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    head = ledger.reader.size()
+    leaf = ledger.reader.event_at(head)
+    assert leaf is not None
+    assert {(t.projection, t.position, t.leaf_hash) for t in engine.status()} == {
+        (name, head, leaf.leaf_hash) for name in ("patient", "response", "audit")
+    }
+
+
+def test_catch_up_after_one_append_consumes_exactly_that_event(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    trial.append(trial.dose(S1, "2003-02-01"))
+    report = engine.catch_up()
+    assert (report.mode, report.events) == ("incremental", 1)
+    assert engine.catch_up().mode == "up-to-date"
+
+
+def test_views_live_beside_the_ledger_never_inside_it(ledger: TrialLedger, db_path: Path) -> None:
+    engine = ProjectionEngine(ledger.reader)
+    engine.catch_up()
+    assert (
+        engine.views_path
+        == default_views_path(db_path)
+        == db_path.with_name("trial.db.views.sqlite")
+    )
+    tables = {r[0] for r in sqlite3.connect(db_path).execute("SELECT name FROM sqlite_master")}
+    assert not {"tracking", "patient_state", "audit_events"} & tables
+
+
+def test_tampered_event_in_the_segment_is_refused_and_the_views_stay_as_they_were(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+    db_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    before = engine.dump()
+    commit = trial.append(trial.dose(S1, "2003-02-01"))
+    with attacker(db_path) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = CAST(replace(state, '\"100\"', '\"900\"') AS BLOB)"
+            " WHERE position=?",
+            (commit.header.first_position,),
+        )
+    with pytest.raises(
+        VerificationError, match=r"refusing to project.*does not match its leaf hash"
+    ):
+        engine.catch_up()
+    assert engine.dump() == before
+
+
+def test_parallel_catch_up_of_a_tampered_segment_rolls_back(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+    db_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite", parallel_threshold=1)
+    engine.catch_up()
+    before = engine.dump()
+    commit = trial.append(*trial.doses(S1, "2003-02-01", 4))
+    with attacker(db_path) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = CAST(replace(state, 'SC', 'IV') AS BLOB)"
+            " WHERE position=?",
+            (commit.header.last_position,),
+        )
+    with pytest.raises(VerificationError, match="does not match its leaf hash"):
+        engine.catch_up()
+    assert engine.dump() == before
+
+
+def test_history_rewritten_under_the_tracked_position_is_refused(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+    db_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    head = ledger.reader.size()
+    with attacker(db_path) as conn:
+        conn.execute("UPDATE stored_events SET leaf_hash=zeroblob(32) WHERE position=?", (head,))
+    trial.append(trial.dose(S1, "2003-02-01"))
+    with pytest.raises(VerificationError, match="no longer holds the event"):
+        engine.catch_up()
+
+
+def test_failed_rebuild_keeps_the_previous_views(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+    db_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    before = engine.dump()
+    with attacker(db_path) as conn:
+        conn.execute(
+            "UPDATE stored_events SET state = CAST(replace(state, 'F', 'M') AS BLOB)"
+            " WHERE position=7"
+        )
+    with pytest.raises(VerificationError, match="refusing to project"):
+        engine.rebuild()
+    assert engine.dump() == before
+    assert not (tmp_path / "v.sqlite.rebuild").exists()
+
+
+def test_a_changed_projection_version_rebuilds_the_views(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    trial.onboard(S1)
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    conn = sqlite3.connect(tmp_path / "v.sqlite")
+    with conn:
+        conn.execute("UPDATE tracking SET version=0 WHERE projection='patient'")
+    conn.close()
+    assert engine.catch_up().mode == "rebuild"
+    assert {t.version for t in engine.status()} == {1}
+
+
+def test_a_projection_behind_the_others_catches_up_alone_first(
+    ledger: TrialLedger,
+    trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    for step in story(trial)[:6]:
+        step()
+    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    engine.catch_up()
+    conn = sqlite3.connect(tmp_path / "v.sqlite")
+    with conn:
+        conn.execute("DELETE FROM response_state")
+        leaf = ledger.reader.event_at(1)
+        assert leaf is not None
+        conn.execute(
+            "UPDATE tracking SET position=1, leaf_hash=? WHERE projection='response'",
+            (leaf.leaf_hash,),
+        )
+    conn.close()
+    engine.catch_up()
+    rebuilt = engine_for(ledger, tmp_path / "r.sqlite")
+    rebuilt.rebuild()
+    assert engine.dump() == rebuilt.dump()
