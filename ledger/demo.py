@@ -467,6 +467,8 @@ class _Course:
         index = month // 2 - 1
         if trajectory is not None and index < len(trajectory):
             factor = trajectory[index] * self.rng.uniform(0.99, 1.01)
+        elif trajectory is not None:  # the disease stays where its course left it
+            factor = trajectory[-1] * self.rng.uniform(0.96, 1.04)
         else:
             factor = self.rng.uniform(0.92, 1.08)
         value = self.demo._money(self.serum * factor)

@@ -328,7 +328,8 @@ def summary(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False)
         r = report[key]
         console.print(
             f"  {key.replace('_', ' ')}: n={r['n']}, {r['events']} events, median "
-            f"{r['median']} days (95% CI {r['median_ci95'][0]}-{r['median_ci95'][1]})"
+            f"{_days(r['median'])} (95% CI {_days(r['median_ci95'][0])} to "
+            f"{_days(r['median_ci95'][1])})"
         )
     ae = report["adverse_events"]
     for arm in ("anakinra_alone", "with_dexamethasone"):
@@ -384,6 +385,11 @@ def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFl
             f"  {t['projection']:<10} position {t['position']:>9,}  behind {t['behind']:>9,}  "
             f"leaf {t['leaf_hash'][:16] or '-'}"
         )
+
+
+def _days(value: object) -> str:
+    """A Kaplan-Meier median or bound in days; None means the curve never fell that far."""
+    return "not reached" if value is None else f"{value} days"
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,8 @@
-"""The one place projections decode stored events: ``json.loads`` of the stored state.
+"""The one place projections decode stored events: a JSON parse of the stored state.
 
 The stored state of every event is the RFC 8785 JSON of the event's fields minus the two stream
 coordinates (``ledger.events.LedgerEvent.payload``), so the projections' hot path reads it with
-``json.loads`` instead of validating a pydantic model per event (about 10x faster). What the
+a JSON parser (orjson) instead of validating a pydantic model per event (about 10x faster). What the
 fields look like once decoded:
 
 * dates (``effective_date``, ``treatment_start``, ...): ``"YYYY-MM-DD"`` strings, which compare
@@ -18,10 +18,11 @@ fields look like once decoded:
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from ledger.events import (
     ALL_EVENTS,
@@ -52,18 +53,16 @@ from ledger.events import (
 
 Payload = dict[str, Any]
 
-raw_payload = json.JSONDecoder().raw_decode
-"""The scanner :func:`payload_of` uses (the engine's hot loop calls it inline)."""
+raw_payload = orjson.loads
+"""The parser :func:`payload_of` uses (the engine's hot loop calls it inline). orjson parses
+the stored UTF-8 bytes directly, about four times faster than the standard library; stored
+states hold no floats and only small integers, so both parse them to the same values (tested
+for every event type)."""
 
 
 def payload_of(state: bytes | str) -> Payload:
-    """The stored JSON object of one event (its fields minus originator id and version).
-
-    The state is RFC 8785 JSON, UTF-8, with no whitespace around the object, so the decoder's
-    scanner is called directly (``json.loads`` would sniff the encoding and skip whitespace).
-    """
-    text = state.decode() if isinstance(state, bytes) else state
-    decoded: Payload = raw_payload(text)[0]
+    """The stored JSON object of one event (its fields minus originator id and version)."""
+    decoded: Payload = raw_payload(state)
     return decoded
 
 

@@ -471,7 +471,7 @@ class ProjectionEngine:
                 found = (p.unknown(row[3]) for p in projections)
                 chosen = table[row[3]] = tuple(h for h in found if h is not None)
             if chosen:
-                payload = decode(row[4].decode())[0]  # = decoding.payload_of, inlined
+                payload = decode(row[4])  # = decoding.payload_of, inlined
                 for handler in chosen:
                     handler(row[0], row[6], payload)
             last = row
