@@ -29,8 +29,11 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Benchmarks print their figures; BENCH_EVENTS=1000000 for the full-size run (several minutes).
+BENCH_EVENTS ?= 200000
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.bench_log --events $(BENCH_EVENTS) --out bench-out/log
+	$(BIN)/python -m bench.bench_projections --events $(BENCH_EVENTS) --out bench-out/projections
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .pytest_cache .ruff_cache
