@@ -61,7 +61,12 @@ def _check_hash(what: str, value: bytes) -> None:
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:
-    upper = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+    """One level up: pairs hashed left to right, an odd last node promoted unchanged (which
+    builds the same left-balanced tree as the RFC's split at the largest power of two)."""
+    sha256 = _sha256
+    upper = [
+        sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+    ]
     if len(level) % 2:
         upper.append(level[-1])
     return upper
@@ -69,8 +74,9 @@ def _next_level(level: list[bytes]) -> list[bytes]:
 
 def _leaf_level(leaf_hashes: Sequence[bytes], size: int) -> list[bytes]:
     level = list(leaf_hashes[:size])
-    for i, value in enumerate(level):
-        _check_hash(f"leaf hash {i}", value)
+    if any(len(value) != HASH_SIZE for value in level):
+        for i, value in enumerate(level):
+            _check_hash(f"leaf hash {i}", value)
     return level
 
 
