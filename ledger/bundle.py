@@ -191,6 +191,16 @@ class BundleSource:
                 row.commit_seq,
             )
 
+    def iter_event_batches(self, start: int = 1) -> Iterator[list[tuple[Any, ...]]]:
+        batch: list[tuple[Any, ...]] = []
+        for row in self.iter_event_tuples(start):
+            batch.append(row)
+            if len(batch) >= 10_000:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     def iter_commits(self, start_seq: int = 1) -> Iterator[CommitRecord]:
         return (c for c in self._commits if c.header.seq >= start_seq)
 

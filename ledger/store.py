@@ -512,9 +512,8 @@ class LedgerReader:
             finally:
                 self._conn.text_factory = str
 
-    def iter_event_tuples(self, start: int = 1) -> Iterator[tuple[Any, ...]]:
-        """Raw rows (position, originator_id, version, topic, state, leaf_hash, commit_seq)
-        in position order: the verifier's hot path, with no per-row object."""
+    def iter_event_batches(self, start: int = 1) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`iter_event_tuples` a batch at a time (the verifier loops over lists)."""
         sql = (
             "SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
             " commit_seq FROM stored_events WHERE position >= ? ORDER BY position LIMIT ?"
@@ -522,10 +521,17 @@ class LedgerReader:
         nxt = start
         while True:
             rows = self._fetch(sql, (nxt, self.batch_size))
-            yield from rows
+            if rows:
+                yield rows
             if len(rows) < self.batch_size:
                 return
             nxt = int(rows[-1][0]) + 1
+
+    def iter_event_tuples(self, start: int = 1) -> Iterator[tuple[Any, ...]]:
+        """Raw rows (position, originator_id, version, topic, state, leaf_hash, commit_seq)
+        in position order: the verifier's hot path, with no per-row object."""
+        for batch in self.iter_event_batches(start):
+            yield from batch
 
     def iter_events(self, start: int = 1, stop: int | None = None) -> Iterator[EventRow]:
         """Events with ``start <= position <= stop`` in position order (gaps are not filled)."""

@@ -29,7 +29,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ledger.chain import ZERO_HASH, CommitRecord, EventRow
 from ledger.errors import LedgerError, VerificationError
@@ -56,6 +56,7 @@ class LedgerSource(Protocol):
 
     def iter_events(self, start: int = 1, stop: int | None = None) -> Iterator[EventRow]: ...
     def iter_event_tuples(self, start: int = 1) -> Iterator[tuple[Any, ...]]: ...
+    def iter_event_batches(self, start: int = 1) -> Iterator[list[tuple[Any, ...]]]: ...
     def iter_commits(self, start_seq: int = 1) -> Iterator[CommitRecord]: ...
     def commit_at(self, position: int) -> CommitRecord | None: ...
     def checkpoints(self) -> list[tuple[int, str, str]]: ...
@@ -196,65 +197,69 @@ class _Pass:
         slow_topics = REGISTRY_TOPICS | {SCREENING_TOPIC}
         prefix = ""
         last_position = 0
-        for row in self.source.iter_event_tuples(start):
-            p, oid, version, topic, state, stored_leaf, cseq = row
-            if p != expected or type(p) is not int or type(cseq) is not int:
-                self.misplaced(expected, p, cseq)
-            if p > last_position:
-                if leaves:
-                    raise _Stop(p, "internal: commit left open")  # pragma: no cover
-                commit = next(commits, None)
-                expected_seq += 1
-                if commit is None or commit.header.first_position != p:
-                    raise _Stop(p, f"event at position {p} is not covered by any signed commit")
-                signer = self.open_commit(commit, expected_seq, prev, last_recorded, p)
-                last_recorded = commit.header.recorded_at
-                last_position = commit.header.last_position
-                prefix = f'\x00{{"commit":{commit.header.seq},"originator_id":'
-                authorised.clear()
-            if commit is None or cseq != commit.header.seq:
-                raise _Stop(p, f"event claims commit {cseq} but lies in commit {expected_seq}")
-            try:
-                q_oid = quoted.get(oid) or quoted.setdefault(oid, _json_str(oid))
-                q_topic = quoted.get(topic) or quoted.setdefault(topic, _json_str(topic))
-                # 0x00 || envelope: the RFC 9162 leaf prefix leads the template.
-                leaf = sha256(
-                    f'{prefix}{q_oid},"originator_version":{version},"position":{p},'
-                    f'"prev":"{prev.hex()}","state_sha256":"{sha256(state).hexdigest()}",'
-                    f'"topic":{q_topic}}}'.encode()
-                ).digest()
-            except (TypeError, ValueError) as e:  # UnicodeError is a ValueError
-                raise _Stop(p, f"stored columns are malformed ({e})") from None
-            if leaf != stored_leaf:
-                raise _Stop(
-                    p,
-                    "stored event does not match its leaf hash: a stored column (originator, "
-                    f"version, topic, state, commit, leaf) was altered, or the link to position "
-                    f"{p - 1} is broken",
-                )
-            if topic in slow_topics or (topic, oid) not in authorised:
-                signer = self.authorise(EventRow(*row), commit, signer)
-                if topic not in slow_topics:
-                    authorised.add((topic, oid))
-            leaves.append(leaf)
-            if p > frontier_from:  # RFC 9162 compact range, inlined: one hash per carry
-                node, carry = leaf, fsize
-                while carry & 1:
-                    node = sha256(b"\x01" + stack.pop() + node).digest()
-                    carry >>= 1
-                stack.append(node)
-                fsize += 1
-            prev = leaf
-            expected += 1
-            if p == last_position:
-                self.frontier.finish_extension(stack, fsize)
-                self.close_commit(commit, leaves, signer)
-                self.events_checked = p - start + 1
-                leaves = []
-                commit = None
-                self.check_checkpoints_at(p)
-                if self.progress is not None:
-                    self.progress(self.events_checked)
+        seq = -1
+        quoted_get = quoted.get
+        for batch in self.source.iter_event_batches(start):
+            for row in batch:
+                p, oid, version, topic, state, stored_leaf, cseq = row
+                if p != expected:
+                    self.misplaced(expected, p, cseq)
+                if p > last_position:
+                    if leaves:
+                        raise _Stop(p, "internal: commit left open")  # pragma: no cover
+                    commit = next(commits, None)
+                    expected_seq += 1
+                    if commit is None or commit.header.first_position != p:
+                        raise _Stop(p, f"event at position {p} is not covered by any signed commit")
+                    signer = self.open_commit(commit, expected_seq, prev, last_recorded, p)
+                    last_recorded = commit.header.recorded_at
+                    last_position = commit.header.last_position
+                    seq = commit.header.seq
+                    prefix = f'\x00{{"commit":{seq},"originator_id":'
+                    authorised.clear()
+                if cseq != seq:
+                    raise _Stop(p, f"event claims commit {cseq} but lies in commit {expected_seq}")
+                try:
+                    q_oid = quoted_get(oid) or quoted.setdefault(oid, _json_str(oid))
+                    q_topic = quoted_get(topic) or quoted.setdefault(topic, _json_str(topic))
+                    # 0x00 || envelope: the RFC 9162 leaf prefix leads the template.
+                    leaf = sha256(
+                        f'{prefix}{q_oid},"originator_version":{version},"position":{p},'
+                        f'"prev":"{prev.hex()}","state_sha256":"{sha256(state).hexdigest()}",'
+                        f'"topic":{q_topic}}}'.encode()
+                    ).digest()
+                except (TypeError, ValueError) as e:  # UnicodeError is a ValueError
+                    raise _Stop(p, f"stored columns are malformed ({e})") from None
+                if leaf != stored_leaf:
+                    raise _Stop(
+                        p,
+                        "stored event does not match its leaf hash: a stored column "
+                        "(originator, version, topic, state, commit, leaf) was altered, or the "
+                        f"link to position {p - 1} is broken",
+                    )
+                if topic in slow_topics or (topic, oid) not in authorised:
+                    signer = self.authorise(EventRow(*row), cast(CommitRecord, commit), signer)
+                    if topic not in slow_topics:
+                        authorised.add((topic, oid))
+                leaves.append(leaf)
+                if p > frontier_from:  # RFC 9162 compact range, inlined: one hash per carry
+                    node, carry = leaf, fsize
+                    while carry & 1:
+                        node = sha256(b"\x01" + stack.pop() + node).digest()
+                        carry >>= 1
+                    stack.append(node)
+                    fsize += 1
+                prev = leaf
+                expected += 1
+                if p == last_position:
+                    self.frontier.finish_extension(stack, fsize)
+                    self.close_commit(cast(CommitRecord, commit), leaves, signer)
+                    self.events_checked = p - start + 1
+                    leaves = []
+                    commit = None
+                    self.check_checkpoints_at(p)
+                    if self.progress is not None:
+                        self.progress(self.events_checked)
         self.events_checked = expected - start
         end = expected - 1
         if commit is not None:
