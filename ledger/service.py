@@ -330,10 +330,6 @@ class TrialLedger:
             )
         return frontier
 
-    def latest_checkpoint(self) -> str | None:
-        kept = self.reader.checkpoints()
-        return kept[-1][1] if kept else None
-
 
 def today() -> date:
     return datetime.now(UTC).date()

@@ -444,12 +444,8 @@ class LedgerStore(Application[UUID]):
         return commit
 
     def stream(self, originator_id: UUID) -> list[LedgerEvent]:
-        """All events of one stream, in version order."""
+        """All events of one stream, in version order (decoded by the library's event store)."""
         return [e for e in self.events.get(originator_id) if isinstance(e, LedgerEvent)]
-
-    def stream_version(self, originator_id: UUID) -> int:
-        recorded = self.recorder.select_events(originator_id, desc=True, limit=1)
-        return recorded[0].originator_version if recorded else 0
 
     def close(self) -> None:
         self.factory.close()
@@ -494,9 +490,6 @@ class LedgerReader:
     def size(self) -> int:
         row = self._conn.execute("SELECT MAX(position) FROM stored_events").fetchone()
         return int(row[0] or 0)
-
-    def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
 
     def _fetch(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         """Fetch rows; text damaged into invalid UTF-8 comes back as lone surrogates (which

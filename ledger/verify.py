@@ -47,7 +47,6 @@ from ledger.registry import KeyRegistry, RegisteredKey
 from ledger.store import decode_event
 
 TRIAL_ID = "NCT00635154"
-EventTuple = tuple[int, str, int, str, bytes, bytes, int]
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
 
 
