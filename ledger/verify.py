@@ -26,7 +26,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import multiprocessing
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol, cast
@@ -128,6 +131,9 @@ class _Pass:
     checkpoints: list[tuple[int, str]] = field(default_factory=list)
     checkpoints_checked: int = 0
     track_tree: bool = True
+    signature_pool: ProcessPoolExecutor | None = None
+    pending_signatures: list[SignatureCheck] = field(default_factory=list)
+    signature_futures: list[Future[tuple[int, str] | None]] = field(default_factory=list)
     commits_checked: int = 0
     events_checked: int = 0
 
@@ -388,15 +394,51 @@ class _Pass:
                 f"commit {h.seq} (positions {h.first_position}-{h.last_position}): the Merkle root "
                 "of its events differs from the root its signature covers",
             )
-        try:
-            verify_signature(signer.public_raw, h.to_bytes(), commit.signature)
-        except LedgerError:
-            raise _Stop(
-                h.first_position,
-                f"commit {h.seq} (positions {h.first_position}-{h.last_position}): signature by "
-                f"{signer.describe()} does not verify over its header",
-            ) from None
+        reason = (
+            f"commit {h.seq} (positions {h.first_position}-{h.last_position}): signature by "
+            f"{signer.describe()} does not verify over its header"
+        )
+        check = (signer.public_raw, h.to_bytes(), commit.signature, h.first_position, reason)
         self.commits_checked += 1
+        if self.signature_pool is None:
+            failure = _check_signatures([check])
+            if failure is not None:
+                raise _Stop(*failure)
+            return
+        self.pending_signatures.append(check)
+        if len(self.pending_signatures) >= SIGNATURE_BATCH:
+            self.submit_signatures()
+
+    def submit_signatures(self) -> None:
+        if self.signature_pool is not None and self.pending_signatures:
+            batch, self.pending_signatures = self.pending_signatures, []
+            self.signature_futures.append(self.signature_pool.submit(_check_signatures, batch))
+
+    def drain_signatures(self) -> Failure | None:
+        """The first commit (by position) whose signature failed in the worker, if any."""
+        self.submit_signatures()
+        failures = [f.result() for f in self.signature_futures]
+        self.signature_futures = []
+        found = [Failure(*f) for f in failures if f is not None]
+        return min(found, key=lambda f: f.position) if found else None
+
+
+SIGNATURE_BATCH = 256
+PARALLEL_SIGNATURES_FROM = 100_000
+"""Ledgers with at least this many events to check verify commit signatures in a worker
+process on the second core (Ed25519 checks hold the GIL, so a thread would not help)."""
+
+SignatureCheck = tuple[bytes, bytes, bytes, int, str]
+
+
+def _check_signatures(batch: list[SignatureCheck]) -> tuple[int, str] | None:
+    """Verify commit signatures in order; the first failure as (position, reason)."""
+    for public_raw, header, signature, position, reason in batch:
+        try:
+            verify_signature(public_raw, header, signature)
+        except LedgerError:
+            return position, reason
+    return None
 
 
 def verify_ledger(
@@ -406,11 +448,14 @@ def verify_ledger(
     sponsor_public: bytes | None = None,
     full: bool = False,
     progress: Callable[[int], None] | None = None,
+    parallel_signatures: bool | None = None,
 ) -> VerifyReport:
     """Verify ``source``; with ``against`` (a signed checkpoint note) prove it extends it.
 
     Incremental when ``against`` is given, ``full`` is false and the ledger kept the frontier
-    at that checkpoint's size; otherwise a full pass from position 1.
+    at that checkpoint's size; otherwise a full pass from position 1. ``parallel_signatures``:
+    check commit signatures in a worker process (default: for large ledgers); the first
+    failure reported is still the one at the lowest position.
     """
     stored = source.checkpoints()
     passing = _Pass(source=source, sponsor_public=sponsor_public, progress=progress)
@@ -433,8 +478,17 @@ def verify_ledger(
             (size, note) for size, note, _ in stored if size >= start and size > against_size
         )
         passing.checkpoints.sort(key=lambda item: item[0])
-        passing.run(start, prev, last_recorded, against_size)
-        failure = None
+        with _signature_pool(source, start, parallel_signatures) as pool:
+            passing.signature_pool = pool
+            try:
+                passing.run(start, prev, last_recorded, against_size)
+                failure = None
+            except _Stop as stop:
+                failure = stop.failure
+            finally:
+                late = passing.drain_signatures()
+            if late is not None and (failure is None or late.position < failure.position):
+                failure = late
     except _Stop as stop:
         failure = stop.failure
     except VerificationError as e:  # pragma: no cover - every check raises _Stop
@@ -450,6 +504,22 @@ def verify_ledger(
         started_at_position=start,
         first_failure=failure,
     )
+
+
+@contextmanager
+def _signature_pool(
+    source: LedgerSource, start: int, wanted: bool | None
+) -> Iterator[ProcessPoolExecutor | None]:
+    size = getattr(source, "size", None)
+    if wanted is None:
+        wanted = callable(size) and int(size()) - start >= PARALLEL_SIGNATURES_FROM
+    if not wanted:
+        yield None
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        yield pool
 
 
 def _bootstrap(passing: _Pass, start: int) -> tuple[bytes, str]:

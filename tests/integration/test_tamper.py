@@ -359,3 +359,20 @@ def test_expired_key_is_refused_and_flagged(filled: TrialLedger, cast: Cast) -> 
     position, reason = first_failure(filled.db_path)
     assert position == head + 1
     assert "expired on 2003-01-31" in reason
+
+
+def test_signatures_checked_in_a_worker_still_report_the_first_failing_position(
+    filled: TrialLedger,
+) -> None:
+    assert verify_ledger(filled.reader, parallel_signatures=True).ok
+    with attacker(filled.db_path) as conn:
+        seq, first = conn.execute(
+            "SELECT seq, first_position FROM ledger_commits ORDER BY seq LIMIT 1 OFFSET 7"
+        ).fetchone()
+        conn.execute("UPDATE ledger_commits SET signature = ? WHERE seq = ?", (bytes(64), seq))
+        # a later content change too: the earlier signature failure must still win
+        conn.execute("UPDATE stored_events SET state = x'7b7d' WHERE position = ?", (first + 5,))
+    report = verify_ledger(filled.reader, parallel_signatures=True)
+    assert report.first_failure is not None
+    assert report.first_failure.position == first
+    assert "signature by" in report.first_failure.reason
