@@ -68,7 +68,7 @@ from ledger.protocol.schedule import (
     protocol_month,
 )
 from projections.decoding import Payload, day
-from projections.engine import Context, Handler, Projection
+from projections.engine import Handler
 from projections.folding import (
     TIMELINE_TOPICS,
     Correction,
@@ -77,6 +77,7 @@ from projections.folding import (
     apply_corrections,
     clinical_rows,
 )
+from projections.subject_view import SubjectStateProjection
 
 NEXT_DOSE_DAYS = 7
 NEXT_VISITS = 3
@@ -453,7 +454,7 @@ PATIENT_TOPICS: frozenset[str] = frozenset(
 )
 
 
-class PatientProjection(Projection):
+class PatientProjection(SubjectStateProjection[PatientFold]):
     """View ``patient_state(subject_id, site, regimen, reference_date, state)``."""
 
     name: ClassVar[str] = "patient"
@@ -463,12 +464,14 @@ class PatientProjection(Projection):
         cls.TOPIC for cls in ALL_EVENTS if cls.TOPIC not in PATIENT_TOPICS
     )
     tables: ClassVar[tuple[str, ...]] = ("patient_state",)
+    table: ClassVar[str] = "patient_state"
+    insert_sql: ClassVar[str] = (
+        "INSERT OR REPLACE INTO patient_state (subject_id, site, regimen, reference_date,"
+        " state) VALUES (?,?,?,?,?)"
+    )
 
     def __init__(self) -> None:
-        self._folds: dict[str, PatientFold] = {}
-        self._dirty: set[str] = set()
-        self._refold: set[str] = set()
-        self._ctx: Context | None = None
+        super().__init__(PatientFold, PatientFold.from_json, fold_patient)
 
     def create(self, conn: sqlite3.Connection) -> None:
         conn.execute(
@@ -476,36 +479,8 @@ class PatientProjection(Projection):
             " regimen TEXT NOT NULL, reference_date TEXT, state TEXT NOT NULL)"
         )
 
-    def start(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._folds.clear()
-        self._dirty.clear()
-        self._refold.clear()
-
-    def fold_of(self, subject_id: str) -> PatientFold:
-        fold = self._folds.get(subject_id)
-        if fold is None:
-            assert self._ctx is not None
-            row = self._ctx.conn.execute(
-                "SELECT state FROM patient_state WHERE subject_id=?", (subject_id,)
-            ).fetchone()
-            fold = (
-                PatientFold.from_json(json.loads(row[0]))
-                if row is not None
-                else PatientFold(subject_id)
-            )
-            self._folds[subject_id] = fold
-        return fold
-
     def handlers(self) -> dict[str, Handler]:
-        def general(topic: str) -> Handler:
-            def handle(position: int, _seq: int, p: Payload) -> None:
-                subject = p["subject_id"]
-                self.fold_of(subject).apply(position, topic, p)
-                self._dirty.add(subject)
-
-            return handle
-
+        table = super().handlers()
         folds = self._folds
         dirty = self._dirty
 
@@ -526,30 +501,10 @@ class PatientProjection(Projection):
                 fold.last_date = on
             dirty.add(subject)
 
-        def correction(_position: int, _seq: int, p: Payload) -> None:
-            self._refold.add(p["subject_id"])
-            self._dirty.add(p["subject_id"])
-
-        table: dict[str, Handler] = {topic: general(topic) for topic in self.handles}
         table[DoseAdministered.TOPIC] = dose
-        table[CorrectionRecorded.TOPIC] = correction
         return table
 
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
-        assert self._ctx is not None
-        for subject in sorted(self._refold):
-            rows = self._ctx.streams.rows(subject, upto, check_leaves=False)
-            self._folds[subject] = fold_patient(subject, rows)
-        self._refold.clear()
-        conn.executemany(
-            "INSERT OR REPLACE INTO patient_state (subject_id, site, regimen, reference_date,"
-            " state) VALUES (?,?,?,?,?)",
-            [self._row(self._folds[s]) for s in sorted(self._dirty)],
-        )
-        self._dirty.clear()
-
-    @staticmethod
-    def _row(fold: PatientFold) -> tuple[Any, ...]:
+    def row(self, fold: PatientFold) -> tuple[Any, ...]:
         ref = fold.reference_date(None)
         regimen = fold.timeline.regimen_on(ref)[0] if ref else "screening"
         return (fold.subject_id, fold.site, regimen, ref, _dumps(fold.to_json()))

@@ -55,7 +55,6 @@ from ledger.protocol.response import (
     confirmation_runs,
 )
 from projections.decoding import Payload, day
-from projections.engine import Context, Handler, Projection
 from projections.folding import (
     TIMELINE_TOPICS,
     SubjectRow,
@@ -64,6 +63,7 @@ from projections.folding import (
     clinical_rows,
 )
 from projections.patient import params_for
+from projections.subject_view import SubjectStateProjection
 
 BASELINE_FIELDS = {
     "serum_m_protein_g_dl": "serum_m_protein",
@@ -408,7 +408,7 @@ RESPONSE_TOPICS: frozenset[str] = frozenset(
 )
 
 
-class ResponseProjection(Projection):
+class ResponseProjection(SubjectStateProjection[ResponseFold]):
     """View ``response_state(subject_id, state)``."""
 
     name: ClassVar[str] = "response"
@@ -418,71 +418,19 @@ class ResponseProjection(Projection):
         cls.TOPIC for cls in ALL_EVENTS if cls.TOPIC not in RESPONSE_TOPICS
     )
     tables: ClassVar[tuple[str, ...]] = ("response_state",)
+    table: ClassVar[str] = "response_state"
+    insert_sql: ClassVar[str] = (
+        "INSERT OR REPLACE INTO response_state (subject_id, state) VALUES (?,?)"
+    )
 
     def __init__(self) -> None:
-        self._folds: dict[str, ResponseFold] = {}
-        self._dirty: set[str] = set()
-        self._refold: set[str] = set()
-        self._ctx: Context | None = None
+        super().__init__(ResponseFold, ResponseFold.from_json, fold_response)
 
     def create(self, conn: sqlite3.Connection) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS response_state (subject_id TEXT PRIMARY KEY,"
             " state TEXT NOT NULL)"
         )
-
-    def start(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._folds.clear()
-        self._dirty.clear()
-        self._refold.clear()
-
-    def fold_of(self, subject_id: str) -> ResponseFold:
-        fold = self._folds.get(subject_id)
-        if fold is None:
-            assert self._ctx is not None
-            row = self._ctx.conn.execute(
-                "SELECT state FROM response_state WHERE subject_id=?", (subject_id,)
-            ).fetchone()
-            fold = (
-                ResponseFold.from_json(json.loads(row[0]))
-                if row is not None
-                else ResponseFold(subject_id)
-            )
-            self._folds[subject_id] = fold
-        return fold
-
-    def handlers(self) -> dict[str, Handler]:
-        def general(topic: str) -> Handler:
-            def handle(position: int, _seq: int, p: Payload) -> None:
-                subject = p["subject_id"]
-                self.fold_of(subject).apply(position, topic, p)
-                self._dirty.add(subject)
-
-            return handle
-
-        def correction(_position: int, _seq: int, p: Payload) -> None:
-            self._refold.add(p["subject_id"])
-            self._dirty.add(p["subject_id"])
-
-        table: dict[str, Handler] = {topic: general(topic) for topic in self.handles}
-        table[CorrectionRecorded.TOPIC] = correction
-        return table
-
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
-        assert self._ctx is not None
-        for subject in sorted(self._refold):
-            rows = self._ctx.streams.rows(subject, upto, check_leaves=False)
-            self._folds[subject] = fold_response(subject, rows)
-        self._refold.clear()
-        conn.executemany(
-            "INSERT OR REPLACE INTO response_state (subject_id, state) VALUES (?,?)",
-            [
-                (s, json.dumps(self._folds[s].to_json(), sort_keys=True, separators=(",", ":")))
-                for s in sorted(self._dirty)
-            ],
-        )
-        self._dirty.clear()
 
 
 def stored_response(conn: sqlite3.Connection, subject_id: str) -> ResponseFold | None:
