@@ -20,9 +20,11 @@ from ledger.errors import (
     ConcurrencyError,
     NotFoundError,
     UsageError,
+    ValidationError,
     VerificationError,
 )
 from ledger.events import (
+    MEANINGS,
     REGISTRY_TOPICS,
     KeyRegistered,
     KeyRevoked,
@@ -264,6 +266,10 @@ class TrialLedger:
         meaning: str,
         registry: KeyRegistry,
     ) -> CommitRecord:
+        if meaning not in MEANINGS:
+            raise ValidationError(
+                "meaning", meaning, f"a signature means one of {', '.join(MEANINGS)}"
+            )
         registered = registry.signer(signer.key_id, AT_HEAD, datetime.now(UTC).date())
         if registered.public_raw != signer.public_key:
             raise AuthorisationError(

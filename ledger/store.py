@@ -538,15 +538,7 @@ class LedgerReader:
         while True:
             rows = self._fetch(sql, (nxt, upper, self.batch_size))
             for r in rows:
-                yield EventRow(
-                    position=r[0],
-                    originator_id=r[1],
-                    originator_version=r[2],
-                    topic=r[3],
-                    state=_blob(r[4]),
-                    leaf_hash=_blob(r[5]),
-                    commit_seq=r[6],
-                )
+                yield _event_row(r)
             if len(rows) < self.batch_size:
                 return
             nxt = int(rows[-1][0]) + 1
@@ -604,18 +596,7 @@ class LedgerReader:
             " ORDER BY originator_version",
             (originator_id, after_version),
         )
-        return [
-            EventRow(
-                position=r[0],
-                originator_id=r[1],
-                originator_version=r[2],
-                topic=r[3],
-                state=_blob(r[4]),
-                leaf_hash=_blob(r[5]),
-                commit_seq=r[6],
-            )
-            for r in rows
-        ]
+        return [_event_row(r) for r in rows]
 
     def stream_version(self, originator_id: str) -> int:
         row = self._conn.execute(
@@ -647,6 +628,19 @@ class LedgerReader:
                 "SELECT tree_size, note, frontier FROM ledger_checkpoints ORDER BY tree_size"
             ).fetchall()
         ]
+
+
+def _event_row(r: Sequence[Any]) -> EventRow:
+    """A stored row (position, originator_id, version, topic, state, leaf_hash, commit_seq)."""
+    return EventRow(
+        position=r[0],
+        originator_id=r[1],
+        originator_version=r[2],
+        topic=r[3],
+        state=_blob(r[4]),
+        leaf_hash=_blob(r[5]),
+        commit_seq=r[6],
+    )
 
 
 def _blob(value: object) -> bytes:

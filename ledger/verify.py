@@ -37,6 +37,7 @@ from typing import Any, Protocol, cast
 from ledger.chain import ZERO_HASH, CommitRecord, EventRow
 from ledger.errors import LedgerError, VerificationError
 from ledger.events import (
+    MEANINGS,
     REGISTRY_TOPICS,
     SCREENING_TOPIC,
     TrialCreated,
@@ -152,7 +153,7 @@ class _Pass:
         try:
             cp = verify_checkpoint(note, origin, self.registry.ledger_public_raw)
         except LedgerError as e:
-            raise _Stop(min(size, max(size, 1)), f"checkpoint at tree size {size}: {e}") from None
+            raise _Stop(max(size, 1), f"checkpoint at tree size {size}: {e}") from None
         if cp.tree_size != size:
             raise _Stop(size, f"checkpoint claims tree size {cp.tree_size}, checked at {size}")
         if cp.root != root:
@@ -316,7 +317,7 @@ class _Pass:
                 f"commit {h.seq} recorded at {h.recorded_at}, before its predecessor "
                 f"({last_recorded}): recorded times run backwards",
             )
-        if h.meaning not in ("authorship", "review", "approval", "responsibility"):
+        if h.meaning not in MEANINGS:
             raise _Stop(p, f"commit {h.seq} has unknown signature meaning {h.meaning!r}")
         if p == 1:
             return None  # the genesis signer is named by TrialCreated itself

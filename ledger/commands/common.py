@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.errors import UsageError
-from ledger.integrity.signing import Signer, read_private_key
+from ledger.integrity.signing import Signer
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -68,7 +68,7 @@ def read_passphrase(passphrase_file: Path | None, what: str = "key file") -> byt
 
 def load_signer(key_file: Path, passphrase_file: Path | None) -> Signer:
     passphrase = read_passphrase(passphrase_file, str(key_file))
-    return Signer(read_private_key(key_file, passphrase))
+    return Signer.from_key_file(key_file, passphrase)
 
 
 def emit_json(document: Any) -> None:

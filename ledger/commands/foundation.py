@@ -327,9 +327,14 @@ def keys_list(db: DbOption, json_out: JsonFlag = False) -> None:
     console.print(table)
 
 
-def _print_report(report: VerifyReport, json_out: bool, what: str) -> None:
+def _print_report(
+    report: VerifyReport, json_out: bool, what: str, damaged: list[str] | None = None
+) -> None:
     if json_out:
-        emit_json(report.to_json())
+        document = report.to_json()
+        if damaged is not None:
+            document["damaged_files"] = damaged
+        emit_json(document)
     elif report.ok:
         console.print(
             f"OK: {what} verified: {report.events:,} events in {report.commits:,} signed commits "
@@ -496,14 +501,24 @@ def verify_bundle(
     ],
     json_out: JsonFlag = False,
 ) -> None:
-    """Verify an exported bundle offline, trusting nothing but the sponsor's public key."""
+    """Verify an exported bundle offline, trusting nothing but the sponsor's public key.
+
+    Also reports bundle files whose SHA-256 differs from the manifest (a damaged copy);
+    --json adds them as "damaged_files".
+    """
     sponsor = read_public_key(sponsor_key)
     source = BundleSource(folder)
     with progress_bar(
         "verify bundle", int(source.manifest.get("events", 0)), enabled=True
     ) as progress:
         report = verify_ledger(source, sponsor_public=sponsor, progress=progress)
-    _print_report(report, json_out, f"bundle {folder}")
+    damaged = source.damaged_files()
+    if damaged and not json_out:
+        err_console.print(
+            f"note: {', '.join(damaged)} differ from the manifest's SHA-256 (the manifest is "
+            "unsigned: the verification above is what proves integrity)"
+        )
+    _print_report(report, json_out, f"bundle {folder}", damaged)
 
 
 def register(app: typer.Typer) -> None:

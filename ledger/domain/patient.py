@@ -50,8 +50,6 @@ from ledger.protocol.response import Category, Measurement
 from ledger.protocol.schedule import Regimen
 from ledger.store import decode_event
 
-PROGRESSION_RULES = frozenset({"REG-PD-ANYTIME", "REG-M6-PD", "REG-PD-ON-HIGHDEX"})
-
 
 @dataclass
 class Record:

@@ -324,7 +324,9 @@ def test_bundle_verifies_offline_with_the_sponsor_key_only(
     sponsor = str(work / "sponsor.key.pub")
     capsys.readouterr()
     assert run(["verify-bundle", str(bundle), "--sponsor-key", sponsor, "--json"]) == 0
-    assert json_out(capsys)["ok"] is True
+    report = json_out(capsys)
+    assert report["ok"] is True
+    assert report["damaged_files"] == []
 
 
 def test_altered_bundle_fails_at_the_altered_position(
@@ -338,9 +340,11 @@ def test_altered_bundle_fails_at_the_altered_position(
     capsys.readouterr()
     sponsor = str(work / "sponsor.key.pub")
     assert run(["verify-bundle", str(bundle), "--sponsor-key", sponsor, "--json"]) == 1
-    failure = json_out(capsys)["first_failure"]
+    report = json_out(capsys)
+    failure = report["first_failure"]
     assert isinstance(failure, dict)
     assert failure["position"] == 2
+    assert report["damaged_files"] == ["events.jsonl"]
 
 
 def test_bundle_is_refused_for_another_sponsor_key(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.errors import ConcurrencyError, UsageError
+from ledger.errors import ConcurrencyError, UsageError, ValidationError
 from ledger.service import TrialLedger, person_key, today
 from ledger.store import LedgerReader, UnsignedAppendError
 from ledger.verify import verify_ledger
@@ -137,3 +137,12 @@ def test_create_refuses_to_overwrite(ledger: TrialLedger, cast: Cast) -> None:
             protocol_amendment="MC0282-original",
             effective_date=today(),
         )
+
+
+def test_refuses_a_signature_meaning_outside_the_four(ledger: TrialLedger, cast: Cast) -> None:
+    head = ledger.reader.size()
+    with pytest.raises(
+        ValidationError, match="meaning='witnessed' refused: a signature means one of"
+    ):
+        ledger.append(cast.coordinator, [screening(SUBJECT)], meaning="witnessed")
+    assert ledger.reader.size() == head
