@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 from ledger.errors import CanonicalEncodingError
 from ledger.integrity.canonical import canonical_json
 
-JCS_VECTORS = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "rfc8785-jcs-vectors"
-)
+# cyberphone/json-canonicalization testdata, vendored (origin and licence: tests/vectors/README.md).
+JCS_VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc8785"
 VECTOR_NAMES = sorted(path.name for path in (JCS_VECTORS / "input").glob("*.json"))
+if not VECTOR_NAMES:  # a missing or empty folder fails collection (never a skip)
+    pytest.fail(f"no RFC 8785 vectors in {JCS_VECTORS / 'input'}", pytrace=False)
 LIMIT = 2**53 - 1
 
 scalars = (

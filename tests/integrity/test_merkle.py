@@ -24,16 +24,21 @@ from ledger.integrity.merkle import (
     verify_inclusion,
 )
 
-VECTORS = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "rfc9162-merkle-vectors"
-)
-INCLUSION = sorted(
-    p.relative_to(VECTORS).as_posix() for p in (VECTORS / "inclusion").rglob("*.json")
-)
-CONSISTENCY = sorted(
-    p.relative_to(VECTORS).as_posix() for p in (VECTORS / "consistency").rglob("*.json")
-)
-# The vectors README says a hash that is not 32 bytes is an error; this upstream vector (12-byte
+# transparency-dev/merkle testdata, vendored (origin and licence: tests/vectors/README.md).
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc9162-merkle"
+
+
+def _vector_names(kind: str) -> list[str]:
+    """Every vector of one kind; a missing or empty folder fails collection (never a skip)."""
+    names = sorted(p.relative_to(VECTORS).as_posix() for p in (VECTORS / kind).rglob("*.json"))
+    if not names:
+        pytest.fail(f"no RFC 9162 {kind} vectors in {VECTORS / kind}", pytrace=False)
+    return names
+
+
+INCLUSION = _vector_names("inclusion")
+CONSISTENCY = _vector_names("consistency")
+# tests/vectors/README.md: a hash that is not 32 bytes is an error; this upstream vector (12-byte
 # "roots", equal sizes) expects success. We keep the stricter rule and assert the refusal.
 STRICTER_THAN_VECTOR = {"consistency/additional/sizes-are-equal-one-and-proof-is-empty.json"}
 # RFC 6962 / transparency-dev reference tree: the first eight leaf inputs and the size-8 root.
