@@ -13,7 +13,7 @@ import typer
 from pydantic import ValidationError as PydanticValidationError
 from typer._click.exceptions import ClickException
 
-from ledger.commands import demo, foundation, trial
+from ledger.commands import backup, demo, foundation, trial
 from ledger.commands.common import err_console
 from ledger.errors import LedgerError
 from projections import commands as projection_commands
@@ -29,6 +29,7 @@ foundation.register(app)
 projection_commands.register(app)
 trial.register(app)
 demo.register(app)
+backup.register(app)
 
 
 def describe_validation_error(error: PydanticValidationError) -> str:
