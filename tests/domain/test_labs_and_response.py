@@ -77,7 +77,7 @@ def test_rejects_an_out_of_range_lab_value(
 
 
 def test_rejects_a_negative_lab_value(recorder: TrialRecorder, cast: Cast, enrolled: str) -> None:
-    with pytest.raises(ValidationError, match=r"value=Decimal\('-1'\) refused: .*greater than"):
+    with pytest.raises(ValidationError, match=r"value=-1 refused: .*greater than"):
         lab(recorder, cast, "wbc", "-1", "/mm3", 10)
 
 
