@@ -26,7 +26,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from ledger.errors import ValidationError
+from ledger import input_limits
+from ledger.errors import ValidationError, refusal_from_pydantic
 from ledger.events import (
     ActionTaken,
     Analyte,
@@ -214,21 +215,35 @@ IMPORT_LINE: TypeAdapter[ImportLine] = TypeAdapter(ImportLine)
 
 
 def parse_line(text: str) -> ImportLine:
-    """One line as its model; a refusal names the field, the value and the rule."""
-    try:
-        document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as e:
-        raise ValidationError("line", text[:60], f"not JSON: {e.msg} at column {e.colno}") from None
+    """One line as its model; a refusal names the field, the (truncated) value and the rule.
+
+    The line is parsed within the limits of :mod:`ledger.input_limits` (nesting depth, number
+    of values, digits of a number), so no line can exhaust the stack or memory."""
+    document = input_limits.loads(text)
     if not isinstance(document, dict):
-        raise ValidationError("line", text[:60], "each line is one JSON object")
+        raise ValidationError("line", text, "each line is one JSON object")
     try:
-        return IMPORT_LINE.validate_python(document)
+        line = IMPORT_LINE.validate_python(document)
     except PydanticValidationError as e:
-        error = e.errors()[0]
+        error = e.errors(include_url=False)[0]
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             raise ValidationError("command", document.get("command"), error["msg"]) from None
-        where = ".".join(str(part) for part in error["loc"][1:]) or "line"
-        raise ValidationError(where, error.get("input"), error["msg"]) from None
+        raise refusal_from_pydantic(error, skip=1, default_field="line") from None
+    _check_decimals(line)
+    return line
+
+
+def _check_decimals(value: object, path: str = "") -> None:
+    """Every decimal of a line within the number limits (a decimal may be written as a JSON
+    string, which the JSON hooks do not see)."""
+    if isinstance(value, Decimal):
+        input_limits.check_number(path, value)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _check_decimals(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            _check_decimals(item, f"{path}.{index}")
 
 
 def import_line_schema() -> dict[str, Any]:

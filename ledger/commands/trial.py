@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +40,7 @@ from ledger.events import (
     event_name,
     subject_stream_id,
 )
+from ledger.input_limits import load_json_file, parse_decimal
 from ledger.integrity.signing import Signer
 from ledger.jsonl import import_line_schema_text
 from ledger.protocol.eligibility import EligibilityInput
@@ -76,12 +77,9 @@ def _on(value: str | None) -> date:
 def _decimal(value: str | None, option: str) -> Decimal | None:
     if value is None:
         return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValidationError(option, value, "expected a decimal number such as 2.45") from None
-    if not number.is_finite():
-        raise ValidationError(option, value, "expected a finite decimal number")
+    number = parse_decimal(option, value)
+    if number is None:
+        raise ValidationError(option, value, "expected a decimal number such as 2.45")
     return number
 
 
@@ -288,12 +286,7 @@ def eligibility(
     Example: trial-ledger eligibility --db trial.db --key ada.key --subject MC0282-001-017
     --inputs elig-017.json --date 2003-01-08
     """
-    try:
-        document = json.loads(inputs.read_text(encoding="utf-8"), parse_float=Decimal)
-    except OSError as e:
-        raise UsageError(f"--inputs {inputs}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ValidationError("--inputs", str(inputs), f"not JSON: {e.msg}") from None
+    document = load_json_file(inputs, "--inputs")
     answers = EligibilityInput.model_validate(document)
     _record(
         db,

@@ -26,6 +26,7 @@ from ledger.domain.imports import events_for
 from ledger.domain.patient import Patient
 from ledger.errors import LedgerError, NotFoundError, UsageError
 from ledger.events import BaselineLabs, Deviation, SubjectEvent, subject_stream_id
+from ledger.input_limits import read_import_lines
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
 from ledger.protocol.eligibility import EligibilityInput
@@ -321,16 +322,11 @@ class TrialRecorder:
         commit. Lines are checked in order against the domain rules, each on the state the
         lines before it leave, and against the signer's role and site; if any line is invalid
         the whole file is refused, listing every invalid line by number. Blank lines are
-        skipped."""
+        skipped. A file is streamed within the limits of :mod:`ledger.input_limits` (line
+        and file size, line count, UTF-8 text) and refused whole at the first line beyond
+        one."""
         name = str(source) if isinstance(source, Path) else "<lines>"
-        if isinstance(source, Path):
-            try:
-                text = source.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise UsageError(f"import file {source}: {e}") from None
-            lines: Iterable[str] = text.splitlines()
-        else:
-            lines = source
+        lines = read_import_lines(source) if isinstance(source, Path) else source
         ctx = self.context()
         registry = self.ledger.registry()
         registered = registry.signer(signer.key_id, AT_HEAD, ctx.today)

@@ -72,7 +72,7 @@ def test_refuses_the_whole_file_listing_every_invalid_line(
     assert "line 4: [REC-DUPLICATE-DOSE]" in message
     assert "line 5: value='31' refused: [LAB-RANGE]" in message
     assert "line 6: DOSE-NOT-IN-REGIMEN" in message
-    assert "line 7: line='{not json' refused: not JSON" in message
+    assert "line 7: line='{not json' refused: [INPUT-JSON] not JSON" in message
     assert "line 8: command='teleport' refused" in message
     assert [n for n, _ in refused.value.problems] == [4, 5, 6, 7, 8]
     assert recorder.ledger.reader.size() == head
