@@ -33,25 +33,42 @@ backup.register(app)
 
 
 def describe_validation_error(error: PydanticValidationError) -> str:
-    """One line per refused field: where, what value, which rule."""
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "input"
-        lines.append(f"{where}={item.get('input')!r} refused: {item['msg']}")
-    return "; ".join(lines)
+    """One part per refused field (the first few): where, what value, which rule. Values are
+    shown as people write them (``missing``, ``1E+308``, text cut after 80 characters)."""
+    from ledger.errors import refusal_from_pydantic  # noqa: PLC0415 - keeps edits in the function
+
+    shown_errors = 10
+    items = error.errors(include_url=False)
+    parts = [str(refusal_from_pydantic(item)) for item in items[:shown_errors]]
+    if len(items) > shown_errors:
+        parts.append(f"and {len(items) - shown_errors:,} more")
+    return "; ".join(parts)
 
 
 def run(argv: list[str]) -> int:
-    """Run one command line in-process and return its exit code (used by tests and ``main``)."""
+    """Run one command line in-process and return its exit code (used by tests and ``main``).
+
+    Every failure ends here as one message on stderr and an exit code, never a traceback:
+    2 for refused input, usage and storage faults (nothing written), 1 for integrity failures
+    (including a ledger file SQLite reports damaged). ``TRIAL_LEDGER_TRACEBACK=1`` also prints
+    the traceback of an unexpected error, for whoever debugs it."""
+    import os  # noqa: PLC0415 - keeps edits in the function
+    import traceback  # noqa: PLC0415
+
+    from ledger.errors import printable  # noqa: PLC0415
+    from ledger.storage_errors import storage_refusal  # noqa: PLC0415
+
+    def fail(message: str, code: int) -> int:
+        err_console.print(f"error: {printable(message)}", markup=False, emoji=False)
+        return code
+
     try:
         # Without standalone mode a command's typer.Exit(code) comes back as the return value.
         returned = app(args=argv, standalone_mode=False, prog_name="trial-ledger")
     except LedgerError as e:
-        err_console.print(f"error: {e.diagnostics()}", markup=False)
-        return e.exit_code
+        return fail(e.diagnostics(), e.exit_code)
     except PydanticValidationError as e:
-        err_console.print(f"error: {describe_validation_error(e)}", markup=False)
-        return 2
+        return fail(describe_validation_error(e), 2)
     except typer.Abort:
         err_console.print("aborted", markup=False)
         return 2
@@ -60,6 +77,20 @@ def run(argv: list[str]) -> int:
         return 2
     except typer.Exit as e:
         return e.exit_code
+    except KeyboardInterrupt:
+        return fail("interrupted; an append in progress is rolled back whole", 2)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
+        refusal = storage_refusal(e, argv)
+        if refusal is not None:
+            return fail(refusal.diagnostics(), refusal.exit_code)
+        if os.environ.get("TRIAL_LEDGER_TRACEBACK") == "1":
+            traceback.print_exc()
+        return fail(
+            f"internal error ({type(e).__name__}: {str(e)[:200]}); nothing is recorded unless "
+            "the command said so (appends are all or nothing). Please report it; "
+            "TRIAL_LEDGER_TRACEBACK=1 shows the traceback.",
+            2,
+        )
     return returned if isinstance(returned, int) else 0
 
 
