@@ -92,9 +92,16 @@ class KeyRegistry:
             )
         if registered.retired_at is not None and registered.retired_at < position:
             how = registered.retired_by or "retired"
+            # Writers ask "as the registry stands now" with a position past every stored one
+            # (ledger.service.AT_HEAD, 2**62): no person should read that number.
+            where = (
+                "a new commit at the head of the ledger"
+                if position >= 2**62
+                else f"at position {position}"
+            )
             raise AuthorisationError(
                 f"key {registered.describe()} was {how} at position {registered.retired_at} "
-                f"({registered.retired_reason}); it may not sign at position {position}"
+                f"({registered.retired_reason}); it may not sign {where}"
             )
         expires = registered.key.expires_on
         if expires is not None and on > expires:
