@@ -114,7 +114,8 @@ def _copy_snapshot(
             # backup API uses an open read transaction of its source rather than starting one
             # per step), so a commit made meanwhile neither enters the copy nor restarts it.
             source.execute("BEGIN")
-            events = int(source.execute("SELECT MAX(position) FROM stored_events").fetchone()[0])
+            last = source.execute("SELECT MAX(position) FROM stored_events").fetchone()[0]
+            events = int(last or 0)
             total = int(source.execute("PRAGMA page_count").fetchone()[0])
 
             def step(_status: int, remaining: int, pages: int) -> None:
@@ -192,8 +193,8 @@ def backup_ledger(
     """Copy the ledger ``db`` (live or not) to the new file ``out``; see the module docstring.
 
     Raises :class:`UsageError` (exit 2, nothing written) if ``out`` or one of its SQLite side
-    files exists, its folder is missing, or ``db`` is not a ledger; :class:`VerificationError`
-    (exit 1, nothing written) if the copy does not verify.
+    files exists, its folder is missing or cannot be written, or ``db`` is not a ledger;
+    :class:`VerificationError` (exit 1, nothing written) if the copy does not verify.
     """
     if pages_per_step < 1:
         raise UsageError(f"--pages-per-step {pages_per_step}: expected at least 1")
@@ -201,7 +202,10 @@ def backup_ledger(
     _check_out(out)
     _check_ledger(db)
     mode = stat.S_IMODE(db.stat().st_mode)
-    handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    except OSError as e:
+        raise UsageError(f"--out {out}: cannot create a file in {out.parent} ({e})") from None
     os.close(handle)
     target = Path(name)
     try:
@@ -220,6 +224,9 @@ def backup_ledger(
                 f"{report.events}; nothing written at --out {out}"
             )
         _publish(target, out, mode)
+    except OSError as e:
+        _remove(target)
+        raise UsageError(f"--out {out}: writing the copy failed ({e}); nothing written") from None
     except BaseException:
         _remove(target)
         raise

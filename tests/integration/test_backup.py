@@ -360,3 +360,27 @@ def test_backup_never_replaces_an_out_that_appears_while_it_copies(
         backup_ledger(filled.db_path, out, pages_per_step=1, progress=someone_else_writes_out)
     assert out.read_bytes() == b"another backup"
     assert leftovers(out_dir, set()) == ["copy.db"]
+
+
+def test_backup_into_a_folder_it_cannot_write_is_refused(
+    filled: TrialLedger, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("ledger.backup.tempfile.mkstemp", refuse)
+    with pytest.raises(UsageError, match=r"--out .*copy\.db: cannot create a file in .*backups"):
+        backup_ledger(filled.db_path, out_dir / "copy.db")
+    assert leftovers(out_dir, set()) == []
+
+
+def test_backup_that_fails_to_write_the_copy_leaves_nothing(
+    filled: TrialLedger, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ledger.backup.os.fsync", no_space)
+    with pytest.raises(UsageError, match=r"writing the copy failed .*No space left on device"):
+        backup_ledger(filled.db_path, out_dir / "copy.db")
+    assert leftovers(out_dir, set()) == []
