@@ -14,10 +14,16 @@ Two streams exist:
 
 ``RECORDED_BY`` names the roles whose keys may sign each event type; ``SITE_BOUND`` roles may
 only sign events of subjects at their own site. Renaming a class never changes its ``TOPIC``.
+
+Identifiers are ASCII: every pattern below spells digits ``[0-9]``, never ``\\d`` (which, in
+Python's and pydantic's regular expressions alike, also matches the digits of other scripts,
+so a subject id written with Arabic-Indic digits would pass). :data:`SUBJECT_ID_PATTERN` is
+the one definition of a subject id; code outside the models checks with :func:`is_subject_id`.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
@@ -39,8 +45,15 @@ SITE_BOUND_ROLES: frozenset[str] = frozenset({"investigator", "coordinator"})
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
 MEANINGS: tuple[Meaning, ...] = ("authorship", "review", "approval", "responsibility")
 
-SubjectId = Annotated[str, StringConstraints(pattern=r"^MC0282-\d{3}-\d{3}$")]
-SiteCode = Annotated[str, StringConstraints(pattern=r"^(\d{3}|\*)$")]
+SUBJECT_ID_PATTERN = r"^MC0282-[0-9]{3}-[0-9]{3}$"
+"""A pseudonymous subject id: ``MC0282-<site>-<number>``, ASCII digits only."""
+AE_ID_PATTERN = r"^AE-[0-9]{3,}$"
+_SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
+
+SubjectId = Annotated[str, StringConstraints(pattern=SUBJECT_ID_PATTERN)]
+SiteCode = Annotated[str, StringConstraints(pattern=r"^([0-9]{3}|\*)$")]
+"""A site code, or ``*`` (the site of a key that signs for every site)."""
+AeId = Annotated[str, StringConstraints(pattern=AE_ID_PATTERN)]
 KeyId = Annotated[str, StringConstraints(pattern=r"^ed25519:[0-9a-f]{32}$")]
 PrintedName = Annotated[str, StringConstraints(min_length=2, max_length=120, strip_whitespace=True)]
 Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000, strip_whitespace=True)]
@@ -59,6 +72,11 @@ def subject_stream_id(subject_id: str) -> UUID:
 def trial_stream_id(trial_id: str) -> UUID:
     """The originator id of the trial stream (trial record and key registry)."""
     return uuid5(TRIAL_NAMESPACE, trial_id)
+
+
+def is_subject_id(value: str) -> bool:
+    """Whether ``value`` is a subject id (whole string, ASCII digits; no trailing newline)."""
+    return _SUBJECT_ID.fullmatch(value) is not None
 
 
 def site_of(subject_id: str) -> str:
@@ -364,7 +382,7 @@ class RegimenChanged(SubjectEvent):
 class AdverseEventReported(SubjectEvent):
     TOPIC: ClassVar[str] = "trial.AdverseEventReported.v1"
 
-    ae_id: Annotated[str, StringConstraints(pattern=r"^AE-\d{3,}$")]
+    ae_id: AeId
     term: ShortText
     grade: int = Field(ge=1, le=5)
     attribution: Attribution
@@ -376,7 +394,7 @@ class AdverseEventReported(SubjectEvent):
 class AdverseEventResolved(SubjectEvent):
     TOPIC: ClassVar[str] = "trial.AdverseEventResolved.v1"
 
-    ae_id: Annotated[str, StringConstraints(pattern=r"^AE-\d{3,}$")]
+    ae_id: AeId
     outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"]
 
 

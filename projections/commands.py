@@ -8,7 +8,6 @@ exit 1 and nothing is built on it. Exit 2: refused input (unknown subject, bad d
 from __future__ import annotations
 
 import copy
-import re
 import sys
 import time
 from datetime import UTC, timedelta
@@ -27,7 +26,7 @@ from ledger.commands.common import (
     progress_bar,
 )
 from ledger.errors import NotFoundError, UsageError
-from ledger.events import created_at_utc
+from ledger.events import created_at_utc, is_subject_id
 from ledger.store import LedgerReader
 from projections.audit import (
     AuditFilter,
@@ -54,7 +53,6 @@ ViewsOption = Annotated[
         show_default=False,
     ),
 ]
-SUBJECT_PATTERN = re.compile(r"^MC0282-\d{3}-\d{3}$")
 QUIET_BELOW = 10_000
 
 
@@ -105,7 +103,7 @@ def patient(
 
     Example: trial-ledger patient MC0282-001-017 --db trial.db --on 2003-08-01 --json
     """
-    if not SUBJECT_PATTERN.match(subject):
+    if not is_subject_id(subject):
         raise UsageError(f"SUBJECT {subject!r}: expected a subject id such as MC0282-001-017")
     if as_of is not None and position is not None:
         raise UsageError("give at most one of --as-of TIME and --position N")

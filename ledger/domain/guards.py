@@ -7,7 +7,6 @@ field, the value and the rule.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -24,6 +23,7 @@ from ledger.events import (
     SubjectEnrolled,
     SubjectEvent,
     SubjectScreened,
+    is_subject_id,
     subject_stream_id,
 )
 
@@ -73,8 +73,6 @@ RECORDING_RULE_IDS: dict[str, str] = {
     "REC-SIGN-TARGET": "a signature covers events of the same subject, each once",
 }
 """Every recording rule the domain enforces, by id (a meta-test finds a test for each)."""
-
-_SUBJECT_ID = re.compile(r"^MC0282-\d{3}-\d{3}$")
 
 Activity = Literal["treatment", "follow-up"]
 """What an event is for, which decides whether it may follow a withdrawal."""
@@ -126,7 +124,7 @@ def build(cls: type[E], patient: Patient, offset: int, **fields: Any) -> E:
 
 
 def check_subject_id(subject_id: str) -> None:
-    if not _SUBJECT_ID.match(subject_id):
+    if not is_subject_id(subject_id):
         raise ValidationError(
             "subject_id",
             subject_id,
