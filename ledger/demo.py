@@ -8,7 +8,8 @@ progressed to high-dose dexamethasone. Daily doses come from the protocol's own 
 (``ledger.protocol.schedule.doses_called_for``), returned as monthly dosing diaries through
 ``import``; labs, response assessments, adverse events (injection-site reactions, infections, a
 few serious events), missed and held doses, corrections with reasons, monitor reviews, a key
-rotation and a key revocation are recorded with ``TrialRecorder``, one signed commit each.
+rotation and a key revocation are recorded with ``TrialRecorder``, one signed commit each. The
+sponsor registers the three sites (``SiteRegistered``, "Site 001".."Site 003") before any key.
 
 Determinism: every key, subject, date and value derives from the seed, and the ledger id too,
 so the same seed gives the same events, the same leaves and the same Merkle root (recorded
@@ -210,6 +211,10 @@ class DemoBuilder:
             "002": ("Dr. Priya Raman", "Jonas Feld"),
             "003": ("Dr. Tomas Berg", "Ines Kaur"),
         }
+        for site in names:  # sites first: keys and subjects are accepted at registered sites
+            self.ledger.register_site(
+                self.sponsor, site, f"Site {site}", "site activated for MC0282", TRIAL_START
+            )
         for site, (investigator, coordinator) in names.items():
             self._register(f"investigator-{site}", "investigator", site, investigator, TRIAL_START)
             self._register(f"coordinator-{site}", "coordinator", site, coordinator, TRIAL_START)

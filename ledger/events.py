@@ -8,8 +8,9 @@ binary float (a meta-test walks every model to keep it so).
 
 Two streams exist:
 
-* the trial stream (one per ledger): :class:`TrialCreated` and the key registry
-  (:class:`KeyRegistered`, :class:`KeyRotated`, :class:`KeyRevoked`);
+* the trial stream (one per ledger): :class:`TrialCreated` and the registry of the trial's
+  sites (:class:`SiteRegistered`) and people's keys (:class:`KeyRegistered`,
+  :class:`KeyRotated`, :class:`KeyRevoked`);
 * one stream per subject, keyed by ``uuid5(SUBJECT_NAMESPACE, subject_id)``.
 
 ``RECORDED_BY`` names the roles whose keys may sign each event type; ``SITE_BOUND`` roles may
@@ -47,12 +48,17 @@ MEANINGS: tuple[Meaning, ...] = ("authorship", "review", "approval", "responsibi
 
 SUBJECT_ID_PATTERN = r"^MC0282-[0-9]{3}-[0-9]{3}$"
 """A pseudonymous subject id: ``MC0282-<site>-<number>``, ASCII digits only."""
+SITE_PATTERN = r"^[0-9]{3}$"
+"""A trial site's code (``001``), ASCII digits only."""
+ALL_SITES = "*"
+"""The site of a key that may sign for every site (sponsor, monitor, data manager, auditor)."""
 AE_ID_PATTERN = r"^AE-[0-9]{3,}$"
 _SUBJECT_ID = re.compile(SUBJECT_ID_PATTERN)
 
 SubjectId = Annotated[str, StringConstraints(pattern=SUBJECT_ID_PATTERN)]
+Site = Annotated[str, StringConstraints(pattern=SITE_PATTERN)]
 SiteCode = Annotated[str, StringConstraints(pattern=r"^([0-9]{3}|\*)$")]
-"""A site code, or ``*`` (the site of a key that signs for every site)."""
+"""A site code, or :data:`ALL_SITES` (the site of a key that signs for every site)."""
 AeId = Annotated[str, StringConstraints(pattern=AE_ID_PATTERN)]
 KeyId = Annotated[str, StringConstraints(pattern=r"^ed25519:[0-9a-f]{32}$")]
 PrintedName = Annotated[str, StringConstraints(min_length=2, max_length=120, strip_whitespace=True)]
@@ -153,6 +159,20 @@ class KeyRotated(LedgerEvent):
 
     old_key_id: KeyId
     new_key: PersonKey
+    reason: Reason
+    effective_date: date
+
+
+class SiteRegistered(LedgerEvent):
+    """A trial site joins the registry; from the next position on, keys may be registered for
+    it and subjects screened at it. ``label`` is a neutral, pseudonymous name ("Site 004"):
+    the ledger needs no institution's name. A site is registered once."""
+
+    TOPIC: ClassVar[str] = "trial.SiteRegistered.v1"
+    RECORDED_BY: ClassVar[frozenset[str]] = frozenset({"sponsor"})
+
+    site: Site
+    label: ShortText
     reason: Reason
     effective_date: date
 
@@ -466,7 +486,13 @@ class RecordSigned(SubjectEvent):
     statement: Reason
 
 
-TRIAL_EVENTS: tuple[type[LedgerEvent], ...] = (TrialCreated, KeyRegistered, KeyRotated, KeyRevoked)
+TRIAL_EVENTS: tuple[type[LedgerEvent], ...] = (
+    TrialCreated,
+    KeyRegistered,
+    KeyRotated,
+    KeyRevoked,
+    SiteRegistered,
+)
 SUBJECT_EVENTS: tuple[type[SubjectEvent], ...] = (
     SubjectScreened,
     EligibilityAssessed,

@@ -1,10 +1,16 @@
-"""The key registry: who may sign what, folded from the signed events of the trial stream.
+"""The trial's registry: its sites and who may sign what, folded from the trial stream.
 
 The registry is itself a chain of signed events rooted in the sponsor's key: ``TrialCreated``
 (position 1) names the sponsor's key and the ledger's checkpoint key and is signed by that
-sponsor key; every ``KeyRegistered``/``KeyRotated``/``KeyRevoked`` after it must be signed by a
-sponsor key that is valid at that position. The writer and the verifier use this one fold, so
-what the product refuses and what ``verify`` flags are the same rule (21 CFR 11.10(d), 11.100).
+sponsor key; every ``SiteRegistered``/``KeyRegistered``/``KeyRotated``/``KeyRevoked`` after it
+must be signed by a sponsor key that is valid at that position. The writer and the verifier use
+this one fold, so what the product refuses and what ``verify`` flags are the same rule (21 CFR
+11.10(d), 11.100).
+
+Sites come from the trial's own registry: a site is registered once (``SiteRegistered``); a key
+names a registered site, or ``*`` (all sites) for a role that is not site-bound; a subject is
+recorded only at a registered site (:meth:`KeyRegistry.check_may_record`,
+:meth:`KeyRegistry.check_registry_event`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from ledger.errors import AuthorisationError
+from ledger.errors import AuthorisationError, ValidationError
 from ledger.events import (
+    ALL_SITES,
+    ROLES,
     ROLES_BY_TOPIC,
     SITE_BOUND_ROLES,
     KeyRegistered,
@@ -23,6 +31,7 @@ from ledger.events import (
     KeyRotated,
     LedgerEvent,
     PersonKey,
+    SiteRegistered,
     TrialCreated,
     event_name,
 )
@@ -44,12 +53,25 @@ class RegisteredKey:
         return f"{self.key.key_id} ({self.key.printed_name}, {self.key.role}, site {self.key.site})"
 
 
+@dataclass(frozen=True)
+class RegisteredSite:
+    site: str
+    label: str
+    registered_at: int
+    reason: str
+    effective_date: date
+
+    def describe(self) -> str:
+        return f"site {self.site} ({self.label}, registered at position {self.registered_at})"
+
+
 @dataclass
 class KeyRegistry:
     """Registry state at some position. ``apply`` folds one trial-stream event into it."""
 
     trial: TrialCreated | None = None
     keys: dict[str, RegisteredKey] = field(default_factory=dict)
+    sites: dict[str, RegisteredSite] = field(default_factory=dict)
     version: int = 0
 
     @property
@@ -82,6 +104,59 @@ class KeyRegistry:
                 revoked.retired_at = position
                 revoked.retired_by = "revoked"
                 revoked.retired_reason = event.reason
+        elif isinstance(event, SiteRegistered) and event.site not in self.sites:
+            # A second registration of a site is refused at write time and flagged by verify;
+            # the fold keeps the first.
+            self.sites[event.site] = RegisteredSite(
+                event.site, event.label, position, event.reason, event.effective_date
+            )
+
+    def _registered_sites(self) -> str:
+        return ", ".join(sorted(self.sites)) or "none"
+
+    def check_site(self, site: str, what: str) -> None:
+        """Refuse ``site`` unless the trial's registry holds it (``what``: what is recorded)."""
+        if site not in self.sites:
+            raise AuthorisationError(
+                f"site={site!r} refused: {what} is recorded only for a subject of a site in "
+                "this trial's registry (SiteRegistered, signed by the sponsor); registered "
+                f"sites: {self._registered_sites()}"
+            )
+
+    def check_key_site(self, key: PersonKey) -> None:
+        """A key names a registered site, or ``*`` (all sites) when its role is not site-bound."""
+        if key.site == ALL_SITES:
+            if key.role in SITE_BOUND_ROLES:
+                everywhere = ", ".join(r for r in ROLES if r not in SITE_BOUND_ROLES)
+                raise ValidationError(
+                    "site",
+                    key.site,
+                    f"the key of a site-bound role ({key.role}) signs for one registered site; "
+                    f"* (all sites) is for {everywhere} keys",
+                )
+            return
+        if key.site not in self.sites:
+            raise ValidationError(
+                "site",
+                key.site,
+                "a key is registered for a site of this trial's registry (SiteRegistered, "
+                f"signed by the sponsor) or * for all sites; registered sites: "
+                f"{self._registered_sites()}",
+            )
+
+    def check_registry_event(self, event: LedgerEvent) -> None:
+        """The rules a registry event must meet against the registry as it stands before it:
+        a site is registered once; a registered or rotated-in key names a registered site."""
+        if isinstance(event, SiteRegistered) and event.site in self.sites:
+            raise ValidationError(
+                "site",
+                event.site,
+                f"a site is registered once; {self.sites[event.site].describe()}",
+            )
+        if isinstance(event, KeyRegistered):
+            self.check_key_site(event.key)
+        elif isinstance(event, KeyRotated):
+            self.check_key_site(event.new_key)
 
     def signer(self, key_id: str, position: int, on: date) -> RegisteredKey:
         """The registered key ``key_id`` if it may sign at ``position`` (recorded on ``on``)."""
@@ -111,9 +186,16 @@ class KeyRegistry:
             )
         return registered
 
-    @staticmethod
-    def check_may_record(registered: RegisteredKey, topic: str, subject_site: str | None) -> None:
-        """Role and site rule of one event type for one key."""
+    def check_may_record(
+        self,
+        registered: RegisteredKey,
+        topic: str,
+        subject_site: str | None,
+        event: LedgerEvent | None = None,
+    ) -> None:
+        """Role and site rule of one event type for one key: the role may record it, a subject's
+        site is registered and, for a site-bound role, is the key's own site. Given the
+        ``event`` of a registry topic, its :meth:`check_registry_event` rules too."""
         allowed = ROLES_BY_TOPIC.get(topic)
         if allowed is None:
             raise AuthorisationError(f"event topic {topic!r} is not part of this ledger's schema")
@@ -123,6 +205,8 @@ class KeyRegistry:
                 f"role {role!r} of {registered.key.printed_name} ({registered.key.key_id}) may not "
                 f"record {event_name(topic)}; allowed roles: {', '.join(sorted(allowed))}"
             )
+        if subject_site is not None:
+            self.check_site(subject_site, event_name(topic))
         if (
             role in SITE_BOUND_ROLES
             and subject_site is not None
@@ -133,3 +217,5 @@ class KeyRegistry:
                 "may not record "
                 f"{event_name(topic)} for a subject of site {subject_site}"
             )
+        if event is not None:
+            self.check_registry_event(event)

@@ -1,4 +1,5 @@
-"""The ledger as its users meet it: create, register keys, append signed commits, checkpoint.
+"""The ledger as its users meet it: create, register sites and keys, append signed commits,
+checkpoint.
 
 Every append is authorised against the key registry as it stands at the head (the same rule
 ``verify`` applies afterwards), then handed to the recorder, which re-checks the registry
@@ -31,6 +32,7 @@ from ledger.events import (
     KeyRotated,
     LedgerEvent,
     PersonKey,
+    SiteRegistered,
     SubjectEvent,
     SubjectScreened,
     TrialCreated,
@@ -68,6 +70,23 @@ def person_key(
             "role": role,
             "site": site,
             "expires_on": expires_on,
+        }
+    )
+
+
+def site_registered(
+    site: str, label: str, reason: str, effective_date: date, version: int = 1
+) -> SiteRegistered:
+    """A ``SiteRegistered`` event at trial-stream ``version`` (pydantic refuses a malformed site
+    code, label or reason, naming the field, the value and the rule)."""
+    return SiteRegistered.model_validate(
+        {
+            "originator_id": TRIAL_STREAM,
+            "originator_version": version,
+            "site": site,
+            "label": label,
+            "reason": reason,
+            "effective_date": effective_date,
         }
     )
 
@@ -171,9 +190,34 @@ class TrialLedger:
     def _registry_event_base(self, registry: KeyRegistry) -> dict[str, object]:
         return {"originator_id": TRIAL_STREAM, "originator_version": registry.version + 1}
 
+    def register_site(
+        self, sponsor: Signer, site: str, label: str, reason: str, effective_date: date
+    ) -> CommitRecord:
+        """Add a site to the trial's registry (once): from then on keys may be registered for
+        it and subjects screened at it. Not dated after today or before the trial's creation."""
+        registry = self.registry()
+        event = site_registered(site, label, reason, effective_date, registry.version + 1)
+        if effective_date > today():
+            raise ValidationError(
+                "effective_date",
+                effective_date.isoformat(),
+                f"a site is not registered ahead of time: no date after today ({today()})",
+            )
+        if registry.trial is not None and effective_date < registry.trial.effective_date:
+            raise ValidationError(
+                "effective_date",
+                effective_date.isoformat(),
+                "a site is registered on or after the trial's creation "
+                f"({registry.trial.effective_date.isoformat()})",
+            )
+        registry.check_registry_event(event)
+        return self.append(sponsor, [event], registry=registry)
+
     def register_key(
         self, sponsor: Signer, key: PersonKey, reason: str, effective_date: date
     ) -> CommitRecord:
+        """Add a person's key: once, for a registered site (or ``*`` for a role that is not
+        site-bound)."""
         registry = self.registry()
         if key.key_id in registry.keys:
             raise UsageError(f"key {key.key_id} is already registered; a key is registered once")
@@ -183,6 +227,7 @@ class TrialLedger:
             reason=reason,
             effective_date=effective_date,
         )
+        registry.check_registry_event(event)
         return self.append(sponsor, [event], registry=registry)
 
     def rotate_key(
@@ -209,6 +254,7 @@ class TrialLedger:
             reason=reason,
             effective_date=on,
         )
+        registry.check_registry_event(event)
         return self.append(sponsor, [event], registry=registry)
 
     def revoke_key(self, sponsor: Signer, key_id: str, reason: str, on: date) -> CommitRecord:

@@ -353,7 +353,9 @@ class _Pass:
             raise _Stop(p, "no signer resolved for this commit")
         site = None if row.topic in REGISTRY_TOPICS else self.site_of(row)
         try:
-            KeyRegistry.check_may_record(signer, row.topic, site)
+            self.registry.check_may_record(
+                signer, row.topic, site, event if row.topic in REGISTRY_TOPICS else None
+            )
         except LedgerError as e:
             raise _Stop(p, f"commit {commit.header.seq}: {e}") from None
         if row.topic in REGISTRY_TOPICS:

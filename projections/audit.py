@@ -273,6 +273,7 @@ def _what(name: str, p: Payload) -> str:
         )
     simple: dict[str, Callable[[], str]] = {
         "KeyRevoked": lambda: f"key {g('key_id')} revoked",
+        "SiteRegistered": lambda: f"site {g('site')} registered ({g('label')})",
         "SubjectScreened": lambda: (
             f"screened at site {g('site')}: age {g('age_years')}, sex {g('sex')}"
         ),

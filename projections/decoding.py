@@ -42,6 +42,7 @@ from ledger.events import (
     RecordSigned,
     RegimenChanged,
     ResponseAssessed,
+    SiteRegistered,
     SubjectDied,
     SubjectEnrolled,
     SubjectOffStudy,
@@ -90,6 +91,7 @@ FIELDS_READ: dict[str, frozenset[str]] = {
     KeyRegistered.TOPIC: frozenset({"key", "reason", "effective_date"}),
     KeyRotated.TOPIC: frozenset({"old_key_id", "new_key", "reason", "effective_date"}),
     KeyRevoked.TOPIC: frozenset({"key_id", "reason", "effective_date"}),
+    SiteRegistered.TOPIC: frozenset({"site", "label", "reason", "effective_date"}),
     SubjectScreened.TOPIC: frozenset({"subject_id", "effective_date", "site", "age_years", "sex"}),
     EligibilityAssessed.TOPIC: frozenset(
         {"subject_id", "effective_date", "eligible", "protocol_amendment", "criteria"}

@@ -28,7 +28,19 @@ def new_signer() -> Signer:
     return Signer(generate_private_key())
 
 
+SITES: tuple[str, ...] = ("001", "002", "003")
+"""The trial's sites in test ledgers: registered before any key is registered for them."""
+
+
+def register_sites(ledger: TrialLedger, sponsor: Signer, sites: tuple[str, ...] = SITES) -> None:
+    """Register ``sites`` in the trial's registry, as ``trial-ledger sites add`` does."""
+    for site in sites:
+        ledger.register_site(sponsor, site, f"Site {site}", "site activated", GENESIS_DATE)
+
+
 def register_cast(ledger: TrialLedger, cast: Cast) -> None:
+    """The trial's sites, then the cast's keys."""
+    register_sites(ledger, cast.sponsor)
     staff = [
         (cast.investigator, "Dr. Ada Investigator", "investigator", "001"),
         (cast.coordinator, "Cole Coordinator", "coordinator", "001"),

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ledger.bundle import BundleSource, export_bundle
+from ledger.commands import sites
 from ledger.commands.common import (
     DbOption,
     JsonFlag,
@@ -524,6 +525,7 @@ def verify_bundle(
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.add_typer(keys_app, name="keys")
+    sites.register(app)
     app.command("verify")(verify)
     app.command("checkpoint")(checkpoint)
     app.add_typer(proof_app, name="proof")

@@ -27,11 +27,17 @@ def passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One initialised ledger with an investigator, made once; tests work on copies."""
+    """One initialised ledger with site 001 (position 2) and an investigator there (position
+    3), made once; tests work on copies."""
     folder = tmp_path_factory.mktemp("template")
     os.environ["TRIAL_LEDGER_PASSPHRASE"] = PASS
     try:
         assert run(init_args(folder)) == 0
+        site = [
+            "sites", "add", "--db", str(folder / "t.db"),
+            "--sponsor-key", str(folder / "sponsor.key"), "--site", "001", "--label", "Site 001",
+        ]  # fmt: skip
+        assert run(site) == 0
         assert (
             run(
                 [
@@ -199,7 +205,7 @@ def test_verify_json_shape_on_an_intact_ledger(
     assert run(["verify", "--db", str(work / "t.db"), "--json"]) == 0
     report = json_out(capsys)
     assert report["ok"] is True
-    assert report["events"] == 2
+    assert report["events"] == 3
     assert report["first_failure"] is None
     assert set(report) >= {"commits", "tree_size", "root", "checkpoints_checked", "mode"}
 
@@ -211,7 +217,7 @@ def test_verify_names_the_first_failing_position_and_exits_1(
     conn.execute("DROP TRIGGER stored_events_no_update")
     conn.execute(
         "UPDATE stored_events SET state = CAST(replace(state, 'Ada', 'Eve') AS BLOB)"
-        " WHERE position = 2"
+        " WHERE position = 3"
     )
     conn.commit()
     conn.close()
@@ -219,7 +225,7 @@ def test_verify_names_the_first_failing_position_and_exits_1(
     report = json_out(capsys)
     assert report["ok"] is False
     assert report["first_failure"] == {
-        "position": 2,
+        "position": 3,
         "reason": report["first_failure"]["reason"],  # type: ignore[index]
     }
     assert "leaf hash" in str(report["first_failure"])
@@ -240,13 +246,13 @@ def test_checkpoint_then_truncation_fails_verify_against_it(
     cp = work / "cp.txt"
     args = ["checkpoint", "--db", db, "--out", str(cp), "--ledger-key", str(work / "ledger.key")]
     assert run(args) == 0
-    assert cp.read_text().splitlines()[1] == "2"
+    assert cp.read_text().splitlines()[1] == "3"
     conn = sqlite3.connect(work / "t.db")
     for t in ("stored_events", "ledger_commits", "ledger_checkpoints"):
         conn.execute(f"DROP TRIGGER {t}_no_delete")
-    conn.execute("DELETE FROM stored_events WHERE position = 2")
-    conn.execute("DELETE FROM ledger_commits WHERE seq = 2")
-    conn.execute("DELETE FROM ledger_checkpoints WHERE tree_size = 2")
+    conn.execute("DELETE FROM stored_events WHERE position = 3")
+    conn.execute("DELETE FROM ledger_commits WHERE seq = 3")
+    conn.execute("DELETE FROM ledger_checkpoints WHERE tree_size = 3")
     conn.commit()
     conn.close()
     capsys.readouterr()
@@ -255,7 +261,7 @@ def test_checkpoint_then_truncation_fails_verify_against_it(
     assert run(["verify", "--db", db, "--against", str(cp), "--json"]) == 1
     failure = json_out(capsys)["first_failure"]
     assert isinstance(failure, dict)
-    assert failure["position"] == 2
+    assert failure["position"] == 3
     assert "truncated" in failure["reason"]
 
 
@@ -285,7 +291,7 @@ def test_inclusion_proof_verifies_with_an_independent_rfc9162_check(
     merkle.verify_inclusion(
         leaf,
         1,
-        2,
+        3,
         [base64.b64decode(p) for p in proof["proof"]],  # type: ignore[attr-defined]
         base64.b64decode(str(proof["root"])),
     )
@@ -300,7 +306,7 @@ def test_consistency_proof_has_the_vector_shape_and_verifies(
     assert set(proof) == {"size1", "size2", "root1", "root2", "proof"}
     merkle.verify_consistency(
         1,
-        2,
+        3,
         [base64.b64decode(p) for p in proof["proof"]],  # type: ignore[attr-defined]
         base64.b64decode(str(proof["root1"])),
         base64.b64decode(str(proof["root2"])),
@@ -335,7 +341,7 @@ def test_altered_bundle_fails_at_the_altered_position(
     bundle = work / "bundle"
     assert run(["export-bundle", "--db", str(work / "t.db"), "--out", str(bundle)]) == 0
     lines = (bundle / "events.jsonl").read_text().splitlines()
-    lines[1] = lines[1].replace("Ada", "Eve")
+    lines[2] = lines[2].replace("Ada", "Eve")
     (bundle / "events.jsonl").write_text("\n".join(lines) + "\n")
     capsys.readouterr()
     sponsor = str(work / "sponsor.key.pub")
@@ -343,7 +349,7 @@ def test_altered_bundle_fails_at_the_altered_position(
     report = json_out(capsys)
     failure = report["first_failure"]
     assert isinstance(failure, dict)
-    assert failure["position"] == 2
+    assert failure["position"] == 3
     assert report["damaged_files"] == ["events.jsonl"]
 
 

@@ -27,7 +27,7 @@ from tests.domain.trial_helpers import (
     day,
     eligible_inputs,
 )
-from tests.support import GENESIS_DATE, Cast
+from tests.support import GENESIS_DATE, Cast, register_sites
 
 PASSPHRASE = "correct horse battery staple"
 STAFF = {
@@ -83,6 +83,7 @@ def db(tmp_path: Path, cast: Cast, staff: Staff) -> Path:
         protocol_amendment="MC0282-original",
         effective_date=GENESIS_DATE,
     ) as ledger:
+        register_sites(ledger, cast.sponsor)
         for who, (name, role, site) in STAFF.items():
             signer = staff.signers[who]
             key = person_key(signer.public_key, signer.key_id, name, role, site)

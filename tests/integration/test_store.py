@@ -104,7 +104,7 @@ def test_concurrent_writers_extend_one_unbroken_chain(ledger: TrialLedger, cast:
     assert errors == []
     report = verify_ledger(ledger.reader)
     assert report.ok, report.first_failure
-    assert report.events == 6 + 4 * 11  # genesis, 5 registrations, 4 x 11 subject events
+    assert report.events == 9 + 4 * 11  # genesis, 3 sites, 5 keys, 4 x 11 subject events
 
 
 def test_registry_change_during_a_commit_is_refused(ledger: TrialLedger, cast: Cast) -> None:

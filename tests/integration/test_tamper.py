@@ -69,7 +69,7 @@ def positions_of_doses(db: Path) -> list[int]:
 def test_intact_ledger_verifies(filled: TrialLedger) -> None:
     report = verify_ledger(filled.reader)
     assert report.ok, report.first_failure
-    assert report.events == filled.reader.size() == 19
+    assert report.events == filled.reader.size() == 22  # 1 + 3 sites + 5 keys + 13
 
 
 def test_product_refuses_update_and_delete(filled: TrialLedger) -> None:

@@ -183,7 +183,7 @@ def test_failed_rebuild_keeps_the_previous_views(
     with attacker(db_path) as conn:
         conn.execute(
             "UPDATE stored_events SET state = CAST(replace(state, 'F', 'M') AS BLOB)"
-            " WHERE position=7"
+            " WHERE position=10"  # S1's screening (after genesis, 3 sites and 5 keys)
         )
     with pytest.raises(VerificationError, match="refusing to project"):
         engine.rebuild()
