@@ -91,6 +91,17 @@ def site_registered(
     )
 
 
+def check_expiry(expires_on: date | None, effective_date: date, field: str = "expires_on") -> None:
+    """A key's last signing day is not before the day it is registered (its effective date)."""
+    if expires_on is not None and expires_on < effective_date:
+        raise ValidationError(
+            field,
+            expires_on.isoformat(),
+            "a key's expiry (its last signing day) may not be before the day it is registered "
+            f"({effective_date.isoformat()})",
+        )
+
+
 class TrialLedger:
     """One ledger file: the write side (``store``) and a read-only view (``reader``)."""
 
@@ -217,10 +228,11 @@ class TrialLedger:
         self, sponsor: Signer, key: PersonKey, reason: str, effective_date: date
     ) -> CommitRecord:
         """Add a person's key: once, for a registered site (or ``*`` for a role that is not
-        site-bound)."""
+        site-bound), expiring no earlier than ``effective_date``."""
         registry = self.registry()
         if key.key_id in registry.keys:
             raise UsageError(f"key {key.key_id} is already registered; a key is registered once")
+        check_expiry(key.expires_on, effective_date)
         event = KeyRegistered(
             **self._registry_event_base(registry),  # type: ignore[arg-type]
             key=key,

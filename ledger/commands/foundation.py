@@ -38,7 +38,7 @@ from ledger.integrity.signing import (
 )
 from ledger.proofs import consistency, inclusion
 from ledger.protocol.parameters import PARAMETERS
-from ledger.service import TrialLedger, person_key, today
+from ledger.service import TrialLedger, check_expiry, person_key, today
 from ledger.store import LedgerReader
 from ledger.verify import VerifyReport, verify_ledger
 
@@ -219,6 +219,7 @@ def keys_add(
     if role not in ROLES:
         raise UsageError(f"--role {role!r}: not a role; roles are {', '.join(ROLES)}")
     expires_on = parse_date(expires, "--expires") if expires else None
+    check_expiry(expires_on, today(), "--expires")  # the rule register_key applies, named here
     placeholder = bytes(32)  # validate name, role and site before any key file is written
     person_key(placeholder, key_id(placeholder), name, role, site, expires_on)
     with TrialLedger.open(db) as ledger:

@@ -234,6 +234,28 @@ def test_keys_add_accepts_all_sites_for_a_monitor(
     assert json.loads(out)["site"] == "*"
 
 
+def test_keys_add_refuses_an_expiry_before_today(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = ledger_state(capsys, work)
+    yesterday = (today() - timedelta(days=1)).isoformat()
+    refused(
+        run(capsys, *keys_add(work, "001", "--expires", yesterday)),
+        f"--expires='{yesterday}' refused: a key's expiry (its last signing day) may not be "
+        f"before the day it is registered ({today().isoformat()})",
+    )
+    assert ledger_state(capsys, work) == before
+    assert not (work / "nia.key").exists()
+
+
+def test_keys_add_accepts_an_expiry_of_today(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *keys_add(work, "001", "--expires", today().isoformat(), "--json"))
+    assert code == 0, err
+    assert json.loads(out)["expires_on"] == today().isoformat()
+
+
 # --------------------------------------------------------------------------- subjects
 
 

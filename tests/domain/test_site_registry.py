@@ -165,6 +165,24 @@ def test_refuses_screening_at_an_unregistered_site(recorder: TrialRecorder, cast
     assert size(recorder.ledger) == before
 
 
+def test_refuses_a_key_expiring_before_its_registration(ledger: TrialLedger, cast: Cast) -> None:
+    before = size(ledger)
+    newcomer = new_signer()
+    key = person_key(
+        newcomer.public_key, newcomer.key_id, "Tim Temporary", "coordinator", "001",
+        date(2003, 1, 31),
+    )  # fmt: skip
+    with pytest.raises(
+        ValidationError,
+        match=r"expires_on='2003-01-31' refused: a key's expiry .* may not be before the day it "
+        r"is registered \(2003-02-01\)",
+    ):
+        ledger.register_key(cast.sponsor, key, "cover for February", date(2003, 2, 1))
+    assert size(ledger) == before
+    ledger.register_key(cast.sponsor, key, "cover for the last day of January", date(2003, 1, 31))
+    assert ledger.registry().keys[newcomer.key_id].key.expires_on == date(2003, 1, 31)
+
+
 def test_a_key_is_still_registered_once(ledger: TrialLedger, cast: Cast) -> None:
     key = ledger.registry().keys[cast.coordinator.key_id].key
     with pytest.raises(UsageError, match="a key is registered once"):
