@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.errors import UsageError
-from ledger.integrity.signing import Signer
+from ledger.integrity.signing import Signer, check_owner_only
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -48,11 +49,29 @@ PassphraseFileOption = Annotated[
 
 
 def read_passphrase(passphrase_file: Path | None, what: str = "key file") -> bytes:
+    """The passphrase for ``what``. A passphrase file is held to the key files' mode rule
+    (:func:`~ledger.integrity.signing.check_owner_only`): group or other access refuses it."""
     if passphrase_file is not None:
         try:
-            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+            fd = os.open(passphrase_file, os.O_RDONLY)
         except OSError as e:
             raise UsageError(f"--passphrase-file {passphrase_file}: {e.strerror}") from None
+        with os.fdopen(fd, "rb") as handle:
+            # The mode of the file as opened, so it cannot be swapped after the check.
+            check_owner_only(
+                passphrase_file,
+                stat.S_IMODE(os.fstat(handle.fileno()).st_mode),
+                "--passphrase-file",
+                "a passphrase file is held to the key files' rule (no group or other access)",
+            )
+            try:
+                text = handle.read().decode("utf-8").rstrip("\r\n")
+            except OSError as e:
+                raise UsageError(f"--passphrase-file {passphrase_file}: {e.strerror}") from None
+            except UnicodeDecodeError:
+                raise UsageError(
+                    f"--passphrase-file {passphrase_file}: expected UTF-8 text"
+                ) from None
         if not text:
             raise UsageError(f"--passphrase-file {passphrase_file}: the file is empty")
         return text.encode()

@@ -3,7 +3,8 @@
 * Private keys are stored as encrypted PKCS #8 PEM (``BestAvailableEncryption``), created with
   ``os.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)`` so that an existing file is never
   overwritten and the key is never readable by group or other, even briefly. Reading refuses a
-  file whose mode grants any group/other permission, like OpenSSH does.
+  file whose mode grants any group/other permission, like OpenSSH does
+  (:func:`check_owner_only`, which the command line also holds passphrase files to).
 * Public keys are stored as SubjectPublicKeyInfo PEM (RFC 8410), also never overwritten; in
   memory and in the ledger they are the raw 32 bytes.
 * ``key_id(raw) = "ed25519:" + hex(SHA-256(raw))[:32]`` (128 bits): a stable, printable name for
@@ -35,6 +36,7 @@ from ledger.errors import KeyFileError, SignatureError
 
 __all__ = [
     "Signer",
+    "check_owner_only",
     "generate_private_key",
     "key_id",
     "public_key_bytes",
@@ -102,6 +104,15 @@ def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: bytes) -> 
     _create_exclusive(path, pem, 0o600)
 
 
+def check_owner_only(path: Path, mode: int, what: str = "key file", rule: str = "") -> None:
+    """Refuse a secret's file whose permission bits ``mode`` grant group or other anything."""
+    if mode & 0o077:
+        raise KeyFileError(
+            f"{what} {path} has mode {mode:04o}; expected 0600 (chmod 600 {path})"
+            + (f": {rule}" if rule else "")
+        )
+
+
 def _read_key_file(path: Path, *, private: bool) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -113,11 +124,8 @@ def _read_key_file(path: Path, *, private: bool) -> bytes:
         status = os.fstat(handle.fileno())
         if not stat.S_ISREG(status.st_mode):
             raise KeyFileError(f"key file {path}: expected a regular file")
-        mode = stat.S_IMODE(status.st_mode)
-        if private and mode & 0o077:
-            raise KeyFileError(
-                f"key file {path} has mode {mode:04o}; expected 0600 (chmod 600 {path})"
-            )
+        if private:
+            check_owner_only(path, stat.S_IMODE(status.st_mode))
         return handle.read()
 
 

@@ -63,6 +63,7 @@ def staff(tmp_path_factory: pytest.TempPathFactory) -> Staff:
     folder = tmp_path_factory.mktemp("keys")
     passphrase_file = folder / "passphrase"
     passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    passphrase_file.chmod(0o600)  # held to the key files' mode rule
     signers = {}
     for who in STAFF:
         private = generate_private_key()
