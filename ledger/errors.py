@@ -247,3 +247,9 @@ def printable(message: str) -> str:
     """``message`` safe for a terminal: control and bidirectional-override characters (which a
     hostile value could carry into a message) escaped; line breaks and tabs kept."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
+
+
+def show_position(position: int | None) -> str:
+    """Where an earlier event is: ``position 17``, or, for an event of the same import or
+    command that is not written yet, ``earlier in this commit, not yet written``."""
+    return "earlier in this commit, not yet written" if position is None else f"position {position}"

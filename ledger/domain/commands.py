@@ -35,7 +35,13 @@ from ledger.domain.guards import (
     require_status_open,
 )
 from ledger.domain.patient import Patient
-from ledger.errors import NotFoundError, RuleViolation, ValidationError
+from ledger.errors import (
+    NotFoundError,
+    RuleViolation,
+    ValidationError,
+    show_position,
+    show_value,
+)
 from ledger.events import (
     ENTERED_IN_ERROR,
     RECORD_STATUS_FIELD,
@@ -167,7 +173,7 @@ def screen(
     if p.screening is not None:
         raise RuleViolation(
             f"[REC-DUPLICATE-SUBJECT] subject {p.subject_id} was already screened on "
-            f"{p.screening.effective_date} (position {p.screening_position})"
+            f"{p.screening.effective_date} ({show_position(p.screening_position)})"
         )
     if site != site_of(p.subject_id):
         raise ValidationError(
@@ -203,7 +209,7 @@ def assess_eligibility(
             "age_years",
             inputs.age_years,
             f"[REC-ELIGIBILITY-AGE] subject {p.subject_id} was screened aged "
-            f"{screening.age_years} (position {p.screening_position}); correct that first",
+            f"{screening.age_years} ({show_position(p.screening_position)}); correct that first",
         )
     result = eligibility_rules(inputs, p.params(ctx.amendment))
     criteria = tuple(
@@ -282,7 +288,7 @@ def enrol(
         )
         raise RuleViolation(
             f"[ELIGIBILITY] enrolment of {p.subject_id} refused: not eligible (assessed "
-            f"{eligibility.effective_date}, position {p.eligibility_position}, amendment "
+            f"{eligibility.effective_date}, {show_position(p.eligibility_position)}, amendment "
             f"{eligibility.protocol_amendment}); failing: {listed}. Enrol with a waiver naming "
             "these criteria and a reason to record a protocol deviation"
         )
@@ -354,12 +360,12 @@ def _not_already_dosed(p: Patient, drug: str, on: date) -> None:
     if (drug, on) in p.doses:
         raise RuleViolation(
             f"[REC-DUPLICATE-DOSE] {drug} on {on} is already recorded for {p.subject_id} "
-            f"(position {p.doses[(drug, on)]}); correct that record instead"
+            f"({show_position(p.doses[(drug, on)])}); correct that record instead"
         )
     if (drug, on) in p.missed:
         raise RuleViolation(
             f"[REC-DOSE-MISSED-CONFLICT] {drug} on {on} is recorded as missed for "
-            f"{p.subject_id} (position {p.missed[(drug, on)]}); correct that record instead"
+            f"{p.subject_id} ({show_position(p.missed[(drug, on)])}); correct that record instead"
         )
 
 
@@ -531,7 +537,8 @@ def assess_response(
         latest = p.assessments[-1]
         raise RuleViolation(
             f"[REC-ASSESSMENT-ORDER] subject {p.subject_id} was last assessed on {latest.on} "
-            f"(position {latest.position}): assessments are recorded in date order, one per day"
+            f"({show_position(latest.position)}): assessments are recorded in date order, "
+            "one per day"
         )
     measured, lab_positions = _assessment_values(p, on, findings or Findings())
     current = Measurement(assessed_on=on, **measured.model_dump())
@@ -766,7 +773,7 @@ def report_adverse_event(
         known = p.adverse_events[ae_id]
         raise RuleViolation(
             f"[AE-DUPLICATE] {ae_id} of {p.subject_id} was already reported "
-            f"(position {known.position}, {known.report.term})"
+            f"({show_position(known.position)}, {known.report.term})"
         )
     if action_taken in DRUG_ACTIONS and p.regimen_on(on) not in ON_TREATMENT:
         raise ValidationError(
@@ -960,7 +967,8 @@ def correct(
         raise ValidationError(
             "old_value",
             old_value,
-            f"[REC-CORRECT-OLD] {name} at position {position} has {field}={current_text!r}",
+            f"[REC-CORRECT-OLD] {name} at position {position} has "
+            f"{field}={show_value(current_text)}",
         )
     if new_value == current_text:
         raise ValidationError(

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from ledger.errors import ValidationError
+from ledger.errors import ValidationError, show_text
 from ledger.events import (
     AdverseEventReported,
     AdverseEventResolved,
@@ -112,8 +112,8 @@ def field_text(event: SubjectEvent, field: str) -> str:
         raise ValidationError(
             "field",
             field,
-            f"[REC-CORRECT-FIELD] {event_name(event.TOPIC)} has no correctable field {field!r}; "
-            f"correctable: {', '.join(sorted(fields))}",
+            f"[REC-CORRECT-FIELD] {event_name(event.TOPIC)} has no correctable field "
+            f"{show_text(field)}; correctable: {', '.join(sorted(fields))}",
         )
     return as_text(fields[field])
 

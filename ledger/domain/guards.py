@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ValidationError as PydanticValidationError
 
 from ledger.domain.patient import Patient
-from ledger.errors import NotFoundError, RuleViolation, ValidationError
+from ledger.errors import NotFoundError, RuleViolation, ValidationError, show_position
 from ledger.events import (
     ANALYTE_UNITS,
     AdverseEventReported,
@@ -164,7 +164,7 @@ def check_date(p: Patient, on: date, ctx: TrialContext, field: str = "date") -> 
             field,
             on.isoformat(),
             f"[REC-DATE-BEFORE-SCREENING] before subject {p.subject_id}'s screening on "
-            f"{p.screening.effective_date} (position {p.screening_position})",
+            f"{p.screening.effective_date} ({show_position(p.screening_position)})",
         )
 
 
@@ -174,8 +174,8 @@ def require_on_study(p: Patient, on: date, what: str, activity: Activity) -> Non
     if p.death is not None and on > p.death.effective_date:
         raise RuleViolation(
             f"[REC-AFTER-DEATH] subject {p.subject_id} died on {p.death.effective_date} "
-            f"(position {p.death_position}): no {what} dated {on} can follow; only corrections "
-            "and signatures"
+            f"({show_position(p.death_position)}): no {what} dated {on} can follow; only "
+            "corrections and signatures"
         )
     cw = p.consent_withdrawal
     if cw is not None and on > cw.effective_date:

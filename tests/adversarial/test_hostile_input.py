@@ -449,6 +449,17 @@ def test_cuts_a_long_refused_value_after_80_characters(
     assert "R" * 81 not in result.err
 
 
+def test_a_line_repeated_in_one_import_names_no_python_none(
+    capsys: pytest.CaptureFixture[str], trial: Trial, tmp_path: Path
+) -> None:
+    line = json.dumps(dose_line(5))
+    file = write_lines(tmp_path / "twice.jsonl", line, line)
+    result = import_refused(
+        capsys, trial, file, "line 2: [REC-DUPLICATE-DOSE]", "earlier in this commit"
+    )
+    assert "None" not in result.err
+
+
 def test_refuses_an_import_from_a_folder_or_a_missing_file(
     capsys: pytest.CaptureFixture[str], trial: Trial, tmp_path: Path
 ) -> None:
