@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,22 @@ FILES = ("events.jsonl", "commits.jsonl", "checkpoints.json")
 def export_bundle(
     reader: LedgerReader, out: Path, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
-    """Write the bundle folder (must not exist or be empty); returns the manifest."""
-    if out.exists() and any(out.iterdir()):
-        raise UsageError(f"--out {out}: folder exists and is not empty; refusing to overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the bundle folder (must not exist or be empty); returns the manifest.
+
+    Everything is read in one snapshot of the ledger, so a bundle taken while others append
+    is a consistent prefix. The caller verifies the written bundle (``verify-bundle``'s
+    verifier) before reporting success.
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"--out {out}: exists and is not an empty folder; refusing to overwrite")
+    with reader.snapshot():
+        out.mkdir(parents=True, exist_ok=True)
+        return _write_bundle(reader, out, progress)
+
+
+def _write_bundle(
+    reader: LedgerReader, out: Path, progress: Callable[[int], None] | None
+) -> dict[str, Any]:
     events = 0
     with (out / "events.jsonl").open("w", encoding="utf-8") as f:
         for row in reader.iter_events():
@@ -222,6 +235,10 @@ class BundleSource:
 
     def event_at(self, position: int) -> EventRow | None:
         return next(self.iter_events(position, position), None)
+
+    def snapshot(self) -> AbstractContextManager[Any]:
+        """Files do not change under the verifier: nothing to hold."""
+        return nullcontext()
 
 
 def _commit(d: dict[str, Any], ledger_id: str) -> CommitRecord:

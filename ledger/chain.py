@@ -39,6 +39,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ledger.errors import LedgerError
+from ledger.integrity import merkle
+from ledger.integrity.signing import verify_signature
+
 ZERO_HASH = bytes(32)
 COMMIT_TYPE = "trial-ledger/commit/v1"
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
@@ -154,3 +158,53 @@ class EventRow:
     state: bytes
     leaf_hash: bytes
     commit_seq: int
+
+
+def reprove_commit(
+    commit: CommitRecord, rows: list[EventRow], prev: bytes, public_raw: bytes | None
+) -> str | None:
+    """Re-prove one stored commit from its stored rows; the reason it fails, or None.
+
+    ``rows`` are the stored events at the commit's positions and ``prev`` the stored leaf just
+    before them. Every leaf is recomputed from the stored columns (not read from ``leaf_hash``),
+    the chain links from ``prev``, the RFC 9162 root of the leaves must be the signed
+    ``events_root`` and, given the signer's registered public key, the Ed25519 signature must
+    verify over the header. Used where one commit is trusted without a whole pass: the tip a
+    writer extends, and the registry and screening events a segment verification builds on.
+    """
+    h = commit.header
+    positions = [r.position for r in rows]
+    if positions != list(range(h.first_position, h.last_position + 1)):
+        return (
+            f"commit {h.seq} claims positions {h.first_position}-{h.last_position}, "
+            f"{len(rows)} of them are stored"
+        )
+    if h.prev_leaf != prev:
+        return f"commit {h.seq} does not link to the stored leaf at position {h.first_position - 1}"
+    leaves: list[bytes] = []
+    link = prev
+    for r in rows:
+        try:
+            leaf = leaf_hash_of(
+                commit=r.commit_seq,
+                originator_id=r.originator_id,
+                originator_version=r.originator_version,
+                position=r.position,
+                prev=link,
+                state=r.state,
+                topic=r.topic,
+            )
+        except (TypeError, ValueError) as e:
+            return f"position {r.position}: stored columns are malformed ({e})"
+        if r.commit_seq != h.seq or leaf != r.leaf_hash:
+            return f"position {r.position}: the stored event does not match its leaf hash"
+        leaves.append(leaf)
+        link = leaf
+    if merkle.root(leaves) != h.events_root:
+        return f"commit {h.seq}: the Merkle root of its events differs from the signed root"
+    if public_raw is not None:
+        try:
+            verify_signature(public_raw, h.to_bytes(), commit.signature)
+        except LedgerError:
+            return f"commit {h.seq}: the signature by {h.signer} does not verify over its header"
+    return None

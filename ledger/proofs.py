@@ -30,6 +30,11 @@ def _tree_size(reader: LedgerReader, tree_size: int | None, option: str) -> int:
 
 
 def inclusion(reader: LedgerReader, position: int, tree_size: int | None = None) -> dict[str, Any]:
+    with reader.snapshot():
+        return _inclusion(reader, position, tree_size)
+
+
+def _inclusion(reader: LedgerReader, position: int, tree_size: int | None) -> dict[str, Any]:
     size = _tree_size(reader, tree_size, "--tree-size")
     if not 1 <= position <= size:
         raise UsageError(
@@ -47,6 +52,11 @@ def inclusion(reader: LedgerReader, position: int, tree_size: int | None = None)
 
 
 def consistency(reader: LedgerReader, size1: int, size2: int | None = None) -> dict[str, Any]:
+    with reader.snapshot():
+        return _consistency(reader, size1, size2)
+
+
+def _consistency(reader: LedgerReader, size1: int, size2: int | None) -> dict[str, Any]:
     second = _tree_size(reader, size2, "--to")
     if not 1 <= size1 <= second:
         raise UsageError(f"--from {size1}: must be between 1 and --to ({second})")

@@ -39,12 +39,11 @@ from ledger.events import (
     site_of,
     trial_stream_id,
 )
-from ledger.integrity import merkle
 from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer
 from ledger.registry import KeyRegistry
 from ledger.store import CommitSeal, LedgerReader, LedgerStore, decode_event, save_checkpoint
-from ledger.verify import TRIAL_ID, VerifyReport, checkpoint_origin, verify_ledger
+from ledger.verify import TRIAL_ID, checkpoint_origin, verify_ledger
 
 TRIAL_TITLE = (
     "Anakinra With or Without Dexamethasone in Treating Patients With Smoldering or Indolent "
@@ -342,13 +341,20 @@ class TrialLedger:
             meaning=meaning,
             registry_stream=TRIAL_STREAM,
             registry_version=registry.version,
+            registry=registry,
         )
         return self.store.append(events, seal)
 
     # ------------------------------------------------------------------ checkpoints
 
-    def checkpoint(self, ledger_signer: Signer) -> str:
-        """Verify what is new since the last kept checkpoint, then sign and keep a new one."""
+    def checkpoint(self, ledger_signer: Signer, state_dir: Path | None = None) -> str:
+        """Verify the ledger, then sign and keep a checkpoint of exactly what was verified.
+
+        The verification is a full pass from position 1 (nothing kept in the file is taken on
+        trust), or incremental from ``state_dir`` if the signer keeps verifier state there. It
+        and the tree head come from one read snapshot, so an append racing the checkpoint is
+        simply not in it.
+        """
         registry = self.registry()
         if registry.trial is None:
             raise UsageError("the ledger has no TrialCreated event")
@@ -357,18 +363,17 @@ class TrialLedger:
                 f"checkpoints are signed by the ledger key {registry.trial.ledger_key_id}, "
                 f"not {ledger_signer.key_id}"
             )
-        kept = self.reader.checkpoints()
-        against = kept[-1][1] if kept else None
-        report = verify_ledger(self.reader, against=against)
-        if not report.ok or report.first_failure is not None:
-            failure = report.first_failure
+        with self.reader.snapshot():
+            report = verify_ledger(self.reader, state_dir=state_dir)
+        failure = report.first_failure
+        if failure is not None or report.frontier is None:
             where = failure.position if failure else "?"
-            why = failure.reason if failure else "unknown"
+            why = failure.reason if failure else "no tree was computed"
             raise VerificationError(
                 f"refusing to sign a checkpoint over a ledger that fails verification at "
                 f"position {where}: {why}"
             )
-        frontier = self._frontier_at(report)
+        frontier = report.frontier
         cp = Checkpoint(
             origin=checkpoint_origin(str(registry.trial.ledger_id)),
             tree_size=frontier.size,
@@ -378,21 +383,6 @@ class TrialLedger:
         note = sign_checkpoint(cp, cp.origin, ledger_signer)
         save_checkpoint(self.db_path, cp.tree_size, note, json.dumps(frontier.to_json()))
         return note
-
-    def _frontier_at(self, report: VerifyReport) -> merkle.MerkleFrontier:
-        """The frontier at the head: from the kept one, extended by the newer leaf hashes."""
-        kept = self.reader.checkpoints()
-        frontier = merkle.MerkleFrontier()
-        if kept:
-            frontier = merkle.MerkleFrontier.from_json(json.loads(kept[-1][2]))
-        for leaf in self.reader.leaf_hashes(frontier.size + 1):
-            frontier.append(leaf)
-        if frontier.root() != report.root or frontier.size != report.tree_size:
-            raise VerificationError(
-                "the leaves read for the checkpoint differ from the leaves just verified "
-                "(the ledger changed during the checkpoint); try again"
-            )
-        return frontier
 
 
 def today() -> date:

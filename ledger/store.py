@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,12 +52,26 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import get_topic
 
-from ledger.chain import ZERO_HASH, CommitHeader, CommitRecord, EventRow, leaf_hash_of
-from ledger.errors import ConcurrencyError, LedgerError, NotFoundError, UsageError
+from ledger.chain import (
+    ZERO_HASH,
+    CommitHeader,
+    CommitRecord,
+    EventRow,
+    leaf_hash_of,
+    reprove_commit,
+)
+from ledger.errors import (
+    ConcurrencyError,
+    LedgerError,
+    NotFoundError,
+    UsageError,
+    VerificationError,
+)
 from ledger.events import EVENT_BY_TOPIC, LedgerEvent, created_at_utc
 from ledger.integrity import merkle
 from ledger.integrity.canonical import canonical_json
 from ledger.integrity.signing import Signer
+from ledger.registry import KeyRegistry
 
 
 class UnsignedAppendError(LedgerError):
@@ -71,12 +86,21 @@ class CommitSeal:
     recorder re-reads its version inside the insert transaction and refuses the commit if a key
     was registered, rotated or revoked in between (so authorisation is never checked against a
     stale registry).
+
+    ``registry``: the registry itself, with which the recorder re-proves the signature of the
+    tip commit it extends. Without one (the library's own recorder tests) the tip's events,
+    links and root are still re-proved, but not who signed it.
     """
 
     signer: Signer
     meaning: str = "authorship"
     registry_stream: UUID | None = None
     registry_version: int | None = None
+    registry: KeyRegistry | None = None
+
+
+class BrokenTipError(VerificationError):
+    """The commit a writer would extend fails its re-proof: nothing is appended on top of it."""
 
 
 SCHEMA = (
@@ -255,6 +279,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             )
         last_position = int(head_position or 0)
         prev = bytes(head_leaf) if head_leaf is not None else ZERO_HASH
+        if last_seq is not None:
+            self._check_tip(c, int(last_seq), last_position, seal)
         seq = int(last_seq or 0) + 1
         recorded_at = created_at_utc(datetime.now(UTC))
         if last_recorded and recorded_at < last_recorded:
@@ -312,6 +338,82 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         )
         self.last_commit = CommitRecord(header=header, signature=signature)
         return notification_ids
+
+    def _check_tip(self, c: SQLiteCursor, seq: int, head: int, seal: CommitSeal) -> None:
+        """Re-prove the commit this append extends, inside the insert transaction.
+
+        Its events are rehashed from their stored columns and chained from the stored leaf
+        before them, their root must be the signed root, the commit must end at the head, and
+        its signature must verify under its signer's registered key. A signature this recorder
+        made itself for exactly these header bytes is not checked again. The whole chain stays
+        ``verify``'s job; this stops a writer from building on a tip that was edited.
+        """
+        c.execute("SELECT MAX(seq) FROM ledger_commits")
+        (newest,) = c.fetchone()
+        if newest != seq:
+            raise BrokenTipError(
+                f"the last event (position {head}) lies in commit {seq}, but commit {newest} is "
+                "the newest stored: signed events after it were removed; refusing to append "
+                "(run `trial-ledger verify`)"
+            )
+        c.execute(
+            "SELECT seq, first_position, last_position, prev_leaf, events_root, signer, meaning,"
+            " recorded_at, signature FROM ledger_commits WHERE seq = ?",
+            (seq,),
+        )
+        row = c.fetchone()
+        if row is None:
+            raise BrokenTipError(
+                f"the last event (position {head}) claims commit {seq}, which is not stored; "
+                "refusing to append on top of it (run `trial-ledger verify`)"
+            )
+        try:
+            commit = commit_from_row(tuple(row), self.ledger_id(c))
+        except (TypeError, ValueError) as e:
+            raise BrokenTipError(
+                f"commit {seq} at the head is malformed ({e}); refusing to append on top of it"
+            ) from None
+        first, last = commit.header.first_position, commit.header.last_position
+        if last != head or not 1 <= first <= last:
+            raise BrokenTipError(
+                f"commit {seq} at the head covers positions {first}-{last} but the last event "
+                f"is at {head}; refusing to append on top of it (run `trial-ledger verify`)"
+            )
+        c.execute(
+            f"SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
+            f" commit_seq FROM {self.events_table_name} WHERE position >= ? AND position <= ?"
+            " ORDER BY position",
+            (first - 1, last),
+        )
+        fetched = [_event_row(tuple(r)) for r in c.fetchall()]
+        before = fetched.pop(0) if fetched and fetched[0].position == first - 1 else None
+        prev = before.leaf_hash if before is not None else ZERO_HASH
+        public: bytes | None = None
+        mine = self.last_commit
+        if seal.registry is not None and not (
+            mine is not None
+            and mine.header.to_bytes() == commit.header.to_bytes()
+            and mine.signature == commit.signature
+        ):
+            try:
+                on = datetime.fromisoformat(commit.header.recorded_at[:10]).date()
+                # The genesis commit is signed by the sponsor key its own TrialCreated names.
+                genesis = seal.registry.keys.get(commit.header.signer) if first == 1 else None
+                if genesis is not None and genesis.registered_at == 1:
+                    public = genesis.public_raw
+                else:
+                    public = seal.registry.signer(commit.header.signer, first, on).public_raw
+            except (LedgerError, ValueError) as e:
+                raise BrokenTipError(
+                    f"commit {seq} at the head is signed by {commit.header.signer}, which may not "
+                    f"sign there ({e}); refusing to append on top of it"
+                ) from None
+        failure = reprove_commit(commit, fetched, prev, public)
+        if failure is not None:
+            raise BrokenTipError(
+                f"the commit at the head fails its re-proof: {failure}; refusing to append on "
+                "top of it (nothing was written; run `trial-ledger verify`)"
+            )
 
 
 class _StatementCachingPool(SQLiteConnectionPool):
@@ -448,7 +550,41 @@ class LedgerStore(Application[UUID]):
         return [e for e in self.events.get(originator_id) if isinstance(e, LedgerEvent)]
 
     def close(self) -> None:
+        """Close, then fold the WAL back into the main file so that the file alone is whole.
+
+        Best effort: a reader holding an older snapshot keeps later frames in the WAL, which
+        SQLite folds in at the next checkpoint. Copy a live ledger with ``trial-ledger backup``.
+        """
         self.factory.close()
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=1.0)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass  # busy or read-only: the WAL stays beside the file, which SQLite reads too
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _open_failure(db_path: Path, e: sqlite3.DatabaseError) -> LedgerError:
+    """Why a ledger file cannot be opened: damaged (exit 1) or not a ledger at all (exit 2)."""
+    try:
+        with db_path.open("rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as os_error:
+        return UsageError(f"--db {db_path}: cannot read the file ({os_error.strerror})")
+    message = str(e)
+    if head == SQLITE_MAGIC and "no such table" not in message:
+        return VerificationError(
+            f"--db {db_path}: the ledger file is damaged ({message}); it cannot be read as "
+            "the SQLite database it was (truncated or overwritten)"
+        )
+    if not head:
+        return UsageError(f"--db {db_path}: the file is empty, not a trial-ledger database")
+    return UsageError(f"--db {db_path}: not a trial-ledger database ({message})")
 
 
 @dataclass
@@ -457,31 +593,64 @@ class LedgerReader:
 
     Opens SQLite in ``mode=ro``: reading never creates or changes a file. Rows come back as
     plain tuples in position order, in batches, so memory stays flat on any ledger size.
+
+    Consistent reads: inside :meth:`snapshot` (and inside ``with LedgerReader(...)``) every
+    query reads one SQLite read transaction, the ledger as one commit left it, so a writer
+    appending meanwhile can never make events and commits disagree. Outside a snapshot each
+    query sees the latest commit (what the write side needs).
     """
 
     db_path: Path
     batch_size: int = 20_000
     _conn: sqlite3.Connection = field(init=False, repr=False)
+    _depth: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
         if not self.db_path.is_file():
             raise UsageError(f"--db {self.db_path}: no such ledger file")
         try:
             self._conn = sqlite3.connect(
-                f"file:{self.db_path.resolve()}?mode=ro", uri=True, check_same_thread=False
+                f"file:{self.db_path.resolve()}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
             )
             self._conn.execute("SELECT 1 FROM stored_events LIMIT 1")
+            self._conn.execute("SELECT 1 FROM ledger_commits LIMIT 1")
         except sqlite3.DatabaseError as e:
-            raise UsageError(f"--db {self.db_path}: not a trial-ledger database ({e})") from None
+            raise _open_failure(self.db_path, e) from None
 
     def close(self) -> None:
         self._conn.close()
 
     def __enter__(self) -> LedgerReader:
+        self._begin()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._end()
         self.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[LedgerReader]:
+        """Read one consistent state of the ledger for the duration (re-entrant)."""
+        self._begin()
+        try:
+            yield self
+        finally:
+            self._end()
+
+    def _begin(self) -> None:
+        if self._depth == 0:
+            self._conn.execute("BEGIN")
+            # The read transaction (and its WAL snapshot) starts with the first read.
+            self._conn.execute("SELECT 1 FROM stored_events LIMIT 1").fetchall()
+        self._depth += 1
+
+    def _end(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     def meta(self, name: str) -> str | None:
         row = self._conn.execute("SELECT value FROM ledger_meta WHERE name=?", (name,)).fetchone()

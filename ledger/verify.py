@@ -15,10 +15,20 @@ never run backwards, the RFC 9162 root of its leaves, and the Ed25519 signature 
 Every signed checkpoint (stored in the ledger, or passed with ``--against``) must be met with
 the same root at its size; one beyond the end of the ledger means the tail was truncated.
 
-Incremental mode (``against`` a checkpoint of size m whose Merkle frontier the ledger kept)
-starts from that frontier: it proves positions m+1..n extend the signed root at m, in time
-proportional to n - m. It trusts positions 1..m as the checkpoint's signature vouches for them;
-a full pass re-proves them. The first failure stops the pass and is reported by position.
+Nothing the ledger file holds is trusted unless it is re-proved from the stored bytes or
+checked against something the verifier holds itself. ``against`` (a checkpoint note the
+caller kept) is checked by a full pass: every stored byte a leaf covers is rehashed from
+position 1, the root at the checkpoint's size must equal the signed one, and everything after
+it is proved as well. The checkpoints and Merkle frontiers kept inside the ledger file are
+checked like any other stored data (each kept checkpoint must match the root at its size) and
+never used as a shortcut.
+
+Incremental mode needs state the verifier wrote itself (``ledger.verifier_state``, the
+``--state DIR`` of the CLI): after a successful pass it keeps the size, last leaf, Merkle
+frontier, registry events and subject sites it proved; the next pass starts there and reads
+only the events appended since, in time proportional to them. It vouches for the prefix only
+as this verifier proved it earlier: a rewrite of stored rows below that point is caught by
+the next full pass (or by anyone comparing the ledger's roots with the ones the state holds).
 """
 
 from __future__ import annotations
@@ -27,15 +37,17 @@ import base64
 import hashlib
 import json
 import multiprocessing
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Protocol, cast
 
-from ledger.chain import ZERO_HASH, CommitRecord, EventRow
-from ledger.errors import LedgerError, VerificationError
+from ledger.chain import ZERO_HASH, CommitRecord, EventRow, reprove_commit
+from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.events import (
     MEANINGS,
     REGISTRY_TOPICS,
@@ -49,6 +61,7 @@ from ledger.integrity.checkpoint import Checkpoint, parse_checkpoint, verify_che
 from ledger.integrity.signing import key_id, verify_signature
 from ledger.registry import KeyRegistry, RegisteredKey
 from ledger.store import decode_event
+from ledger.verifier_state import RegistryEvent, VerifierState, load_state, save_state
 
 TRIAL_ID = "NCT00635154"
 _json_str = json.JSONEncoder(ensure_ascii=False).encode
@@ -67,6 +80,7 @@ class LedgerSource(Protocol):
     def stream_rows(self, originator_id: str) -> list[EventRow]: ...
     def event_at(self, position: int) -> EventRow | None: ...
     def meta(self, name: str) -> str | None: ...
+    def snapshot(self) -> AbstractContextManager[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,10 @@ class VerifyReport:
     mode: str
     started_at_position: int
     first_failure: Failure | None = None
+    state: dict[str, Any] | None = None
+    """With a state folder: {"path", "resumed_from", "saved_size"} (saved_size null on failure)."""
+    frontier: merkle.MerkleFrontier | None = field(default=None, repr=False, compare=False)
+    """The Merkle frontier at ``tree_size`` (what a checkpoint signer signs over)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +125,7 @@ class VerifyReport:
             "checkpoints_checked": self.checkpoints_checked,
             "mode": self.mode,
             "started_at_position": self.started_at_position,
+            "state": self.state,
         }
 
 
@@ -129,7 +148,8 @@ class _Pass:
     registry: KeyRegistry = field(default_factory=KeyRegistry)
     sites: dict[str, str] = field(default_factory=dict)
     frontier: merkle.MerkleFrontier = field(default_factory=merkle.MerkleFrontier)
-    checkpoints: list[tuple[int, str]] = field(default_factory=list)
+    checkpoints: list[tuple[int, str, str]] = field(default_factory=list)
+    """(tree size, signed note, kept frontier JSON or "") still to meet, smallest first."""
     checkpoints_checked: int = 0
     track_tree: bool = True
     signature_pool: ProcessPoolExecutor | None = None
@@ -137,11 +157,24 @@ class _Pass:
     signature_futures: list[Future[tuple[int, str] | None]] = field(default_factory=list)
     commits_checked: int = 0
     events_checked: int = 0
+    registry_events: list[RegistryEvent] = field(default_factory=list)
+    roots: dict[int, bytes] = field(default_factory=dict)
+    site_lookup: Callable[[EventRow], str | None] | None = None
+    """Segment mode only: the site of a subject screened before the segment (re-proved)."""
+    end_leaf: bytes = ZERO_HASH
+    end_seq: int = 0
+    end_recorded: str = ""
 
     def check_checkpoints_at(self, size: int) -> None:
         while self.checkpoints and self.checkpoints[0][0] == size:
-            _, note = self.checkpoints.pop(0)
+            _, note, kept_frontier = self.checkpoints.pop(0)
             self.check_note(note, size, self.frontier.root())
+            if kept_frontier and _frontier_differs(kept_frontier, self.frontier):
+                raise _Stop(
+                    size,
+                    f"the Merkle frontier kept with the checkpoint at tree size {size} differs "
+                    f"from the frontier of the ledger's first {size} events: it was altered",
+                )
 
     def check_note(self, note: str, size: int, root: bytes) -> Checkpoint:
         trial = self.registry.trial
@@ -164,33 +197,30 @@ class _Pass:
                 "history before this point was rewritten",
             )
         self.checkpoints_checked += 1
+        self.roots[size] = root
         return cp
 
     def site_of(self, row: EventRow) -> str:
         site = self.sites.get(row.originator_id)
+        if site is None and self.site_lookup is not None:
+            site = self.site_lookup(row)
         if site is None:
-            first = self.source.first_event_of(row.originator_id)
-            if first is None or first.topic != SCREENING_TOPIC or first.position > row.position:
-                raise _Stop(
-                    row.position,
-                    f"{event_name(row.topic)} belongs to stream {row.originator_id}, which has no "
-                    "SubjectScreened event before it",
-                )
-            site = str(json.loads(first.state)["site"])
-            self.sites[row.originator_id] = site
+            raise _Stop(
+                row.position,
+                f"{event_name(row.topic)} belongs to stream {row.originator_id}, which has no "
+                "SubjectScreened event before it",
+            )
+        self.sites[row.originator_id] = site
         return site
 
-    def run(self, start: int, prev: bytes, last_recorded: str, stop_at_size: int) -> None:
-        """Check events ``start..`` with ``prev`` the leaf before ``start``."""
-        commits = self.source.iter_commits(1)
+    def run(
+        self, start: int, prev: bytes, last_recorded: str, last_seq: int, stop_at_size: int
+    ) -> None:
+        """Check events ``start..`` given what precedes them: ``prev`` the leaf at
+        ``start - 1``, ``last_seq`` and ``last_recorded`` the commit that ends there."""
+        commits = self.source.iter_commits(last_seq + 1)
         commit: CommitRecord | None = None
-        expected_seq = 0
-        if start > 1:
-            at = self.source.commit_at(start)
-            if at is None:
-                raise _Stop(start, f"no signed commit covers position {start}")
-            commits = self.source.iter_commits(at.header.seq)
-            expected_seq = at.header.seq - 1
+        expected_seq = last_seq
         signer: RegisteredKey | None = None
         leaves: list[bytes] = []
         expected = start
@@ -268,6 +298,9 @@ class _Pass:
                         self.progress(self.events_checked)
         self.events_checked = expected - start
         end = expected - 1
+        self.end_leaf, self.end_seq, self.end_recorded = prev, max(seq, last_seq), last_recorded
+        if end == 0:
+            raise _Stop(1, "the ledger holds no events: position 1 (TrialCreated) is missing")
         if commit is not None:
             raise _Stop(
                 expected,
@@ -277,22 +310,29 @@ class _Pass:
         extra = next(commits, None)
         if extra is not None:
             raise _Stop(
-                extra.header.first_position,
-                f"commit {extra.header.seq} covers positions {extra.header.first_position}-"
-                f"{extra.header.last_position} but those events are missing",
-            )
-        if self.checkpoints:
-            size, _ = self.checkpoints[0]
-            raise _Stop(
                 end + 1,
-                f"a signed checkpoint covers {size} events but the ledger holds {end}: the tail "
-                "was truncated",
+                f"commit {extra.header.seq} is signed for positions {extra.header.first_position}-"
+                f"{extra.header.last_position} but the ledger's events end at position {end}: "
+                "signed events were removed",
             )
         if stop_at_size > end:
             raise _Stop(
                 end + 1,
                 f"the checkpoint checked against covers {stop_at_size} events but the ledger holds "
-                f"{end}: the tail was truncated",
+                f"{end}: positions {end + 1}-{stop_at_size} were removed (the tail was truncated)",
+            )
+        if self.checkpoints:
+            size = self.checkpoints[0][0]
+            if size <= end:
+                raise _Stop(
+                    size,
+                    f"a checkpoint kept in the ledger claims tree size {size}, which is not the "
+                    "end of a signed commit: the checkpoints table was altered",
+                )
+            raise _Stop(
+                end + 1,
+                f"a signed checkpoint kept in the ledger covers {size} events but the ledger holds "
+                f"{end}: positions {end + 1}-{size} were removed (the tail was truncated)",
             )
 
     @staticmethod
@@ -359,9 +399,12 @@ class _Pass:
         except LedgerError as e:
             raise _Stop(p, f"commit {commit.header.seq}: {e}") from None
         if row.topic in REGISTRY_TOPICS:
-            self.registry.apply(event, p)
             if row.originator_id != trial_stream_id(TRIAL_ID).hex:
                 raise _Stop(p, "key registry event outside the trial stream")
+            self.registry.apply(event, p)
+            self.registry_events.append(
+                (p, row.topic, row.originator_id, row.originator_version, row.state.decode())
+            )
         return signer
 
     def genesis(self, event: Any, commit: CommitRecord) -> RegisteredKey:
@@ -449,43 +492,130 @@ def verify_ledger(
     *,
     against: str | None = None,
     sponsor_public: bytes | None = None,
+    state_dir: Path | None = None,
     full: bool = False,
     progress: Callable[[int], None] | None = None,
     parallel_signatures: bool | None = None,
 ) -> VerifyReport:
     """Verify ``source``; with ``against`` (a signed checkpoint note) prove it extends it.
 
-    Incremental when ``against`` is given, ``full`` is false and the ledger kept the frontier
-    at that checkpoint's size; otherwise a full pass from position 1. ``parallel_signatures``:
-    check commit signatures in a worker process (default: for large ledgers); the first
-    failure reported is still the one at the lowest position.
+    A full pass from position 1 unless ``state_dir`` holds state this verifier wrote after an
+    earlier pass of the same ledger (and ``full`` is false): then only the events after it
+    are read. With ``state_dir`` the state is (re)written after every successful pass.
+    ``parallel_signatures``: check commit signatures in a worker process (default: for
+    large ledgers); the first failure reported is still the one at the lowest position.
+    Raises :class:`UsageError` for a checkpoint or state that is not of this ledger.
     """
-    stored = source.checkpoints()
-    passing = _Pass(source=source, sponsor_public=sponsor_public, progress=progress)
-    against_size = 0
-    start, prev, last_recorded, mode = 1, ZERO_HASH, "", "full"
+    with source.snapshot():
+        try:
+            return _verify(
+                source, against, sponsor_public, state_dir, full, progress, parallel_signatures
+            )
+        except sqlite3.DatabaseError as e:
+            raise VerificationError(
+                f"the ledger file is damaged and cannot be read to the end ({e})"
+            ) from None
+
+
+def _against(source: LedgerSource, note: str, sponsor_public: bytes | None) -> tuple[int, str]:
+    """The size of a checkpoint given to check against; usage errors for a note that is not
+    a checkpoint, or one of another ledger (its signature is checked during the pass).
+
+    "Another ledger": the note names none of the ids this file names, and neither its
+    TrialCreated's checkpoint key nor a published sponsor key ties the two together. A note
+    signed by this ledger's checkpoint key under another id means the history was replaced
+    (the pass reports it, exit 1), as does any mismatch once the sponsor key is given."""
     try:
-        if against is not None:
-            try:
-                cp, _ = parse_checkpoint(against)
-            except LedgerError as e:
-                raise _Stop(0, f"the checkpoint given with --against is malformed: {e}") from None
-            against_size = cp.tree_size
-            frontier_json = {size: fr for size, _, fr in stored}.get(against_size)
-            if not full and frontier_json is not None and against_size > 0:
-                start, prev, last_recorded = _resume(passing, against, against_size, frontier_json)
-                mode = "incremental"
-            else:
-                passing.checkpoints.append((against_size, against))
-        passing.checkpoints.extend(
-            (size, note) for size, note, _ in stored if size >= start and size > against_size
+        cp, _ = parse_checkpoint(note)
+    except LedgerError as e:
+        raise UsageError(f"--against: the file is not a signed checkpoint ({e})") from None
+    names = _ledger_ids(source)
+    if (
+        cp.origin not in {checkpoint_origin(name) for name in names}
+        and sponsor_public is None
+        and not _signed_by_this_ledger_key(source, note, cp.origin)
+    ):
+        here = " / ".join(sorted(names)) or "(none)"
+        raise UsageError(
+            f"--against: the checkpoint is of {cp.origin!r}, but this ledger is "
+            f"{here}: give a checkpoint of this ledger (if it was taken of this ledger, "
+            "its whole history was replaced since)"
         )
+    if cp.tree_size < 1:
+        raise UsageError("--against: the checkpoint covers no events; nothing to prove")
+    return cp.tree_size, note
+
+
+def _signed_by_this_ledger_key(source: LedgerSource, note: str, origin: str) -> bool:
+    genesis = _genesis(source)
+    if genesis is None:
+        return False
+    try:
+        verify_checkpoint(note, origin, base64.b64decode(genesis.ledger_public_key))
+    except (LedgerError, ValueError):
+        return False
+    return True
+
+
+def _genesis(source: LedgerSource) -> TrialCreated | None:
+    first = source.event_at(1)
+    if first is None:
+        return None
+    try:
+        genesis = decode_event(first.topic, first.state, first.originator_id, 1)
+    except (LedgerError, ValueError):
+        return None
+    return genesis if isinstance(genesis, TrialCreated) else None
+
+
+def _ledger_ids(source: LedgerSource) -> set[str]:
+    """The ledger ids the file names (its meta row, and its TrialCreated event if readable):
+    only to tell a checkpoint or state of another ledger from one of this ledger, tampered."""
+    names = {source.meta("ledger_id") or ""}
+    genesis = _genesis(source)
+    if genesis is not None:
+        names.add(str(genesis.ledger_id))
+    names.discard("")
+    return names
+
+
+def _verify(
+    source: LedgerSource,
+    against: str | None,
+    sponsor_public: bytes | None,
+    state_dir: Path | None,
+    full: bool,
+    progress: Callable[[int], None] | None,
+    parallel_signatures: bool | None,
+) -> VerifyReport:
+    passing = _Pass(source=source, sponsor_public=sponsor_public, progress=progress)
+    against_size, note = (
+        _against(source, against, sponsor_public) if against is not None else (0, "")
+    )
+    state = _usable_state(source, state_dir, sponsor_public) if state_dir and not full else None
+    start, prev, last_recorded, last_seq, mode = 1, ZERO_HASH, "", 0, "full"
+    failure: Failure | None = None
+    try:
+        if state is not None and (
+            against_size == 0 or against_size >= state.size or (against_size in state.roots)
+        ):
+            start, prev, last_recorded, last_seq = _resume(passing, state)
+            mode = "incremental"
+            if 0 < against_size <= state.size:
+                passing.check_note(note, against_size, state.roots[against_size])
+                against_size = 0
+        if against_size:
+            passing.checkpoints.append((against_size, note, ""))
+        for size, kept, kept_frontier in source.checkpoints():
+            if size >= start:
+                passing.checkpoints.append((size, kept, kept_frontier))
+            elif size in passing.roots:  # below a resumed pass: met with the root proved then
+                passing.check_note(kept, size, passing.roots[size])
         passing.checkpoints.sort(key=lambda item: item[0])
         with _signature_pool(source, start, parallel_signatures) as pool:
             passing.signature_pool = pool
             try:
-                passing.run(start, prev, last_recorded, against_size)
-                failure = None
+                passing.run(start, prev, last_recorded, last_seq, against_size)
             except _Stop as stop:
                 failure = stop.failure
             finally:
@@ -494,8 +624,16 @@ def verify_ledger(
                 failure = late
     except _Stop as stop:
         failure = stop.failure
-    except VerificationError as e:  # pragma: no cover - every check raises _Stop
-        failure = Failure(0, str(e))
+    state_info = None
+    if state_dir is not None:
+        saved = None
+        if failure is None:
+            saved = _save(passing, source, state_dir, state, sponsor_public)
+        state_info = {
+            "path": str(state_dir),
+            "resumed_from": state.size if mode == "incremental" and state else None,
+            "saved_size": saved,
+        }
     return VerifyReport(
         ok=failure is None,
         events=passing.events_checked,
@@ -506,7 +644,100 @@ def verify_ledger(
         mode=mode,
         started_at_position=start,
         first_failure=failure,
+        state=state_info,
+        frontier=passing.frontier,
     )
+
+
+def _frontier_differs(kept: str, frontier: merkle.MerkleFrontier) -> bool:
+    try:
+        return bool(json.loads(kept) != frontier.to_json())
+    except ValueError:
+        return True
+
+
+def _usable_state(
+    source: LedgerSource, state_dir: Path, sponsor_public: bytes | None
+) -> VerifierState | None:
+    state = load_state(state_dir)
+    if state is None:
+        return None
+    first = source.event_at(1)
+    same_genesis = first is not None and first.leaf_hash == state.genesis_leaf
+    if state.ledger_id not in _ledger_ids(source) and not same_genesis:
+        raise UsageError(
+            f"--state {state_dir}: the state is of ledger {state.ledger_id}, not of this one; "
+            "give each ledger its own state folder"
+        )
+    if sponsor_public is not None and state.sponsor_key_id != key_id(sponsor_public):
+        return None  # proved without this trust anchor: prove again from position 1
+    return state
+
+
+def _resume(passing: _Pass, state: VerifierState) -> tuple[int, bytes, str, int]:
+    """Set up a pass after the prefix ``state`` proved: registry, sites, frontier, links."""
+    source = passing.source
+    for position, topic, oid, version, text in state.registry_events:
+        event = decode_event(topic, text.encode(), oid, version)
+        passing.registry.apply(event, position)
+    passing.registry_events = list(state.registry_events)
+    passing.sites = dict(state.sites)
+    passing.roots = dict(state.roots)
+    passing.frontier = merkle.MerkleFrontier.from_json(state.frontier.to_json())
+    if (source.meta("ledger_id") or "") != state.ledger_id:
+        raise _Stop(
+            1,
+            f"the ledger file names ledger id {source.meta('ledger_id')!r}, but this verifier "
+            f"proved ledger {state.ledger_id} here: its ledger_meta was altered",
+        )
+    genesis = source.event_at(1)
+    if genesis is None or genesis.leaf_hash != state.genesis_leaf:
+        raise _Stop(
+            1, "position 1 is not the event this verifier proved there: history was replaced"
+        )
+    at = source.event_at(state.size)
+    if at is None or at.leaf_hash != state.leaf:
+        raise _Stop(
+            state.size,
+            f"the event at position {state.size} is not the one this verifier proved there "
+            "(history was rewritten or truncated)",
+        )
+    return state.size + 1, state.leaf, state.recorded_at, state.commit_seq
+
+
+def _save(
+    passing: _Pass,
+    source: LedgerSource,
+    state_dir: Path,
+    previous: VerifierState | None,
+    sponsor_public: bytes | None,
+) -> int:
+    size = passing.frontier.size
+    roots = dict(passing.roots)
+    roots[size] = passing.frontier.root()
+    genesis = previous.genesis_leaf if previous else None
+    if genesis is None:
+        first = source.event_at(1)
+        genesis = first.leaf_hash if first else ZERO_HASH
+    save_state(
+        state_dir,
+        VerifierState(
+            ledger_id=source.meta("ledger_id") or "",
+            genesis_leaf=genesis,
+            size=size,
+            leaf=passing.end_leaf,
+            commit_seq=passing.end_seq,
+            recorded_at=passing.end_recorded,
+            frontier=passing.frontier,
+            roots=roots,
+            registry_events=passing.registry_events,
+            sites=passing.sites,
+            sponsor_key_id=key_id(sponsor_public)
+            if sponsor_public
+            else (previous.sponsor_key_id if previous else None),
+        ),
+    )
+    return size
 
 
 @contextmanager
@@ -525,45 +756,73 @@ def _signature_pool(
         yield pool
 
 
-def _bootstrap(passing: _Pass, start: int) -> tuple[bytes, str]:
-    """Registry as of ``start`` (trial-stream events before it), the leaf before ``start`` and
-    the recorded time of the commit before it: what a pass starting at ``start`` needs."""
-    source = passing.source
-    for row in source.stream_rows(trial_stream_id(TRIAL_ID).hex):
+def _prove_commit_of(
+    source: LedgerSource, position: int, registry: KeyRegistry, proved: set[int]
+) -> None:
+    """Re-prove the commit holding ``position`` from its stored rows (leaves, root, signature
+    under the registry folded so far); ``proved`` caches commits already re-proved."""
+    commit = source.commit_at(position)
+    if (
+        commit is None
+        or not commit.header.first_position <= position <= commit.header.last_position
+    ):
+        raise _Stop(position, f"no signed commit covers position {position}")
+    h = commit.header
+    if h.seq in proved:
+        return
+    rows = list(source.iter_events(h.first_position, h.last_position))
+    before = source.event_at(h.first_position - 1) if h.first_position > 1 else None
+    prev = before.leaf_hash if before is not None else ZERO_HASH
+    if h.first_position == 1:
+        try:
+            genesis = decode_event(rows[0].topic, rows[0].state, rows[0].originator_id, 1)
+        except (LedgerError, ValueError, IndexError) as e:
+            raise _Stop(1, f"position 1 does not decode as TrialCreated: {e}") from None
+        if not isinstance(genesis, TrialCreated) or genesis.sponsor.key_id != h.signer:
+            raise _Stop(1, "position 1 is not a TrialCreated event signed by its sponsor key")
+        public = base64.b64decode(genesis.sponsor.public_key)
+    else:
+        try:
+            on = date.fromisoformat(h.recorded_at[:10])
+            public = registry.signer(h.signer, h.first_position, on).public_raw
+        except (LedgerError, ValueError) as e:
+            raise _Stop(position, f"commit {h.seq}: {e}") from None
+    reason = reprove_commit(commit, rows, prev, public)
+    if reason is not None:
+        raise _Stop(position, reason)
+    proved.add(h.seq)
+
+
+def _proved_registry(passing: _Pass, start: int, proved: set[int]) -> None:
+    """The key registry as of ``start``, each of its events re-proved with its commit: a
+    segment verification builds on the registry, so it must not take it from the file."""
+    for row in passing.source.stream_rows(trial_stream_id(TRIAL_ID).hex):
         if row.position >= start:
             break
-        event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+        _prove_commit_of(passing.source, row.position, passing.registry, proved)
+        try:
+            event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
+        except (LedgerError, ValueError) as e:
+            raise _Stop(row.position, f"registry event does not decode: {e}") from None
         passing.registry.apply(event, row.position)
-    before = source.event_at(start - 1) if start > 1 else None
-    prev = before.leaf_hash if before is not None else ZERO_HASH
-    previous_commit = source.commit_at(start - 1) if start > 1 else None
-    return prev, previous_commit.header.recorded_at if previous_commit else ""
 
 
-def _commit_start(source: LedgerSource, position: int) -> int:
-    """First position of the commit holding ``position`` (a pass starts on a commit)."""
-    commit = source.commit_at(position)
+def _segment_start(source: LedgerSource, position: int) -> tuple[int, bytes, str, int]:
+    """Where a segment pass after ``position`` begins: the first position of the commit after
+    the one holding ``position`` (a consumer's tracked position is a commit's last one, or
+    it begins the commit it is in), the leaf before it, and that commit's time and seq."""
+    commit = source.commit_at(position + 1)
     if commit is None:
-        raise _Stop(position, f"no signed commit covers position {position}")
-    return min(commit.header.first_position, position)
-
-
-def _resume(passing: _Pass, note: str, size: int, frontier_json: str) -> tuple[int, bytes, str]:
-    """Set up an incremental pass from the kept frontier at ``size``."""
-    try:
-        passing.frontier = merkle.MerkleFrontier.from_json(json.loads(frontier_json))
-    except (LedgerError, ValueError, KeyError, TypeError) as e:
-        raise _Stop(
-            size, f"the ledger's kept Merkle frontier at {size} is unreadable: {e}"
-        ) from None
-    if passing.frontier.size != size:
-        raise _Stop(size, f"kept frontier has size {passing.frontier.size}, expected {size}")
-    start = (
-        _commit_start(passing.source, size + 1) if passing.source.event_at(size + 1) else size + 1
+        raise _Stop(position + 1, f"no signed commit covers position {position + 1}")
+    start = min(commit.header.first_position, position + 1)
+    before = source.event_at(start - 1) if start > 1 else None
+    previous = source.commit_at(start - 1) if start > 1 else None
+    return (
+        start,
+        before.leaf_hash if before is not None else ZERO_HASH,
+        previous.header.recorded_at if previous else "",
+        previous.header.seq if previous else 0,
     )
-    prev, last_recorded = _bootstrap(passing, start)
-    passing.check_note(note, size, passing.frontier.root())
-    return start, prev, last_recorded
 
 
 def verify_from(source: LedgerSource, position: int, leaf_hash: bytes | None) -> VerifyReport:
@@ -572,26 +831,42 @@ def verify_from(source: LedgerSource, position: int, leaf_hash: bytes | None) ->
     For projections: they keep (position, leaf hash) beside their view. This proves that the
     ledger still holds that leaf at that position (else it was rewritten under them) and that
     every event after it is intact, chained, signed and authorised, in time proportional to
-    the segment. The Merkle tree is not recomputed (``tree_size``/``root`` stay empty).
+    the segment. What the segment builds on is re-proved, not read on trust: the commit that
+    links it to the tracked leaf, every key-registry event before it and the screening event
+    of each subject it touches, each with its whole commit (leaves, root, signature).
+    The Merkle tree is not recomputed (``tree_size``/``root`` stay empty).
     """
     passing = _Pass(source=source, sponsor_public=None, progress=None, track_tree=False)
     start = position + 1
-    try:
-        if position > 0:
-            seen = source.event_at(position)
-            if seen is None or seen.leaf_hash != leaf_hash:
-                raise _Stop(
-                    position,
-                    f"the ledger no longer holds the event this consumer read at position "
-                    f"{position}: history was rewritten or truncated",
-                )
-        if source.event_at(start) is not None:
-            start = _commit_start(source, start)
-            prev, last_recorded = _bootstrap(passing, start)
-            passing.run(start, prev, last_recorded, 0)
-        failure = None
-    except _Stop as stop:
-        failure = stop.failure
+    proved: set[int] = set()
+
+    def site_lookup(row: EventRow) -> str | None:
+        first = source.first_event_of(row.originator_id)
+        if first is None or first.topic != SCREENING_TOPIC or first.position >= start:
+            return None
+        _prove_commit_of(source, first.position, passing.registry, proved)
+        return str(json.loads(first.state)["site"])
+
+    passing.site_lookup = site_lookup
+    with source.snapshot():
+        try:
+            if position > 0:
+                seen = source.event_at(position)
+                if seen is None or seen.leaf_hash != leaf_hash:
+                    raise _Stop(
+                        position,
+                        f"the ledger no longer holds the event this consumer read at position "
+                        f"{position}: history was rewritten or truncated",
+                    )
+            if source.event_at(start) is not None:
+                start, prev, last_recorded, last_seq = _segment_start(source, position)
+                _proved_registry(passing, start, proved)
+                if start > 1:
+                    _prove_commit_of(source, start - 1, passing.registry, proved)
+                passing.run(start, prev, last_recorded, last_seq, 0)
+            failure = None
+        except _Stop as stop:
+            failure = stop.failure
     return VerifyReport(
         ok=failure is None,
         events=passing.events_checked,

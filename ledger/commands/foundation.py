@@ -352,13 +352,25 @@ def _print_report(
         raise typer.Exit(1)
 
 
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        help="Folder where this verifier keeps what it proved (outside the ledger file); "
+        "the next run reads only the events appended since.",
+        file_okay=False,
+    ),
+]
+
+
 def verify(
     db: DbOption,
     against: Annotated[
         Path | None, typer.Option("--against", help="A checkpoint file saved earlier.")
     ] = None,
+    state: StateOption = None,
     full: Annotated[
-        bool, typer.Option("--full", help="With --against, also re-prove 1..m.")
+        bool, typer.Option("--full", help="With --state, re-prove from position 1 anyway.")
     ] = False,
     sponsor_key: Annotated[
         Path | None,
@@ -372,25 +384,39 @@ def verify(
     """Verify every hash, link, signature, key authorisation, Merkle root and checkpoint.
 
     Exit 0 intact, 1 integrity failure (the first failing position and why), 2 usage error.
-    With --against CHECKPOINT, prove the ledger still extends that checkpoint (truncation and
-    rewrites are caught) in time proportional to what was appended since.
+    Every stored byte is re-proved from position 1; nothing kept in the ledger file is taken
+    on trust. With --against CHECKPOINT, the ledger must also extend that checkpoint (the
+    root at its size equals the signed one: truncation and rewrites are caught). With
+    --state DIR, the verifier keeps what it proved in DIR and later runs read only the events
+    appended since (DIR must be as safe as the checkpoint files you keep).
 
     Example: trial-ledger verify --db trial.db --against yesterday.checkpoint --json
     """
-    note = None
-    if against is not None:
-        try:
-            note = against.read_text(encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"--against {against}: {e.strerror}") from None
+    note = _read_checkpoint_file(against) if against is not None else None
     sponsor = read_public_key(sponsor_key) if sponsor_key else None
     with LedgerReader(db) as reader:
         total = reader.size()
         with progress_bar("verify", total, enabled=True) as progress:
             report = verify_ledger(
-                reader, against=note, sponsor_public=sponsor, full=full, progress=progress
+                reader,
+                against=note,
+                sponsor_public=sponsor,
+                state_dir=state,
+                full=full,
+                progress=progress,
             )
     _print_report(report, json_out, str(db))
+
+
+def _read_checkpoint_file(path: Path) -> str:
+    try:
+        if path.stat().st_size > 64 * 1024:
+            raise UsageError(f"--against {path}: {path.stat().st_size:,} bytes is no checkpoint")
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"--against {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--against {path}: not a text file, so not a checkpoint") from None
 
 
 def checkpoint(
@@ -399,18 +425,22 @@ def checkpoint(
     ledger_key: Annotated[
         Path, typer.Option("--ledger-key", help="The ledger's checkpoint key file.")
     ],
+    state: StateOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Verify what is new, then sign a checkpoint (C2SP signed note) of the whole ledger.
+    """Verify the ledger, then sign a checkpoint (C2SP signed note) of exactly what it proved.
 
-    Keep the file: `verify --against FILE` later proves nothing before it was changed.
+    Keep the file: `verify --against FILE` later proves nothing before it was changed. With
+    --state DIR only the events since the signer's last pass are read.
+
+    Example: trial-ledger checkpoint --db trial.db --ledger-key ledger.key --out today.checkpoint
     """
     if out.exists():
         raise UsageError(f"--out {out}: file exists; refusing to overwrite")
     with TrialLedger.open(db) as ledger:
         signer = load_signer(ledger_key, passphrase_file)
-        note = ledger.checkpoint(signer)
+        note = ledger.checkpoint(signer, state)
     out.write_text(note, encoding="utf-8")
     lines = note.splitlines()
     if json_out:
@@ -481,12 +511,26 @@ def export_bundle_command(
     out: Annotated[Path, typer.Option("--out", help="Bundle folder to create.")],
     json_out: JsonFlag = False,
 ) -> None:
-    """Export events, commits, checkpoints and the key registry for offline verification."""
-    with (
-        LedgerReader(db) as reader,
-        progress_bar("export", reader.size(), enabled=True) as progress,
-    ):
-        manifest = export_bundle(reader, out, progress)
+    """Export events, commits, checkpoints and the key registry for offline verification.
+
+    The export is one consistent snapshot of the ledger (appends meanwhile are not in it).
+    That snapshot is verified before anything is written (a ledger that fails is not
+    exported: exit 1, the file itself is the evidence), and the bundle is verified as written,
+    with the verifier `verify-bundle` runs.
+
+    Example: trial-ledger export-bundle --db trial.db --out bundle/
+    """
+    with LedgerReader(db) as reader:
+        with progress_bar("verify", reader.size(), enabled=True) as progress:
+            checked = verify_ledger(reader, progress=progress)
+        if not checked.ok:
+            _print_report(checked, json_out, str(db))
+        with progress_bar("export", reader.size(), enabled=True) as progress:
+            manifest = export_bundle(reader, out, progress)
+    with progress_bar("verify bundle", int(manifest["events"]), enabled=True) as progress:
+        report = verify_ledger(BundleSource(out), progress=progress)
+    if not report.ok:
+        _print_report(report, json_out, f"bundle {out}")
     if json_out:
         emit_json(manifest)
     else:
