@@ -21,11 +21,12 @@ from ledger.commands.common import (
     JsonFlag,
     console,
     emit_json,
+    err_console,
     parse_date,
     parse_instant,
     progress_bar,
 )
-from ledger.errors import NotFoundError, UsageError
+from ledger.errors import NotFoundError, UsageError, VerificationError
 from ledger.events import created_at_utc, is_subject_id
 from ledger.store import LedgerReader
 from projections.audit import (
@@ -39,8 +40,8 @@ from projections.audit import (
 from projections.engine import ProjectionEngine
 from projections.folding import StreamReader
 from projections.objectives import trial_summary
-from projections.patient import fold_patient, stored_patient, stored_patients
-from projections.response import fold_response, stored_response, stored_responses
+from projections.patient import PatientFold, fold_patient, stored_patient, stored_patients
+from projections.response import ResponseFold, fold_response, stored_response, stored_responses
 
 projections_app = typer.Typer(help="Keep, rebuild and inspect the read models (views).")
 
@@ -54,6 +55,14 @@ ViewsOption = Annotated[
     ),
 ]
 QUIET_BELOW = 10_000
+
+ProveViewsFlag = Annotated[
+    bool,
+    typer.Option(
+        "--prove-views",
+        help="First prove the views equal a rebuild from the verified ledger (exit 1 if not).",
+    ),
+]
 
 
 def _caught_up(reader: LedgerReader, views: Path | None) -> ProjectionEngine:
@@ -121,19 +130,17 @@ def patient(
                 if not 1 <= position <= head:
                     raise UsageError(f"--position {position}: the ledger holds 1..{head}")
                 upto = position
+            streams = StreamReader(db)
+            try:
+                rows = streams.rows(subject, upto, check_leaves=True)
+            finally:
+                streams.close()
+            patient_fold = fold_patient(subject, rows, on_date) if rows else None
+            response_fold = fold_response(subject, copy.deepcopy(rows), on_date)
+            source = "ledger"
             if requested is None and position is None and on_date is None:
-                patient_fold = stored_patient(conn, subject)
-                response_fold = stored_response(conn, subject)
+                _check_views_agree(conn, subject, patient_fold, response_fold)
                 source = "views"
-            else:
-                streams = StreamReader(db)
-                try:
-                    rows = streams.rows(subject, upto, check_leaves=True)
-                finally:
-                    streams.close()
-                patient_fold = fold_patient(subject, rows, on_date) if rows else None
-                response_fold = fold_response(subject, copy.deepcopy(rows), on_date)
-                source = "ledger"
             if patient_fold is None or response_fold is None:
                 raise NotFoundError(
                     f"subject {subject}: no events in the ledger up to position {upto}"
@@ -145,6 +152,7 @@ def patient(
                     "requested_time": requested,
                     "on": on_date,
                     "source": source,
+                    "views_proved": engine.last_proof(),
                 },
                 **patient_fold.report(on_date),
                 "response": response_fold.report(),
@@ -155,6 +163,46 @@ def patient(
         emit_json(report)
     else:
         _print_patient(report)
+
+
+def _check_views_agree(
+    conn: Any, subject: str, patient_fold: PatientFold | None, response_fold: ResponseFold
+) -> None:
+    """The subject's view rows must equal a fold of its (leaf-checked) events in the ledger.
+
+    One subject is cheap to fold, so a current-state read never serves an edited views row:
+    it refuses (exit 1) and names what differs."""
+    stored_p, stored_r = stored_patient(conn, subject), stored_response(conn, subject)
+    pairs = [
+        (
+            "patient_state",
+            stored_p.report(None) if stored_p else None,
+            patient_fold.report(None) if patient_fold else None,
+        ),
+        (
+            "response_state",
+            stored_r.report() if stored_r else None,
+            response_fold.report() if patient_fold else None,
+        ),
+    ]
+    for table, stored, expected in pairs:
+        if stored != expected:
+            field = _first_field_difference(stored, expected)
+            raise VerificationError(
+                f"the views file disagrees with the signed ledger about {subject} ({table}"
+                f"{', field ' + field if field else ''}): the views were edited or damaged; "
+                "`trial-ledger projections verify` names every difference and "
+                "`trial-ledger projections rebuild` replaces the views"
+            )
+
+
+def _first_field_difference(a: Any, b: Any) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                inner = _first_field_difference(a.get(key), b.get(key))
+                return f"{key}.{inner}" if inner else str(key)
+    return ""
 
 
 def _print_patient(r: dict[str, Any]) -> None:
@@ -227,6 +275,7 @@ def audit_trail_command(
         Path | None, typer.Option("--out", help="Write the export to this file.", dir_okay=False)
     ] = None,
     views: ViewsOption = None,
+    prove_views: ProveViewsFlag = False,
 ) -> None:
     """Who did what, when and why: every event with signer, meaning, position and hash.
 
@@ -247,6 +296,9 @@ def audit_trail_command(
     )
     with LedgerReader(db) as reader:
         engine = _caught_up(reader, views)
+        if prove_views:
+            _proved(engine)
+        _views_note(engine, json_out=False)
         conn = engine.connect()
         try:
             rows = audit_trail(conn, reader, f)
@@ -286,7 +338,23 @@ def _print_trail(rows: Any) -> int:
     return count
 
 
-def summary(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False) -> None:
+def _proved(engine: ProjectionEngine) -> None:
+    check = engine.verify_views()
+    if not check.ok:
+        d = check.first_difference or {}
+        raise VerificationError(
+            f"the views file differs from a rebuild from the verified ledger (table "
+            f"{d.get('table')}{', row ' + str(d['row']) if 'row' in d else ''}): refusing to "
+            "serve it; `trial-ledger projections rebuild` replaces it"
+        )
+
+
+def summary(
+    db: DbOption,
+    views: ViewsOption = None,
+    prove_views: ProveViewsFlag = False,
+    json_out: JsonFlag = False,
+) -> None:
     """The trial's objectives, each with the subjects it counts and why others are excluded.
 
     Primary response rate to anakinra alone at month 6 (exact 95% CI), response rate after
@@ -298,11 +366,14 @@ def summary(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False)
     """
     with LedgerReader(db) as reader:
         engine = _caught_up(reader, views)
+        if prove_views:
+            _proved(engine)
         conn = engine.connect()
         try:
             report = trial_summary(stored_patients(conn), stored_responses(conn), _tracked(engine))
         finally:
             conn.close()
+        report["views_proved"] = _views_note(engine, json_out)
     if json_out:
         emit_json(report)
         return
@@ -363,6 +434,67 @@ def projections_rebuild(
         )
 
 
+@projections_app.command("verify")
+def projections_verify(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False) -> None:
+    """Prove the views: rebuild them from the verified ledger and compare row by row.
+
+    Exit 0 if every view table equals a fresh rebuild at the same ledger position, 1 if a
+    table differs (the first differing table and row are named) or the ledger fails
+    verification. The views file is a cache that anyone who can write it can edit: this is
+    the check that proves what it serves. Reads of the views say when it last passed.
+
+    Example: trial-ledger projections verify --db trial.db --json
+    """
+    with LedgerReader(db) as reader:
+        engine = ProjectionEngine(reader, views)
+        with progress_bar("verify views", reader.size(), enabled=True) as progress:
+            check = engine.verify_views(progress)
+    if json_out:
+        emit_json(check.to_json())
+    elif check.ok:
+        console.print(
+            f"OK: views {check.views} equal a rebuild from the verified ledger at position "
+            f"{check.position:,} (proved {check.proved_at})"
+        )
+    else:
+        d = check.first_difference or {}
+        err_console.print(
+            f"FAILED: views {check.views} differ from a rebuild from the verified ledger at "
+            f"position {check.position:,}: table {d.get('table')}"
+            + (f" row {d['row']}" if "row" in d else "")
+            + f": stored {_clip(d.get('stored'))}, expected {_clip(d.get('expected'))}. "
+            "The views file was edited or damaged; `trial-ledger projections rebuild` "
+            "replaces it.",
+            markup=False,
+        )
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+def _clip(value: object, limit: int = 240) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text):,} characters)"
+
+
+def _views_note(engine: ProjectionEngine, json_out: bool) -> dict[str, Any] | None:
+    """When the views were last proved (also said on stderr for a person)."""
+    proof = engine.last_proof()
+    if not json_out:
+        if proof is None:
+            err_console.print(
+                "note: served from the views file, never proved against the ledger "
+                "(`trial-ledger projections verify` proves it)",
+                markup=False,
+            )
+        else:
+            err_console.print(
+                f"note: served from the views file, last proved equal to the ledger at "
+                f"position {proof['position']:,} on {proof['proved_at']}",
+                markup=False,
+            )
+    return proof
+
+
 @projections_app.command("status")
 def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False) -> None:
     """Each projection's tracked position and leaf hash, and how far behind the ledger it is.
@@ -374,10 +506,23 @@ def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFl
         head = reader.size()
         tracked = engine.status()
     rows = [t.to_json(head) for t in tracked]
+    proof = engine.last_proof()
     if json_out:
-        emit_json({"views": str(engine.views_path), "ledger_size": head, "projections": rows})
+        emit_json(
+            {
+                "views": str(engine.views_path),
+                "ledger_size": head,
+                "projections": rows,
+                "views_proved": proof,
+            }
+        )
         return
-    console.print(f"views {engine.views_path} (ledger size {head:,})")
+    proved = (
+        f"last proved at position {proof['position']:,} on {proof['proved_at']}"
+        if proof
+        else "never proved (`trial-ledger projections verify`)"
+    )
+    console.print(f"views {engine.views_path} (ledger size {head:,}; {proved})")
     for t in rows:
         console.print(
             f"  {t['projection']:<10} position {t['position']:>9,}  behind {t['behind']:>9,}  "

@@ -43,6 +43,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -141,6 +142,64 @@ class CatchUpReport:
             "verified_events": self.verified_events,
             "parallel_verification": self.parallel_verification,
         }
+
+
+PROOF_TABLE = (
+    "CREATE TABLE IF NOT EXISTS views_proof (id INTEGER PRIMARY KEY, position INTEGER NOT NULL,"
+    " proved_at TEXT NOT NULL)"
+)
+
+
+@dataclass(frozen=True)
+class ViewsCheck:
+    """Outcome of :meth:`ProjectionEngine.verify_views` (``projections verify --json``)."""
+
+    ok: bool
+    views: str
+    position: int
+    verified_events: int
+    first_difference: dict[str, Any] | None
+    proved_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "views": self.views,
+            "position": self.position,
+            "verified_events": self.verified_events,
+            "first_difference": self.first_difference,
+            "proved_at": self.proved_at,
+        }
+
+
+def _compare_table(
+    stored: sqlite3.Connection, expected: sqlite3.Connection, table: str
+) -> dict[str, Any] | None:
+    """The first row (in key order) where ``table`` differs between the two files."""
+    columns = [r[1] for r in expected.execute(f"PRAGMA table_info({table})")]
+    found = [r[1] for r in stored.execute(f"PRAGMA table_info({table})")]
+    if found != columns:
+        return {"table": table, "stored": f"columns {found}", "expected": f"columns {columns}"}
+    order = ", ".join(columns)
+    mine = stored.execute(f"SELECT * FROM {table} ORDER BY {order}")
+    theirs = expected.execute(f"SELECT * FROM {table} ORDER BY {order}")
+    number = 0
+    while True:
+        a, b = mine.fetchone(), theirs.fetchone()
+        number += 1
+        if a is None and b is None:
+            return None
+        if a != b:
+            return {
+                "table": table,
+                "row": number,
+                "stored": None if a is None else _printable(a),
+                "expected": None if b is None else _printable(b),
+            }
+
+
+def _printable(row: tuple[Any, ...]) -> list[Any]:
+    return [bytes(v).hex() if isinstance(v, bytes) else v for v in row]
 
 
 TRACKING_TABLE = (
@@ -251,7 +310,7 @@ class ProjectionEngine:
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> CatchUpReport:
         """Verify and consume everything appended since each projection's tracked position."""
-        with self._lock():
+        with self.reader.snapshot(), self._lock():
             projections = self._factory()
             tracked = {t.projection: t for t in self.status()}
             current = [tracked[p.name] for p in projections]
@@ -261,7 +320,7 @@ class ProjectionEngine:
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> CatchUpReport:
         """Rebuild every view from position 1 into a new file and swap it in when verified."""
-        with self._lock():
+        with self.reader.snapshot(), self._lock():
             return self._rebuild_locked(progress)
 
     def _open_views(self, path: Path, *, bulk: bool) -> sqlite3.Connection:
@@ -323,6 +382,12 @@ class ProjectionEngine:
 
     def _rebuild_locked(self, progress: Callable[[int], None] | None) -> CatchUpReport:
         temp = self.views_path.with_name(self.views_path.name + ".rebuild")
+        report = self._build_into(temp, progress)
+        temp.replace(self.views_path)
+        return report
+
+    def _build_into(self, temp: Path, progress: Callable[[int], None] | None) -> CatchUpReport:
+        """Build every view from position 1 into ``temp`` (verified as it is consumed)."""
         temp.unlink(missing_ok=True)
         projections = self._factory()
         head = self.reader.size()
@@ -343,8 +408,94 @@ class ProjectionEngine:
             temp.unlink(missing_ok=True)
             raise
         conn.close()
-        temp.replace(self.views_path)
         return report
+
+    # ------------------------------------------------------------------ proving the views
+
+    def verify_views(self, progress: Callable[[int], None] | None = None) -> ViewsCheck:
+        """Rebuild every view from the verified ledger beside the stored views and compare.
+
+        In one read snapshot of the ledger: build fresh views from position 1 into a
+        temporary file (which verifies every consumed event), bring the stored views up to
+        the same position, and compare every table row by row. The first difference is
+        named (table, stored row, expected row). On success the proof is recorded in the
+        views file (``views_proof``) so that reads can say when the views were last proved.
+        """
+        with self.reader.snapshot():
+            temp = self.views_path.with_name(self.views_path.name + ".verify")
+            with self._lock():
+                built = self._build_into(temp, progress)
+            try:
+                difference = self._stored_level_with(built.to_position)
+                if difference is None:
+                    difference = self._compare_with(temp)
+            finally:
+                temp.unlink(missing_ok=True)
+            proved_at = None
+            if difference is None:
+                proved_at = self._record_proof(built.to_position)
+        return ViewsCheck(
+            ok=difference is None,
+            views=str(self.views_path),
+            position=built.to_position,
+            verified_events=built.verified_events,
+            first_difference=difference,
+            proved_at=proved_at,
+        )
+
+    def _stored_level_with(self, head: int) -> dict[str, Any] | None:
+        """Catch the stored views up to ``head``; a difference if their tracking is wrong."""
+        if not self.views_path.is_file():
+            return {"table": "tracking", "stored": None, "expected": "views built to " + str(head)}
+        try:
+            self.catch_up()
+        except VerificationError as e:  # the ledger was just proved: the tracking is wrong
+            return {"table": "tracking", "stored": str(e), "expected": f"position {head}"}
+        return None
+
+    def _compare_with(self, expected_path: Path) -> dict[str, Any] | None:
+        stored = sqlite3.connect(f"file:{self.views_path.resolve()}?mode=ro", uri=True)
+        expected = sqlite3.connect(f"file:{expected_path.resolve()}?mode=ro", uri=True)
+        try:
+            for table in ["tracking", *(t for p in self._factory() for t in p.tables)]:
+                difference = _compare_table(stored, expected, table)
+                if difference is not None:
+                    return difference
+        finally:
+            stored.close()
+            expected.close()
+        return None
+
+    def _record_proof(self, position: int) -> str:
+        proved_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        conn = sqlite3.connect(self.views_path)
+        try:
+            with conn:
+                conn.execute(PROOF_TABLE)
+                conn.execute(
+                    "INSERT OR REPLACE INTO views_proof (id, position, proved_at) VALUES (1,?,?)",
+                    (position, proved_at),
+                )
+        finally:
+            conn.close()
+        return proved_at
+
+    def last_proof(self) -> dict[str, Any] | None:
+        """When ``verify_views`` last found the views equal to a rebuild (position, time).
+
+        Kept in the views file itself, so it says what was proved, not that nothing changed
+        since: whoever can write the views file can edit views and this row alike.
+        """
+        if not self.views_path.is_file():
+            return None
+        conn = sqlite3.connect(f"file:{self.views_path.resolve()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT position, proved_at FROM views_proof WHERE id=1").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        finally:
+            conn.close()
+        return None if row is None else {"position": int(row[0]), "proved_at": str(row[1])}
 
     def _consume_parallel(
         self,

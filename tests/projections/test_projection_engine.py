@@ -163,9 +163,9 @@ def test_history_rewritten_under_the_tracked_position_is_refused(
     engine = engine_for(ledger, tmp_path / "v.sqlite")
     engine.catch_up()
     head = ledger.reader.size()
+    trial.append(trial.dose(S1, "2003-02-01"))  # (a writer refuses to extend an edited tip)
     with attacker(db_path) as conn:
         conn.execute("UPDATE stored_events SET leaf_hash=zeroblob(32) WHERE position=?", (head,))
-    trial.append(trial.dose(S1, "2003-02-01"))
     with pytest.raises(VerificationError, match="no longer holds the event"):
         engine.catch_up()
 
