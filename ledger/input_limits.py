@@ -173,20 +173,27 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _check_shape(text: str) -> None:
     """Refuse a document nested deeper than :data:`MAX_DEPTH` or holding more than
-    :data:`MAX_VALUES` values, before it is parsed (the decoder recurses per level)."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH and text.count(",") < MAX_VALUES:
+    :data:`MAX_VALUES` values (array items and object members, counted over every level),
+    before it is parsed (the decoder recurses per level). Text inside strings is skipped."""
+    openers = text.count("[") + text.count("{")
+    if openers <= MAX_DEPTH and text.count(",") + openers <= MAX_VALUES:
         return
-    depth = separators = 0
+    depth = values = 0
     key: str | None = None
     key_at = 0
+    opened_at: int | None = None  # end of an opener whose first item is not counted yet
     for token in _TOKEN.finditer(text):
         string, colon, mark = token.groups()
+        if opened_at is not None:
+            empty = mark in ("]", "}") and not text[opened_at : token.start()].strip()
+            values += 0 if empty else 1
+            opened_at = None
         if string is not None:
             if colon:
                 key, key_at = string[1:-1], token.end()
-            continue
-        if mark in "[{":
+        elif mark in "[{":
             depth += 1
+            opened_at = token.end()
             if depth > MAX_DEPTH:
                 raise _shape_refusal(
                     text,
@@ -197,15 +204,15 @@ def _check_shape(text: str) -> None:
         elif mark in "]}":
             depth -= 1
         else:
-            separators += 1
-            if separators >= MAX_VALUES:
-                raise _shape_refusal(
-                    text,
-                    key,
-                    key_at,
-                    f"[INPUT-VALUES] a document holds at most {MAX_VALUES:,} values "
-                    "(array items and object members)",
-                )
+            values += 1
+        if values > MAX_VALUES:
+            raise _shape_refusal(
+                text,
+                key,
+                key_at,
+                f"[INPUT-VALUES] a document holds at most {MAX_VALUES:,} values "
+                "(array items and object members, over all levels)",
+            )
 
 
 def _shape_refusal(text: str, key: str | None, at: int, rule: str) -> ValidationError:

@@ -257,7 +257,14 @@ def import_line_schema() -> dict[str, Any]:
             "One line of a JSON Lines file for `trial-ledger import`: a recording command "
             "(`command`), the subject, the clinical `date` and the command's fields. The whole "
             "file is appended as one signed commit, or refused with the numbers of the invalid "
-            "lines. Decimal values may be JSON numbers or strings."
+            "lines. Decimal values may be JSON numbers or strings. "
+            f"Limits: UTF-8 without a byte order mark; at most "
+            f"{input_limits.MAX_LINE_BYTES:,} bytes (1 MiB) a line, "
+            f"{input_limits.MAX_LINES:,} lines and {input_limits.MAX_FILE_BYTES:,} bytes "
+            f"(64 MiB) a file; objects and arrays nested at most {input_limits.MAX_DEPTH} deep, "
+            f"at most {input_limits.MAX_VALUES:,} values a line, each key once; numbers of at "
+            f"most {input_limits.MAX_DIGITS} digits and {input_limits.MAX_DECIMAL_PLACES} decimal "
+            f"places, below 1E+{input_limits.MAX_MAGNITUDE + 1} in magnitude."
         ),
         **schema,
     }

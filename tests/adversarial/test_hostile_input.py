@@ -30,6 +30,7 @@ from ledger.input_limits import (
     MAX_FILE_BYTES,
     MAX_LINE_BYTES,
     MAX_LINES,
+    MAX_VALUES,
     ImportFileRefused,
     read_import_lines,
 )
@@ -615,6 +616,32 @@ def test_numbers_are_accepted_up_to_40_digits_and_refused_beyond(
         assert input_limits.loads(text)["dose"] == Decimal(written)
     else:
         with pytest.raises(ValidationError, match=r"^dose=7.*\[INPUT-NUMBER\]"):
+            input_limits.loads(text)
+
+
+def _values(document: object) -> int:
+    """Array items and object members over every level, counted on the parsed document."""
+    if isinstance(document, list):
+        return len(document) + sum(_values(item) for item in document)
+    if isinstance(document, dict):
+        return len(document) + sum(_values(member) for member in document.values())
+    return 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 400), min_size=1, max_size=6),
+    member=st.sampled_from([0, "a,b,[{", [], {}, {"k": [1, 2]}]),
+)
+def test_values_are_counted_over_all_levels_up_to_the_limit(
+    sizes: list[int], member: object
+) -> None:
+    document = [[member] * size for size in sizes]
+    text = json.dumps(document)
+    if _values(document) <= MAX_VALUES:
+        assert input_limits.loads(text) == document
+    else:
+        with pytest.raises(ValidationError, match=r"\[INPUT-VALUES\]"):
             input_limits.loads(text)
 
 
