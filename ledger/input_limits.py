@@ -67,7 +67,9 @@ _BOMS = {
     b"\xff\xfe": "UTF-16",
     b"\xfe\xff": "UTF-16",
 }
-_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+# A JSON string, or an unterminated one to the end of the text: matched in one pass from its
+# opening quote, so that a scan never restarts inside a string (which would be quadratic).
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)'
 _STRING_OR_KEY = re.compile(rf"({_STRING})(\s*:)?")
 _TOKEN = re.compile(rf"({_STRING})(\s*:)?|([\[{{]|[\]}}]|,)")
 _JSON_NUMBER = re.compile(r"-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?")
@@ -249,7 +251,7 @@ def loads(text: str) -> Any:
         )
     except json.JSONDecodeError as e:
         raise ValidationError(
-            "line", text, f"[INPUT-JSON] not JSON: {e.msg} at column {e.colno}"
+            "line", text, f"[INPUT-JSON] not JSON: {e.msg} (column {e.colno})"
         ) from None
     except RecursionError:  # pragma: no cover - _check_shape bounds the depth first
         raise ValidationError("line", text, "[INPUT-DEPTH] nested too deep") from None

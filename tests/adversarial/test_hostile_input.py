@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -232,6 +233,15 @@ def test_refuses_deep_nesting_inside_a_field_naming_the_field(
     line = json.dumps(dose_line(2)).replace('"SC"', '"SC", "deviation": ' + "[" * 40 + "]" * 40)
     file = write_lines(tmp_path / "deep-field.jsonl", line)
     import_refused(capsys, trial, file, "line 1: deviation='[[[", "[INPUT-DEPTH]")
+
+
+def test_a_line_of_escaped_quotes_is_scanned_in_linear_time(
+    capsys: pytest.CaptureFixture[str], trial: Trial, tmp_path: Path
+) -> None:
+    file = write_lines(tmp_path / "quotes.jsonl", '"' + '\\"' * 400_000 + "[" * 40)
+    started = time.monotonic()
+    import_refused(capsys, trial, file, "line 1: line=", "[INPUT-JSON] not JSON")
+    assert time.monotonic() - started < 10
 
 
 def test_refuses_a_5000_digit_integer_naming_the_field(
