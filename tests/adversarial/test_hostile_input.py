@@ -511,6 +511,18 @@ def test_refuses_hostile_eligibility_inputs_files(
         refused(run(capsys, *signed(trial, *argv)), "--inputs", rule)
 
 
+def test_an_inputs_file_missing_every_field_lists_a_few_as_missing(
+    capsys: pytest.CaptureFixture[str], trial: Trial, tmp_path: Path
+) -> None:
+    inputs = tmp_path / "empty.json"
+    inputs.write_text('{"ecog": null}', encoding="utf-8")
+    argv = ["eligibility", "--subject", SUBJECT, "--inputs", str(inputs), "--date", "2003-01-08"]
+    result = run(capsys, *signed(trial, *argv))
+    refused(result, "age_years=missing refused: Field required", " more")
+    assert result.err.count("refused") == 10
+    assert "None" not in result.err
+
+
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
