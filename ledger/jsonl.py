@@ -30,6 +30,7 @@ from ledger import input_limits
 from ledger.errors import ValidationError, refusal_from_pydantic
 from ledger.events import (
     ActionTaken,
+    AeId,
     Analyte,
     Attribution,
     BaselineLabs,
@@ -148,12 +149,12 @@ class AdverseEventLine(_Line):
     attribution: Attribution
     action_taken: ActionTaken
     seriousness_criteria: tuple[Seriousness, ...] = ()
-    ae_id: Annotated[str, Field(pattern=r"^AE-\d{3,}$")] | None = None
+    ae_id: AeId | None = None
 
 
 class ResolveAdverseEventLine(_Line):
     command: Literal["ae-resolve"]
-    ae_id: Annotated[str, Field(pattern=r"^AE-\d{3,}$")]
+    ae_id: AeId
     outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"]
 
 

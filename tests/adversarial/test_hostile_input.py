@@ -611,6 +611,18 @@ def test_a_missing_import_field_is_shown_as_missing() -> None:
         parse_line(json.dumps({k: v for k, v in dose_line(3).items() if k != "route"}))
 
 
+def test_an_ae_id_of_non_ascii_digits_is_refused_by_the_import_format() -> None:
+    line = {
+        "command": "ae-resolve",
+        "subject_id": SUBJECT,
+        "date": "2003-02-03",
+        "ae_id": "AE-\u0661\u0662\u0663",
+        "outcome": "recovered",
+    }
+    with pytest.raises(ValidationError, match=r"^ae_id='AE-.*' refused: .*\[0-9\]"):
+        parse_line(json.dumps(line))
+
+
 # --------------------------------------------------------------------------- limits as properties
 
 
