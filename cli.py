@@ -7,15 +7,20 @@ validation error is printed as one message naming the field, the value and the r
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+from functools import cache
 
 import typer
 from pydantic import ValidationError as PydanticValidationError
+from typer._click.core import Command
 from typer._click.exceptions import ClickException
 
 from ledger.commands import backup, demo, foundation, trial
 from ledger.commands.common import err_console
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, printable, refusal_from_pydantic
+from ledger.storage_errors import storage_refusal
 from projections import commands as projection_commands
 
 app = typer.Typer(
@@ -35,14 +40,19 @@ backup.register(app)
 def describe_validation_error(error: PydanticValidationError) -> str:
     """One part per refused field (the first few): where, what value, which rule. Values are
     shown as people write them (``missing``, ``1E+308``, text cut after 80 characters)."""
-    from ledger.errors import refusal_from_pydantic  # noqa: PLC0415 - keeps edits in the function
-
     shown_errors = 10
     items = error.errors(include_url=False)
     parts = [str(refusal_from_pydantic(item)) for item in items[:shown_errors]]
     if len(items) > shown_errors:
         parts.append(f"and {len(items) - shown_errors:,} more")
     return "; ".join(parts)
+
+
+@cache
+def command() -> Command:
+    """The click command tree, built once per process (building it costs more than most
+    commands' own work)."""
+    return typer.main.get_command(app)
 
 
 def run(argv: list[str]) -> int:
@@ -52,19 +62,13 @@ def run(argv: list[str]) -> int:
     2 for refused input, usage and storage faults (nothing written), 1 for integrity failures
     (including a ledger file SQLite reports damaged). ``TRIAL_LEDGER_TRACEBACK=1`` also prints
     the traceback of an unexpected error, for whoever debugs it."""
-    import os  # noqa: PLC0415 - keeps edits in the function
-    import traceback  # noqa: PLC0415
-
-    from ledger.errors import printable  # noqa: PLC0415
-    from ledger.storage_errors import storage_refusal  # noqa: PLC0415
-
     def fail(message: str, code: int) -> int:
         err_console.print(f"error: {printable(message)}", markup=False, emoji=False)
         return code
 
     try:
         # Without standalone mode a command's typer.Exit(code) comes back as the return value.
-        returned = app(args=argv, standalone_mode=False, prog_name="trial-ledger")
+        returned = command().main(args=argv, standalone_mode=False, prog_name="trial-ledger")
     except LedgerError as e:
         return fail(e.diagnostics(), e.exit_code)
     except PydanticValidationError as e:

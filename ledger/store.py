@@ -72,6 +72,7 @@ from ledger.integrity import merkle
 from ledger.integrity.canonical import canonical_json
 from ledger.integrity.signing import Signer
 from ledger.registry import KeyRegistry
+from ledger.storage_errors import is_damage, sqlite_refusal
 
 
 class UnsignedAppendError(LedgerError):
@@ -577,14 +578,16 @@ def _open_failure(db_path: Path, e: sqlite3.DatabaseError) -> LedgerError:
     except OSError as os_error:
         return UsageError(f"--db {db_path}: cannot read the file ({os_error.strerror})")
     message = str(e)
-    if head == SQLITE_MAGIC and "no such table" not in message:
+    if not head:
+        return UsageError(f"--db {db_path}: the file is empty, not a trial-ledger database")
+    if head != SQLITE_MAGIC or "no such table" in message:
+        return UsageError(f"--db {db_path}: not a trial-ledger database ({message})")
+    if is_damage(message):
         return VerificationError(
             f"--db {db_path}: the ledger file is damaged ({message}); it cannot be read as "
             "the SQLite database it was (truncated or overwritten)"
         )
-    if not head:
-        return UsageError(f"--db {db_path}: the file is empty, not a trial-ledger database")
-    return UsageError(f"--db {db_path}: not a trial-ledger database ({message})")
+    return sqlite_refusal(e, f"--db {db_path}")  # read-only folder, I/O, locked: exit 2
 
 
 @dataclass

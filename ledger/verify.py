@@ -60,6 +60,7 @@ from ledger.integrity import merkle
 from ledger.integrity.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from ledger.integrity.signing import key_id, verify_signature
 from ledger.registry import KeyRegistry, RegisteredKey
+from ledger.storage_errors import is_damage
 from ledger.store import decode_event
 from ledger.verifier_state import RegistryEvent, VerifierState, load_state, save_state
 
@@ -512,6 +513,8 @@ def verify_ledger(
                 source, against, sponsor_public, state_dir, full, progress, parallel_signatures
             )
         except sqlite3.DatabaseError as e:
+            if not is_damage(e):
+                raise  # read-only, locked, I/O: a storage fault (exit 2), not tampering
             raise VerificationError(
                 f"the ledger file is damaged and cannot be read to the end ({e})"
             ) from None

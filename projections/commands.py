@@ -385,13 +385,13 @@ def summary(
     for key in ("primary_response_rate", "dexamethasone_response_rate"):
         r = report[key]
         console.print(
-            f"  {r['description']}: {r['responders']}/{r['n']} = {r['rate']} "
-            f"(95% CI {r['ci95'][0]}-{r['ci95'][1]}); {len(r['excluded'])} excluded"
+            f"  {r['description']}: {r['responders']}/{r['n']} = {_ratio(r['rate'])} "
+            f"({_ci(r['ci95'])}); {len(r['excluded'])} excluded"
         )
     pfs = report["progression_free_at_6_months"]
     console.print(
-        f"  {pfs['description']}: {pfs['progression_free']}/{pfs['n']} = {pfs['proportion']} "
-        f"(95% CI {pfs['ci95'][0]}-{pfs['ci95'][1]})"
+        f"  {pfs['description']}: {pfs['progression_free']}/{pfs['n']} = "
+        f"{_ratio(pfs['proportion'])} ({_ci(pfs['ci95'])})"
     )
     for key in ("time_to_progression", "duration_of_response"):
         r = report[key]
@@ -528,6 +528,17 @@ def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFl
             f"  {t['projection']:<10} position {t['position']:>9,}  behind {t['behind']:>9,}  "
             f"leaf {t['leaf_hash'][:16] or '-'}"
         )
+
+
+def _ratio(value: object) -> str:
+    """A proportion; None means nobody was counted (the denominator is 0)."""
+    return "undefined (denominator 0)" if value is None else str(value)
+
+
+def _ci(bounds: Any) -> str:
+    if bounds is None or None in bounds:
+        return "no 95% CI without subjects"
+    return f"95% CI {bounds[0]}-{bounds[1]}"
 
 
 def _days(value: object) -> str:

@@ -100,7 +100,9 @@ class Checkpoint:
         if len(self.root) != 32:
             raise CheckpointError(f"root: expected 32 bytes; found {len(self.root)}")
         if self.time.utcoffset() != timedelta(0) or self.time.microsecond:
-            raise CheckpointError(f"time: expected UTC with whole seconds; found {self.time!r}")
+            raise CheckpointError(
+                f"time: expected UTC with whole seconds; found {self.time.isoformat()}"
+            )
 
     def body(self) -> bytes:
         """The note text that is signed: origin, size, root, time extension, each + newline."""

@@ -156,7 +156,7 @@ MUTATION_KINDS = ("event", "delete", "swap", "commit", "cut", "kept")
 
 
 @settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
