@@ -258,30 +258,32 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         if not stored_events:
             return []
         ledger_id = self.ledger_id(c)
-        # The head, the last commit and the registry version, read under the write lock.
+        # The head, its commit, the newest commit and the registry version, under the write lock.
         t = self.events_table_name
         c.execute(
-            f"SELECT position, leaf_hash, commit_seq, (SELECT recorded_at FROM ledger_commits"
-            f" WHERE seq = commit_seq), (SELECT MAX(originator_version) FROM {t}"
-            f" WHERE originator_id=?) FROM {t} ORDER BY position DESC LIMIT 1",
+            f"SELECT e.position, e.leaf_hash, e.commit_seq, c.seq, c.first_position,"
+            f" c.last_position, c.prev_leaf, c.events_root, c.signer, c.meaning, c.recorded_at,"
+            f" c.signature, (SELECT MAX(seq) FROM ledger_commits),"
+            f" (SELECT MAX(originator_version) FROM {t} WHERE originator_id=?)"
+            f" FROM {t} e LEFT JOIN ledger_commits c ON c.seq = e.commit_seq"
+            " ORDER BY e.position DESC LIMIT 1",
             (seal.registry_stream.hex if seal.registry_stream else "",),
         )
-        head_position, head_leaf, last_seq, last_recorded, registry_version = c.fetchone() or (
-            None,
-            None,
-            None,
-            None,
-            None,
-        )
-        if seal.registry_stream is not None and registry_version != seal.registry_version:
+        head = c.fetchone()
+        if (
+            head is not None
+            and seal.registry_stream is not None
+            and head[13] != (seal.registry_version)
+        ):
             raise ConcurrencyError(
                 f"the key registry changed while this commit was prepared (version "
-                f"{seal.registry_version} expected, {registry_version} found); nothing was written"
+                f"{seal.registry_version} expected, {head[13]} found); nothing was written"
             )
-        last_position = int(head_position or 0)
-        prev = bytes(head_leaf) if head_leaf is not None else ZERO_HASH
-        if last_seq is not None:
-            self._check_tip(c, int(last_seq), last_position, seal)
+        last_position, prev, last_seq, last_recorded = 0, ZERO_HASH, None, None
+        if head is not None:
+            last_position, last_seq = int(head[0]), head[2]
+            prev = bytes(head[1])
+            last_recorded = self._check_tip(c, tuple(head), seal)
         seq = int(last_seq or 0) + 1
         recorded_at = created_at_utc(datetime.now(UTC))
         if last_recorded and recorded_at < last_recorded:
@@ -340,45 +342,40 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         self.last_commit = CommitRecord(header=header, signature=signature)
         return notification_ids
 
-    def _check_tip(self, c: SQLiteCursor, seq: int, head: int, seal: CommitSeal) -> None:
-        """Re-prove the commit this append extends, inside the insert transaction.
+    def _check_tip(self, c: SQLiteCursor, head: tuple[Any, ...], seal: CommitSeal) -> str:
+        """Re-prove the commit this append extends, inside the insert transaction; returns
+        its recorded time.
 
         Its events are rehashed from their stored columns and chained from the stored leaf
-        before them, their root must be the signed root, the commit must end at the head, and
-        its signature must verify under its signer's registered key. A signature this recorder
-        made itself for exactly these header bytes is not checked again. The whole chain stays
-        ``verify``'s job; this stops a writer from building on a tip that was edited.
+        before them, their root must be the signed root, the commit must end at the head and
+        be the newest, and its signature must verify under its signer's registered key. A
+        signature this recorder made itself for exactly these header bytes is not checked
+        again. The whole chain stays ``verify``'s job; this stops a writer from building on
+        a tip that was edited.
         """
-        c.execute("SELECT MAX(seq) FROM ledger_commits")
-        (newest,) = c.fetchone()
+        position, seq, newest = head[0], head[2], head[12]
+        if head[3] is None:
+            raise BrokenTipError(
+                f"the last event (position {position}) claims commit {seq}, which is not "
+                "stored; refusing to append on top of it (run `trial-ledger verify`)"
+            )
         if newest != seq:
             raise BrokenTipError(
-                f"the last event (position {head}) lies in commit {seq}, but commit {newest} is "
-                "the newest stored: signed events after it were removed; refusing to append "
-                "(run `trial-ledger verify`)"
-            )
-        c.execute(
-            "SELECT seq, first_position, last_position, prev_leaf, events_root, signer, meaning,"
-            " recorded_at, signature FROM ledger_commits WHERE seq = ?",
-            (seq,),
-        )
-        row = c.fetchone()
-        if row is None:
-            raise BrokenTipError(
-                f"the last event (position {head}) claims commit {seq}, which is not stored; "
-                "refusing to append on top of it (run `trial-ledger verify`)"
+                f"the last event (position {position}) lies in commit {seq}, but commit "
+                f"{newest} is the newest stored: signed events after it were removed; refusing "
+                "to append (run `trial-ledger verify`)"
             )
         try:
-            commit = commit_from_row(tuple(row), self.ledger_id(c))
+            commit = commit_from_row(head[3:12], self.ledger_id(c))
         except (TypeError, ValueError) as e:
             raise BrokenTipError(
                 f"commit {seq} at the head is malformed ({e}); refusing to append on top of it"
             ) from None
         first, last = commit.header.first_position, commit.header.last_position
-        if last != head or not 1 <= first <= last:
+        if last != position or not 1 <= first <= last:
             raise BrokenTipError(
                 f"commit {seq} at the head covers positions {first}-{last} but the last event "
-                f"is at {head}; refusing to append on top of it (run `trial-ledger verify`)"
+                f"is at {position}; refusing to append on top of it (run `trial-ledger verify`)"
             )
         c.execute(
             f"SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
@@ -415,6 +412,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                 f"the commit at the head fails its re-proof: {failure}; refusing to append on "
                 "top of it (nothing was written; run `trial-ledger verify`)"
             )
+        return commit.header.recorded_at
 
 
 class _StatementCachingPool(SQLiteConnectionPool):
