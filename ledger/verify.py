@@ -367,6 +367,13 @@ class _Pass:
     def registered_signer(self, commit: CommitRecord, p: int) -> RegisteredKey:
         try:
             on = date.fromisoformat(commit.header.recorded_at[:10])
+        except ValueError:
+            raise _Stop(
+                p,
+                f"commit {commit.header.seq}: recorded time {commit.header.recorded_at!r} is "
+                "not a time the ledger writes",
+            ) from None
+        try:
             return self.registry.signer(commit.header.signer, p, on)
         except LedgerError as e:
             raise _Stop(p, f"commit {commit.header.seq}: {e}") from None
@@ -621,6 +628,10 @@ def _verify(
                 passing.run(start, prev, last_recorded, last_seq, against_size)
             except _Stop as stop:
                 failure = stop.failure
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+                # Hostile bytes no check above anticipated: still a failure, never a crash.
+                at = start + passing.events_checked
+                failure = Failure(at, f"stored data at or after position {at} is malformed ({e})")
             finally:
                 late = passing.drain_signatures()
             if late is not None and (failure is None or late.position < failure.position):
@@ -870,6 +881,9 @@ def verify_from(source: LedgerSource, position: int, leaf_hash: bytes | None) ->
             failure = None
         except _Stop as stop:
             failure = stop.failure
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            at = start + passing.events_checked
+            failure = Failure(at, f"stored data at or after position {at} is malformed ({e})")
     return VerifyReport(
         ok=failure is None,
         events=passing.events_checked,

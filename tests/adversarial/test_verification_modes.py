@@ -236,3 +236,17 @@ def test_two_whole_commits_swapped_below_a_checkpoint_are_caught(
         )
     assert run_cli("verify", "--db", db, "--against", base.notes[k]) == 1
     assert a != b
+
+
+@pytest.mark.parametrize("index", range(0, 27, 2))
+def test_a_commit_time_altered_anywhere_is_an_integrity_failure(
+    base: Base, tmp_path: Path, index: int
+) -> None:
+    """Every character of a commit's recorded time (the date a key's expiry is judged on)."""
+    seq = sorted(set(base.commit_seqs.values()))[1]
+    for mode in ("full", "state", "export"):
+        db, state = copy_base(base, tmp_path / f"{mode}-{index}")
+        m.apply(db, partial(m.alter_commit, seq=seq, column="recorded_at", amount=index))
+        expected = m.ANY if mode == "state" else 1
+        found = run_mode(mode, base, db, state, base.boundaries[-1], tmp_path / mode)
+        assert found in ((0, 1) if expected == m.ANY else (1,)), (mode, index, found)
