@@ -42,8 +42,8 @@ from ledger.events import (
 from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer
 from ledger.registry import KeyRegistry
-from ledger.store import CommitSeal, LedgerReader, LedgerStore, decode_event, save_checkpoint
-from ledger.verify import TRIAL_ID, checkpoint_origin, verify_ledger
+from ledger.store import CommitSeal, LedgerReader, LedgerStore, save_checkpoint
+from ledger.verify import TRIAL_ID, checkpoint_origin, proved_registry, verify_ledger
 
 TRIAL_TITLE = (
     "Anakinra With or Without Dexamethasone in Treating Patients With Smoldering or Indolent "
@@ -176,7 +176,8 @@ class TrialLedger:
     # ------------------------------------------------------------------ registry
 
     def registry(self, *, cached: bool = False) -> KeyRegistry:
-        """The key registry as it stands at the head (re-folded only when it has changed).
+        """The key registry as it stands at the head, each event re-proved with its commit
+        (re-folded only when it has changed).
 
         ``cached``: skip the change check; for appends, whose recorder re-checks the registry
         version inside the insert transaction anyway.
@@ -186,10 +187,8 @@ class TrialLedger:
         version = self.reader.stream_version(TRIAL_STREAM.hex)
         if self._registry is not None and self._registry.version == version:
             return self._registry
-        registry = KeyRegistry()
-        for row in self.reader.stream_rows(TRIAL_STREAM.hex):
-            event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
-            registry.apply(event, row.position)
+        with self.reader.snapshot():
+            registry = proved_registry(self.reader)
         self._registry = registry
         return registry
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import UsageError
+from ledger.errors import LedgerError, UsageError
 from ledger.integrity import merkle
 
 STATE_FORMAT = "trial-ledger-verifier-state/v1"
@@ -76,8 +76,8 @@ class VerifierState:
     @classmethod
     def from_json(cls, data: Any, where: Path) -> VerifierState:
         try:
-            if data.get("format") != STATE_FORMAT:
-                raise ValueError(f"format {data.get('format')!r}, expected {STATE_FORMAT!r}")
+            if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+                raise ValueError(f"its format is not {STATE_FORMAT}")
             state = cls(
                 ledger_id=str(data["ledger_id"]),
                 genesis_leaf=bytes.fromhex(data["genesis_leaf"]),
@@ -95,10 +95,15 @@ class VerifierState:
                 sponsor_key_id=data.get("sponsor_key_id"),
                 proved_at=str(data.get("proved_at", "")),
             )
-        except (AttributeError, KeyError, TypeError, ValueError) as e:
+        except KeyError as e:
             raise UsageError(
-                f"--state {where}: the verifier state is unreadable ({e}); move it away to "
-                "start again with a full pass"
+                f"--state {where}: the verifier state lacks member {e.args[0]!s}; move it away "
+                "to start again with a full pass"
+            ) from None
+        except (AttributeError, TypeError, ValueError, LedgerError) as e:
+            raise UsageError(
+                f"--state {where}: the verifier state is not one this verifier writes ({e}); "
+                "move it away to start again with a full pass"
             ) from None
         if state.frontier.size != state.size or state.size < 1:
             raise UsageError(
@@ -115,21 +120,31 @@ def load_state(folder: Path) -> VerifierState | None:
         raise UsageError(f"--state {folder}: not a folder")
     if not path.is_file():
         return None
+    for checked in (folder, path):
+        mode = checked.stat().st_mode
+        if mode & 0o022:
+            raise UsageError(
+                f"--state {folder}: {checked} may be written by group or others (mode "
+                f"{mode & 0o777:o}); whoever writes the state decides what the verifier skips. "
+                "Keep it owner-only (chmod 700 the folder, 600 the file)"
+            )
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"--state {folder}: cannot read {STATE_FILE} ({e})") from None
+    except OSError as e:
+        raise UsageError(f"--state {folder}: cannot read {STATE_FILE} ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--state {folder}: {STATE_FILE} is not UTF-8 text") from None
     try:
         data = json.loads(text)
-    except ValueError as e:
-        raise UsageError(f"--state {folder}: {STATE_FILE} is not JSON ({e})") from None
+    except (ValueError, RecursionError):
+        raise UsageError(f"--state {folder}: {STATE_FILE} is not JSON") from None
     return VerifierState.from_json(data, folder)
 
 
 def save_state(folder: Path, state: VerifierState) -> Path:
     """Write the state atomically (0600 file in a 0700 folder); returns its path."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)  # its parent must exist: no stray folders
         state.proved_at = (
             datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         )

@@ -46,7 +46,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from ledger.chain import ZERO_HASH, CommitRecord, EventRow, reprove_commit
+from ledger.chain import ZERO_HASH, CommitRecord, EventRow, leaf_hash_of, reprove_commit
 from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.events import (
     MEANINGS,
@@ -57,7 +57,13 @@ from ledger.events import (
     trial_stream_id,
 )
 from ledger.integrity import merkle
-from ledger.integrity.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
+from ledger.integrity.checkpoint import (
+    Checkpoint,
+    NoteSignature,
+    key_hash,
+    parse_checkpoint,
+    verify_checkpoint,
+)
 from ledger.integrity.signing import key_id, verify_signature
 from ledger.registry import KeyRegistry, RegisteredKey
 from ledger.storage_errors import is_damage
@@ -536,9 +542,10 @@ def _against(source: LedgerSource, note: str, sponsor_public: bytes | None) -> t
     signed by this ledger's checkpoint key under another id means the history was replaced
     (the pass reports it, exit 1), as does any mismatch once the sponsor key is given."""
     try:
-        cp, _ = parse_checkpoint(note)
+        cp, signatures = parse_checkpoint(note)
     except LedgerError as e:
         raise UsageError(f"--against: the file is not a signed checkpoint ({e})") from None
+    _check_note_is_intact(source, note, cp.origin, signatures)
     names = _ledger_ids(source)
     if (
         cp.origin not in {checkpoint_origin(name) for name in names}
@@ -554,6 +561,28 @@ def _against(source: LedgerSource, note: str, sponsor_public: bytes | None) -> t
     if cp.tree_size < 1:
         raise UsageError("--against: the checkpoint covers no events; nothing to prove")
     return cp.tree_size, note
+
+
+def _check_note_is_intact(
+    source: LedgerSource, note: str, origin: str, signatures: list[NoteSignature]
+) -> None:
+    """A note that names this ledger's checkpoint key but whose signature fails under it was
+    altered or damaged as a file: refused (exit 2) before the ledger is blamed for it."""
+    genesis = _genesis(source)
+    if genesis is None:
+        return
+    public = base64.b64decode(genesis.ledger_public_key)
+    wanted = key_hash(origin, public)
+    if not any(sig.key_name == origin and sig.key_hash == wanted for sig in signatures):
+        return  # another key: a re-keyed ledger or another ledger, decided below
+    try:
+        verify_checkpoint(note, origin, public)
+    except LedgerError:
+        raise UsageError(
+            "--against: the checkpoint file names this ledger's checkpoint key but its "
+            "signature does not verify: the file was altered or damaged (its size, root or "
+            "time lines changed); use the checkpoint file as it was written"
+        ) from None
 
 
 def _signed_by_this_ledger_key(source: LedgerSource, note: str, origin: str) -> bool:
@@ -701,22 +730,41 @@ def _resume(passing: _Pass, state: VerifierState) -> tuple[int, bytes, str, int]
     if (source.meta("ledger_id") or "") != state.ledger_id:
         raise _Stop(
             1,
-            f"the ledger file names ledger id {source.meta('ledger_id')!r}, but this verifier "
+            f"the ledger file names ledger id {source.meta('ledger_id') or '(none)'}, but this "
+            "verifier "
             f"proved ledger {state.ledger_id} here: its ledger_meta was altered",
         )
     genesis = source.event_at(1)
-    if genesis is None or genesis.leaf_hash != state.genesis_leaf:
+    if genesis is None or _recomputed_leaf(genesis, ZERO_HASH) != state.genesis_leaf:
         raise _Stop(
             1, "position 1 is not the event this verifier proved there: history was replaced"
         )
     at = source.event_at(state.size)
-    if at is None or at.leaf_hash != state.leaf:
+    before = source.event_at(state.size - 1) if state.size > 1 else None
+    link = before.leaf_hash if before is not None else ZERO_HASH
+    if at is None or _recomputed_leaf(at, link) != state.leaf:
         raise _Stop(
             state.size,
             f"the event at position {state.size} is not the one this verifier proved there "
             "(history was rewritten or truncated)",
         )
     return state.size + 1, state.leaf, state.recorded_at, state.commit_seq
+
+
+def _recomputed_leaf(row: EventRow, prev: bytes) -> bytes:
+    """The leaf of a stored row recomputed from its columns (not its stored leaf column)."""
+    try:
+        return leaf_hash_of(
+            commit=row.commit_seq,
+            originator_id=row.originator_id,
+            originator_version=row.originator_version,
+            position=row.position,
+            prev=prev,
+            state=row.state,
+            topic=row.topic,
+        )
+    except (TypeError, ValueError):
+        return b""
 
 
 def _save(
@@ -819,6 +867,47 @@ def _proved_registry(passing: _Pass, start: int, proved: set[int]) -> None:
         except (LedgerError, ValueError) as e:
             raise _Stop(row.position, f"registry event does not decode: {e}") from None
         passing.registry.apply(event, row.position)
+
+
+def proved_registry(source: LedgerSource) -> KeyRegistry:
+    """The key and site registry as it stands, each of its events re-proved with its whole
+    commit (leaves from the stored columns, root, signature under the registry before it,
+    rooted in TrialCreated): what writers authorise against and what `keys list` shows."""
+    passing = _Pass(source=source, sponsor_public=None, progress=None, track_tree=False)
+    try:
+        _proved_registry(passing, 2**62, set())
+    except _Stop as stop:
+        raise VerificationError(
+            f"the key registry fails its re-proof at position {stop.failure.position}: "
+            f"{stop.failure.reason} (run `trial-ledger verify`)"
+        ) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise VerificationError(f"the key registry's stored events are malformed ({e})") from None
+    return passing.registry
+
+
+class CommitProver:
+    """Re-proves, on demand, the commit holding each position a command is about to show
+    (leaves, root, signature under the proved registry), each commit once: a listing costs
+    in proportion to what it shows, and never shows a row that was altered."""
+
+    def __init__(self, source: LedgerSource) -> None:
+        self.source = source
+        self.registry = proved_registry(source)
+        self._proved: set[int] = set()
+
+    def prove(self, position: int) -> None:
+        try:
+            _prove_commit_of(self.source, position, self.registry, self._proved)
+        except _Stop as stop:
+            raise VerificationError(
+                f"position {stop.failure.position}: {stop.failure.reason}; refusing to show "
+                "an altered record (run `trial-ledger verify`)"
+            ) from None
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+            raise VerificationError(
+                f"position {position}: the stored record is malformed ({e}); refusing to show it"
+            ) from None
 
 
 def _segment_start(source: LedgerSource, position: int) -> tuple[int, bytes, str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from ledger.commands.common import (
 from ledger.errors import NotFoundError, UsageError, VerificationError
 from ledger.events import created_at_utc, is_subject_id
 from ledger.store import LedgerReader
+from ledger.verify import CommitProver
 from projections.audit import (
     AuditFilter,
     audit_trail,
@@ -59,8 +61,10 @@ QUIET_BELOW = 10_000
 ProveViewsFlag = Annotated[
     bool,
     typer.Option(
-        "--prove-views",
-        help="First prove the views equal a rebuild from the verified ledger (exit 1 if not).",
+        "--prove-views/--trust-views",
+        help="Prove the views equal a rebuild from the verified ledger before serving them "
+        "(exit 1 if not; the default). --trust-views serves them as last proved (faster on "
+        "large ledgers).",
     ),
 ]
 
@@ -275,7 +279,7 @@ def audit_trail_command(
         Path | None, typer.Option("--out", help="Write the export to this file.", dir_okay=False)
     ] = None,
     views: ViewsOption = None,
-    prove_views: ProveViewsFlag = False,
+    prove_views: ProveViewsFlag = True,
 ) -> None:
     """Who did what, when and why: every event with signer, meaning, position and hash.
 
@@ -298,10 +302,13 @@ def audit_trail_command(
         engine = _caught_up(reader, views)
         if prove_views:
             _proved(engine)
-        _views_note(engine, json_out=False)
+        else:
+            _views_note(engine, json_out=False)
         conn = engine.connect()
         try:
             rows = audit_trail(conn, reader, f)
+            if not prove_views:  # proving the views verified the whole ledger already
+                rows = _proved_rows(rows, CommitProver(reader))
             handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
             try:
                 if csv_out:
@@ -338,13 +345,21 @@ def _print_trail(rows: Any) -> int:
     return count
 
 
+def _proved_rows(rows: Iterator[dict[str, Any]], prover: CommitProver) -> Iterator[dict[str, Any]]:
+    """Audit rows, each shown only after its ledger record was re-proved with its commit."""
+    for row in rows:
+        prover.prove(int(row["position"]))
+        yield row
+
+
 def _proved(engine: ProjectionEngine) -> None:
     check = engine.verify_views()
     if not check.ok:
         d = check.first_difference or {}
         raise VerificationError(
             f"the views file differs from a rebuild from the verified ledger (table "
-            f"{d.get('table')}{', row ' + str(d['row']) if 'row' in d else ''}): refusing to "
+            f"{d.get('table')}{', row ' + str(d['row']) if d.get('row') is not None else ''}): "
+            "refusing to "
             "serve it; `trial-ledger projections rebuild` replaces it"
         )
 
@@ -352,7 +367,7 @@ def _proved(engine: ProjectionEngine) -> None:
 def summary(
     db: DbOption,
     views: ViewsOption = None,
-    prove_views: ProveViewsFlag = False,
+    prove_views: ProveViewsFlag = True,
     json_out: JsonFlag = False,
 ) -> None:
     """The trial's objectives, each with the subjects it counts and why others are excluded.
@@ -373,7 +388,9 @@ def summary(
             report = trial_summary(stored_patients(conn), stored_responses(conn), _tracked(engine))
         finally:
             conn.close()
-        report["views_proved"] = _views_note(engine, json_out)
+        report["views_proved"] = (
+            engine.last_proof() if prove_views else _views_note(engine, json_out)
+        )
     if json_out:
         emit_json(report)
         return
@@ -461,7 +478,7 @@ def projections_verify(db: DbOption, views: ViewsOption = None, json_out: JsonFl
         err_console.print(
             f"FAILED: views {check.views} differ from a rebuild from the verified ledger at "
             f"position {check.position:,}: table {d.get('table')}"
-            + (f" row {d['row']}" if "row" in d else "")
+            + (f" row {d['row']}" if d.get("row") is not None else "")
             + f": stored {_clip(d.get('stored'))}, expected {_clip(d.get('expected'))}. "
             "The views file was edited or damaged; `trial-ledger projections rebuild` "
             "replaces it.",
@@ -472,7 +489,7 @@ def projections_verify(db: DbOption, views: ViewsOption = None, json_out: JsonFl
 
 
 def _clip(value: object, limit: int = 240) -> str:
-    text = repr(value)
+    text = "no row" if value is None else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}…({len(text):,} characters)"
 
 

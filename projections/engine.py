@@ -179,7 +179,12 @@ def _compare_table(
     columns = [r[1] for r in expected.execute(f"PRAGMA table_info({table})")]
     found = [r[1] for r in stored.execute(f"PRAGMA table_info({table})")]
     if found != columns:
-        return {"table": table, "stored": f"columns {found}", "expected": f"columns {columns}"}
+        return {
+            "table": table,
+            "row": None,
+            "stored": f"columns {', '.join(found) or '(no such table)'}",
+            "expected": f"columns {', '.join(columns)}",
+        }
     order = ", ".join(columns)
     mine = stored.execute(f"SELECT * FROM {table} ORDER BY {order}")
     theirs = expected.execute(f"SELECT * FROM {table} ORDER BY {order}")
@@ -343,7 +348,9 @@ class ProjectionEngine:
                 _raise_failure(
                     t.position,
                     f"the ledger no longer holds the event projection {t.projection!r} read at "
-                    f"position {t.position}: history was rewritten or truncated",
+                    f"position {t.position}: either history was rewritten or truncated there, "
+                    "or the views file's tracking row was edited (if `trial-ledger verify` "
+                    "passes, `trial-ledger projections rebuild` replaces the views)",
                 )
 
     def _catch_up_locked(
@@ -444,13 +451,17 @@ class ProjectionEngine:
         )
 
     def _stored_level_with(self, head: int) -> dict[str, Any] | None:
-        """Catch the stored views up to ``head``; a difference if their tracking is wrong."""
-        if not self.views_path.is_file():
-            return {"table": "tracking", "stored": None, "expected": "views built to " + str(head)}
+        """Catch the stored views up to ``head`` (building them if there are none yet); a
+        difference if their tracking rows do not match the ledger just proved."""
         try:
             self.catch_up()
         except VerificationError as e:  # the ledger was just proved: the tracking is wrong
-            return {"table": "tracking", "stored": str(e), "expected": f"position {head}"}
+            return {
+                "table": "tracking",
+                "row": None,
+                "stored": str(e),
+                "expected": f"tracking rows that match the verified ledger up to {head}",
+            }
         return None
 
     def _compare_with(self, expected_path: Path) -> dict[str, Any] | None:

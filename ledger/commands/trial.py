@@ -45,8 +45,9 @@ from ledger.integrity.signing import Signer
 from ledger.jsonl import import_line_schema_text
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.registry import KeyRegistry
-from ledger.service import TRIAL_STREAM, TrialLedger, today
-from ledger.store import LedgerReader, decode_event
+from ledger.service import TrialLedger, today
+from ledger.store import LedgerReader
+from ledger.verify import CommitProver
 
 schema_app = typer.Typer(help="Print the JSON Schemas of the files trial-ledger reads.")
 
@@ -894,15 +895,6 @@ def import_file(
 # --------------------------------------------------------------------------- reading
 
 
-def _registry(reader: LedgerReader) -> KeyRegistry:
-    """The key registry folded from the trial stream (read-only: ``log`` writes nothing)."""
-    registry = KeyRegistry()
-    for row in reader.stream_rows(TRIAL_STREAM.hex):
-        event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
-        registry.apply(event, row.position)
-    return registry
-
-
 def _commit_index(reader: LedgerReader) -> tuple[list[int], list[CommitHeader]]:
     headers = [c.header for c in reader.iter_commits()]
     return [h.first_position for h in headers], headers
@@ -934,13 +926,18 @@ def log(
     name, role, signature meaning and a summary. Corrections appear as events of their own;
     the corrected event is shown as it was recorded.
 
+    Every row shown is first re-proved with its whole commit (rehashed, rooted, signature
+    under the proved key registry): an altered record is refused (exit 1), never shown.
+
     Example: trial-ledger log --db trial.db --subject MC0282-001-017 --limit 20
     """
     with LedgerReader(db) as reader:
-        registry = _registry(reader)
+        prover = CommitProver(reader)  # every row shown is re-proved with its commit first
+        registry = prover.registry
         starts, headers = _commit_index(reader)
         entries = []
         for row in _log_rows(reader, subject, limit):
+            prover.prove(row.position)
             payload = json.loads(row.state)
             header = headers[bisect_right(starts, row.position) - 1]
             name, role = _signer_of(registry, header)

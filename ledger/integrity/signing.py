@@ -113,6 +113,10 @@ def check_owner_only(path: Path, mode: int, what: str = "key file", rule: str = 
         )
 
 
+KEY_FILE_LIMIT = 64 * 1024
+"""A PEM Ed25519 key is a few hundred bytes; a key file is never read past this."""
+
+
 def _read_key_file(path: Path, *, private: bool) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -120,13 +124,17 @@ def _read_key_file(path: Path, *, private: bool) -> bytes:
         raise KeyFileError(f"key file {path} does not exist") from None
     except OSError as error:
         raise KeyFileError(f"cannot open key file {path}: {error.strerror}") from None
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        raise KeyFileError(f"key file {path}: expected a regular file (it is not one)")
     with os.fdopen(fd, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode):
-            raise KeyFileError(f"key file {path}: expected a regular file")
         if private:
             check_owner_only(path, stat.S_IMODE(status.st_mode))
-        return handle.read()
+        data = handle.read(KEY_FILE_LIMIT + 1)
+    if len(data) > KEY_FILE_LIMIT:
+        raise KeyFileError(f"key file {path}: over {KEY_FILE_LIMIT:,} bytes, so no key file")
+    return data
 
 
 def _refuse_key(path: Path, found: object) -> NoReturn:

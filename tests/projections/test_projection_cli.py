@@ -126,7 +126,9 @@ def test_summary_json_and_text(db: Path, capsys: pytest.CaptureFixture[str]) -> 
         "adverse_events",
         "views_proved",
     ]
-    assert report["views_proved"] is None  # `projections verify` has not run on these views
+    assert report["views_proved"]["position"] == report["position"]  # proved before serving
+    trusted = json_of(capsys, ["summary", "--db", str(db), "--trust-views", "--json"])
+    assert trusted["views_proved"] == report["views_proved"]  # served as last proved
     assert run(["summary", "--db", str(db)]) == 0
     assert "1/3 = 0.3333" in capsys.readouterr().out
 
