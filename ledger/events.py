@@ -20,18 +20,36 @@ Identifiers are ASCII: every pattern below spells digits ``[0-9]``, never ``\\d`
 Python's and pydantic's regular expressions alike, also matches the digits of other scripts,
 so a subject id written with Arabic-Indic digits would pass). :data:`SUBJECT_ID_PATTERN` is
 the one definition of a subject id; code outside the models checks with :func:`is_subject_id`.
+
+Free text (:data:`PrintedName`, :data:`Reason`, :data:`ShortText`, :data:`PlainText`) is any
+script's letters, digits, marks, spaces, punctuation and symbols, on one line: no value holds
+a control character (Unicode category Cc: C0, DEL, C1, so no line break, tab or escape
+sequence), a format character (Cf: bidirectional overrides, isolates and marks, zero-width
+characters, the byte order mark, the soft hyphen) or a line or paragraph separator (Zl, Zp).
+Such a character would be stored in the signed ledger for good and could, when printed, forge
+or hide lines of the audit display (a printed name is a signature manifestation). The check
+sees the value as given, before surrounding whitespace is stripped.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID, uuid5
 
 from eventsourcing.utils import register_topic
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 Role = Literal["sponsor", "investigator", "coordinator", "monitor", "data-manager", "auditor"]
 ROLES: tuple[Role, ...] = (
@@ -61,9 +79,98 @@ SiteCode = Annotated[str, StringConstraints(pattern=r"^([0-9]{3}|\*)$")]
 """A site code, or :data:`ALL_SITES` (the site of a key that signs for every site)."""
 AeId = Annotated[str, StringConstraints(pattern=AE_ID_PATTERN)]
 KeyId = Annotated[str, StringConstraints(pattern=r"^ed25519:[0-9a-f]{32}$")]
-PrintedName = Annotated[str, StringConstraints(min_length=2, max_length=120, strip_whitespace=True)]
-Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000, strip_whitespace=True)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+UNPRINTABLE_CATEGORIES: frozenset[str] = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories no free-text value may hold: control, format, line and paragraph
+separator characters (see the module docstring)."""
+BIDI_CONTROLS: frozenset[str] = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""The bidirectional marks, embeddings, overrides and isolates (all of category Cf)."""
+_CONTROL_NAMES = {
+    "\t": "tab",
+    "\n": "line feed",
+    "\r": "carriage return",
+    "\x1b": "escape",
+    "\x00": "NUL",
+    "\x7f": "delete",
+    "\x85": "next line",
+    "\x9b": "control sequence introducer",
+}
+PRINTABLE_TEXT_RULE = (
+    "Text should be printable on one line: no control characters (line breaks, tabs, escape "
+    "sequences), bidirectional controls or invisible format characters"
+)
+
+
+def unprintable_character(text: str) -> tuple[int, str] | None:
+    """The first character of ``text`` no free-text value may hold, with its index, or
+    ``None`` (see :data:`UNPRINTABLE_CATEGORIES`)."""
+    if text.isprintable():  # fast path: isprintable() is False for every refused category
+        return None
+    for index, char in enumerate(text):
+        if unicodedata.category(char) in UNPRINTABLE_CATEGORIES:
+            return index, char
+    return None
+
+
+def describe_character(char: str) -> str:
+    """``U+202E (RIGHT-TO-LEFT OVERRIDE, a bidirectional control)``: a refused character as
+    a person can read it (never the character itself)."""
+    code = f"U+{ord(char):04X}"
+    category = unicodedata.category(char)
+    if category == "Cc":
+        name = _CONTROL_NAMES.get(char)
+        return f"{code} ({name}, a control character)" if name else f"{code} (a control character)"
+    name = unicodedata.name(char, "")
+    kind = (
+        "a bidirectional control"
+        if char in BIDI_CONTROLS
+        else "a line or paragraph separator"
+        if category in {"Zl", "Zp"}
+        else "an invisible format character"
+    )
+    return f"{code} ({name}, {kind})" if name else f"{code} ({kind})"
+
+
+def _refuse_unprintable(text: str) -> None:
+    found = unprintable_character(text)
+    if found is not None:
+        index, char = found
+        raise PydanticCustomError(
+            "printable_text",
+            PRINTABLE_TEXT_RULE + "; found {character} at character {position}",
+            {"character": describe_character(char), "position": index + 1},
+        )
+
+
+def _printable_text(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """Refuse unprintable characters in the value as given (before whitespace is stripped),
+    and in the text the value became if it was not given as text."""
+    if isinstance(value, str):
+        _refuse_unprintable(value)
+    result = handler(value)
+    if not isinstance(value, str) and isinstance(result, str):
+        _refuse_unprintable(result)
+    return result
+
+
+PRINTABLE = WrapValidator(_printable_text)
+"""The free-text rule, as a validator to annotate a ``str`` with."""
+
+PrintedName = Annotated[
+    str, StringConstraints(min_length=2, max_length=120, strip_whitespace=True), PRINTABLE
+]
+"""A person's printed name (21 CFR 11.50 signature manifestation)."""
+Reason = Annotated[
+    str, StringConstraints(min_length=3, max_length=2000, strip_whitespace=True), PRINTABLE
+]
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), PRINTABLE
+]
+PlainText = Annotated[str, PRINTABLE]
+"""Free text with no length rule of its own (a note, a unit, a correction's values, the text
+of an eligibility criterion): printable, one line, as it is (not stripped)."""
 PublicKeyB64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
 
 SUBJECT_NAMESPACE = UUID("5b0c7c4e-2a51-4f55-9d59-2f3d7f1f0a28")
@@ -289,9 +396,9 @@ class CriterionRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     criterion_id: ShortText
-    description: str
-    measured: str
-    threshold: str
+    description: PlainText
+    measured: PlainText
+    threshold: PlainText
     passed: bool
 
 
@@ -302,7 +409,7 @@ class EligibilityAssessed(SubjectEvent):
     protocol_amendment: ShortText
     criteria: tuple[CriterionRecord, ...]
     eligible: bool
-    inputs: dict[str, str | int | bool | None]
+    inputs: dict[PlainText, PlainText | int | bool | None]
 
 
 class ConsentObtained(SubjectEvent):
@@ -354,7 +461,7 @@ class LabResulted(SubjectEvent):
 
     analyte: Analyte
     value: Decimal = Field(ge=0)
-    unit: str
+    unit: PlainText
 
 
 class ResponseAssessed(SubjectEvent):
@@ -364,8 +471,8 @@ class ResponseAssessed(SubjectEvent):
     protocol_month: int = Field(ge=0)
     investigator_category: ResponseCategory
     derived_category: ResponseCategory
-    rule_ids: tuple[str, ...]
-    values_used: dict[str, str]
+    rule_ids: tuple[PlainText, ...]
+    values_used: dict[PlainText, PlainText]
     agrees: bool
     # Added with the recording commands (optional, so earlier payloads still validate):
     measured: MeasuredValues | None = None  # the assessment's own values, as derivation used them
@@ -378,7 +485,7 @@ class ProgressionConfirmed(SubjectEvent):
     RECORDED_BY: ClassVar[frozenset[str]] = INVESTIGATOR
 
     basis: Reason
-    rule_ids: tuple[str, ...]
+    rule_ids: tuple[PlainText, ...]
     # Set when the investigator confirms progression the rules do not (yet) confirm (CONF-PD).
     deviation: Deviation | None = None
 
@@ -422,7 +529,7 @@ class FollowUpVisit(SubjectEvent):
     TOPIC: ClassVar[str] = "trial.FollowUpVisit.v1"
 
     disease_status: Literal["no-progression", "progression", "unknown"]
-    note: str = ""
+    note: PlainText = ""
 
 
 class SubjectWithdrawn(SubjectEvent):
@@ -470,8 +577,8 @@ class CorrectionRecorded(SubjectEvent):
     corrects_position: int = Field(ge=1)
     corrected_topic: ShortText
     field: ShortText
-    old_value: str
-    new_value: str
+    old_value: PlainText
+    new_value: PlainText
     reason: Reason
 
 
