@@ -62,6 +62,7 @@ def run(argv: list[str]) -> int:
     2 for refused input, usage and storage faults (nothing written), 1 for integrity failures
     (including a ledger file SQLite reports damaged). ``TRIAL_LEDGER_TRACEBACK=1`` also prints
     the traceback of an unexpected error, for whoever debugs it."""
+
     def fail(message: str, code: int) -> int:
         err_console.print(f"error: {printable(message)}", markup=False, emoji=False)
         return code
