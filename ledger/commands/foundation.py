@@ -559,11 +559,15 @@ def verify_bundle(
     ) as progress:
         report = verify_ledger(source, sponsor_public=sponsor, progress=progress)
     damaged = source.damaged_files()
-    if damaged and not json_out:
+    mismatches = source.manifest_mismatches()
+    digests = [name for name in damaged if name != "manifest.json" or not mismatches]
+    if digests and not json_out:
         err_console.print(
-            f"note: {', '.join(damaged)} differ from the manifest's SHA-256 (the manifest is "
+            f"note: {', '.join(digests)} differ from the manifest's SHA-256 (the manifest is "
             "unsigned: the verification above is what proves integrity)"
         )
+    for mismatch in mismatches if not json_out else []:
+        err_console.print(f"note: {mismatch} (the manifest is unsigned)")
     _print_report(report, json_out, f"bundle {folder}", damaged)
 
 
