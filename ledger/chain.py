@@ -160,6 +160,20 @@ class EventRow:
     commit_seq: int
 
 
+def row_leaf(row: EventRow, prev: bytes) -> bytes:
+    """The leaf of a stored row recomputed from its columns (never its stored leaf column),
+    given ``prev``, the leaf before it."""
+    return leaf_hash_of(
+        commit=row.commit_seq,
+        originator_id=row.originator_id,
+        originator_version=row.originator_version,
+        position=row.position,
+        prev=prev,
+        state=row.state,
+        topic=row.topic,
+    )
+
+
 def reprove_commit(
     commit: CommitRecord, rows: list[EventRow], prev: bytes, public_raw: bytes | None
 ) -> str | None:
@@ -185,15 +199,7 @@ def reprove_commit(
     link = prev
     for r in rows:
         try:
-            leaf = leaf_hash_of(
-                commit=r.commit_seq,
-                originator_id=r.originator_id,
-                originator_version=r.originator_version,
-                position=r.position,
-                prev=link,
-                state=r.state,
-                topic=r.topic,
-            )
+            leaf = row_leaf(r, link)
         except (TypeError, ValueError) as e:
             return f"position {r.position}: stored columns are malformed ({e})"
         if r.commit_seq != h.seq or leaf != r.leaf_hash:

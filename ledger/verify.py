@@ -46,7 +46,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from ledger.chain import ZERO_HASH, CommitRecord, EventRow, leaf_hash_of, reprove_commit
+from ledger.chain import ZERO_HASH, CommitRecord, EventRow, reprove_commit, row_leaf
 from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.events import (
     MEANINGS,
@@ -752,17 +752,9 @@ def _resume(passing: _Pass, state: VerifierState) -> tuple[int, bytes, str, int]
 
 
 def _recomputed_leaf(row: EventRow, prev: bytes) -> bytes:
-    """The leaf of a stored row recomputed from its columns (not its stored leaf column)."""
+    """:func:`ledger.chain.row_leaf`, or no leaf at all for columns that do not hash."""
     try:
-        return leaf_hash_of(
-            commit=row.commit_seq,
-            originator_id=row.originator_id,
-            originator_version=row.originator_version,
-            position=row.position,
-            prev=prev,
-            state=row.state,
-            topic=row.topic,
-        )
+        return row_leaf(row, prev)
     except (TypeError, ValueError):
         return b""
 
