@@ -158,6 +158,8 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         )
         self.default_seal: CommitSeal | None = None
         self.last_commit: CommitRecord | None = None
+        self._last_written: tuple[bytes, list[EventRow]] | None = None
+        """The link and rows of ``last_commit`` as this recorder hashed and signed them."""
         self._ledger_id: str | None = None
 
     def insert_events(
@@ -264,7 +266,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             f"SELECT e.position, e.leaf_hash, e.commit_seq, c.seq, c.first_position,"
             f" c.last_position, c.prev_leaf, c.events_root, c.signer, c.meaning, c.recorded_at,"
             f" c.signature, (SELECT MAX(seq) FROM ledger_commits),"
-            f" (SELECT MAX(originator_version) FROM {t} WHERE originator_id=?)"
+            f" (SELECT MAX(originator_version) FROM {t} WHERE originator_id=?),"
+            f" e.originator_id, e.originator_version, e.topic, e.state,"
+            f" (SELECT leaf_hash FROM {t} WHERE position = c.first_position - 1)"
             f" FROM {t} e LEFT JOIN ledger_commits c ON c.seq = e.commit_seq"
             " ORDER BY e.position DESC LIMIT 1",
             (seal.registry_stream.hex if seal.registry_stream else "",),
@@ -290,6 +294,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             recorded_at = str(last_recorded)  # recorded times never run backwards
         first_prev = prev
         leaves: list[bytes] = []
+        written: list[EventRow] = []
         notification_ids: list[int] = []
         for offset, s in enumerate(stored_events, start=1):
             originator_id = (
@@ -311,6 +316,9 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             )
             notification_ids.append(c.lastrowid)
             leaves.append(leaf)
+            written.append(
+                EventRow(position, originator_id, s.originator_version, s.topic, s.state, leaf, seq)
+            )
             prev = leaf
         header = CommitHeader(
             seq=seq,
@@ -340,6 +348,7 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
             ),
         )
         self.last_commit = CommitRecord(header=header, signature=signature)
+        self._last_written = (first_prev, written)
         return notification_ids
 
     def _check_tip(self, c: SQLiteCursor, head: tuple[Any, ...], seal: CommitSeal) -> str:
@@ -349,9 +358,10 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         Its events are rehashed from their stored columns and chained from the stored leaf
         before them, their root must be the signed root, the commit must end at the head and
         be the newest, and its signature must verify under its signer's registered key. A
-        signature this recorder made itself for exactly these header bytes is not checked
-        again. The whole chain stays ``verify``'s job; this stops a writer from building on
-        a tip that was edited.
+        commit this recorder wrote itself is proved by comparing the stored rows, header and
+        signature with what it hashed and signed (no re-hash); the link below the tip is
+        checked against the stored leaf before it. The whole chain stays ``verify``'s job;
+        this stops a writer from building on a tip that was edited.
         """
         position, seq, newest = head[0], head[2], head[12]
         if head[3] is None:
@@ -377,15 +387,20 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
                 f"commit {seq} at the head covers positions {first}-{last} but the last event "
                 f"is at {position}; refusing to append on top of it (run `trial-ledger verify`)"
             )
-        c.execute(
-            f"SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
-            f" commit_seq FROM {self.events_table_name} WHERE position >= ? AND position <= ?"
-            " ORDER BY position",
-            (first - 1, last),
-        )
-        fetched = [_event_row(tuple(r)) for r in c.fetchall()]
-        before = fetched.pop(0) if fetched and fetched[0].position == first - 1 else None
-        prev = before.leaf_hash if before is not None else ZERO_HASH
+        if first == last:  # a one-event commit: the head query brought its row already
+            fetched = [_event_row((position, *head[14:18], head[1], head[2]))]
+        else:
+            c.execute(
+                f"SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
+                f" commit_seq FROM {self.events_table_name} WHERE position >= ? AND"
+                " position <= ? ORDER BY position",
+                (first, last),
+            )
+            fetched = [_event_row(tuple(r)) for r in c.fetchall()]
+        prev = _blob(head[18]) if head[18] is not None else ZERO_HASH
+        if commit == self.last_commit and (prev, fetched) == self._last_written:
+            # Byte for byte what this recorder hashed and signed a moment ago: proved.
+            return commit.header.recorded_at
         public: bytes | None = None
         if seal.registry is not None and commit != self.last_commit:  # field by field
             try:
