@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings
 
 from ledger.service import TrialLedger
-from tests.support import GENESIS_DATE, Cast, new_signer, register_cast
+from tests.support import Cast, create_ledger, new_signer
 
 # CI runs the properties on a fixed seed, so a submission's result does not depend on luck;
 # runs elsewhere draw new examples each time (and keep failures in .hypothesis/).
@@ -31,15 +31,6 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ledger(db_path: Path, cast: Cast) -> Iterator[TrialLedger]:
-    created = TrialLedger.create(
-        db_path,
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    )
-    register_cast(created, cast)
+    created = create_ledger(db_path, cast)
     yield created
     created.close()

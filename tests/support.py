@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from ledger.events import DoseAdministered, SubjectScreened, subject_stream_id
 from ledger.integrity.signing import Signer, generate_private_key
@@ -88,3 +89,23 @@ def append_doses(
         ledger.append(signer, batch)
         version += len(batch)
         count -= len(batch)
+
+
+def create_ledger(
+    db: Path, cast: Cast, *, staff: bool = True, ledger_key: Signer | None = None
+) -> TrialLedger:
+    """A new test ledger rooted in the cast's sponsor key (the cast's ledger key signs its
+    checkpoints unless ``ledger_key`` is given); ``staff``: the sites and the cast registered."""
+    checkpoints = ledger_key or cast.ledger_key
+    ledger = TrialLedger.create(
+        db,
+        sponsor=cast.sponsor,
+        sponsor_name="Sponsor Office",
+        ledger_public=checkpoints.public_key,
+        ledger_key_id=checkpoints.key_id,
+        protocol_amendment="MC0282-original",
+        effective_date=GENESIS_DATE,
+    )
+    if staff:
+        register_cast(ledger, cast)
+    return ledger

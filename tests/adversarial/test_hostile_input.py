@@ -37,9 +37,9 @@ from ledger.input_limits import (
 )
 from ledger.integrity.signing import Signer, generate_private_key, write_private_key
 from ledger.jsonl import parse_line
-from ledger.service import TrialLedger, person_key
+from ledger.service import person_key
 from tests.domain.trial_helpers import SUBJECT, TODAY, day, enrol_subject
-from tests.support import GENESIS_DATE, Cast, register_cast
+from tests.support import GENESIS_DATE, Cast, create_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "hostile input passphrase"
@@ -79,16 +79,7 @@ def trial(tmp_path_factory: pytest.TempPathFactory, cast: Cast) -> Trial:
         private = generate_private_key()
         write_private_key(folder / f"{who}.key", private, PASSPHRASE.encode())
         keys[who] = Signer(private)
-    with TrialLedger.create(
-        db,
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    ) as ledger:
-        register_cast(ledger, cast)
+    with create_ledger(db, cast) as ledger:
         for who, name in (("cole", "Cole Hart"), ("leaver", "Lee Aver")):
             signer = keys[who]
             key = person_key(signer.public_key, signer.key_id, name, "coordinator", "001")

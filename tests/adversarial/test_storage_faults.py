@@ -30,7 +30,7 @@ from ledger.errors import DamagedStorageError, StorageError
 from ledger.integrity.signing import Signer, generate_private_key, write_private_key
 from ledger.service import TrialLedger, person_key
 from ledger.storage_errors import is_damage, storage_refusal
-from tests.support import GENESIS_DATE, Cast, register_cast
+from tests.support import GENESIS_DATE, Cast, create_ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "storage faults passphrase"
@@ -65,16 +65,7 @@ def original(tmp_path_factory: pytest.TempPathFactory, cast: Cast) -> Trial:
     write_private_key(folder / "ledger.key", ledger_key, PASSPHRASE.encode())
     cole, checkpoints = Signer(coordinator), Signer(ledger_key)
     db = folder / "original.db"
-    with TrialLedger.create(
-        db,
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=checkpoints.public_key,
-        ledger_key_id=checkpoints.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    ) as trial_ledger:
-        register_cast(trial_ledger, cast)
+    with create_ledger(db, cast, ledger_key=checkpoints) as trial_ledger:
         key = person_key(cole.public_key, cole.key_id, "Cole Hart", "coordinator", "001")
         trial_ledger.register_key(cast.sponsor, key, "trial staff", GENESIS_DATE)
     return Trial(db, folder / "cole.key", folder / "ledger.key", passphrase)

@@ -27,7 +27,7 @@ from tests.domain.trial_helpers import (
     day,
     eligible_inputs,
 )
-from tests.support import GENESIS_DATE, Cast, register_sites
+from tests.support import GENESIS_DATE, Cast, create_ledger, register_sites
 
 PASSPHRASE = "correct horse battery staple"
 STAFF = {
@@ -75,15 +75,7 @@ def staff(tmp_path_factory: pytest.TempPathFactory) -> Staff:
 @pytest.fixture
 def db(tmp_path: Path, cast: Cast, staff: Staff) -> Path:
     path = tmp_path / "trial.db"
-    with TrialLedger.create(
-        path,
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    ) as ledger:
+    with create_ledger(path, cast, staff=False) as ledger:
         register_sites(ledger, cast.sponsor)
         for who, (name, role, site) in STAFF.items():
             signer = staff.signers[who]

@@ -28,7 +28,7 @@ from ledger.verify import verify_ledger
 from projections.audit import AuditFilter, audit_trail
 from projections.engine import ProjectionEngine
 from tests.domain.trial_helpers import SCREENED_ON
-from tests.support import GENESIS_DATE, SITES, Cast, new_signer, screening
+from tests.support import GENESIS_DATE, SITES, Cast, create_ledger, new_signer, screening
 
 
 def size(ledger: TrialLedger) -> int:
@@ -251,15 +251,7 @@ def test_a_ledger_without_site_registrations_is_flagged_at_its_first_key(
 ) -> None:
     """A ledger written before sites were registered does not verify: its keys name sites the
     trial's registry does not hold."""
-    with TrialLedger.create(
-        db_path,
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    ) as ledger:
+    with create_ledger(db_path, cast, staff=False) as ledger:
         key = person_key(
             cast.coordinator.public_key, cast.coordinator.key_id, "Cole Coordinator",
             "coordinator", "001",

@@ -24,9 +24,9 @@ from tests.support import (
     GENESIS_DATE,
     Cast,
     append_doses,
+    create_ledger,
     dose,
     new_signer,
-    register_cast,
     screening,
 )
 
@@ -242,16 +242,7 @@ def test_rewritten_history_is_found_against_an_earlier_checkpoint(
     # Rebuild a whole new ledger of the same size signed by the same people: it verifies on
     # its own, but not against the auditor's checkpoint.
     other = filled.db_path.with_name("other.db")
-    rewritten = TrialLedger.create(
-        other,
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    )
-    register_cast(rewritten, cast)
+    rewritten = create_ledger(other, cast)
     rewritten.append(cast.coordinator, [screening(SUBJECT)])
     append_doses(rewritten, cast.coordinator, SUBJECT, 12)
     rewritten.close()

@@ -16,7 +16,7 @@ from ledger.events import LedgerEvent
 from ledger.service import TrialLedger
 from projections.engine import ProjectionEngine
 from tests.projection_support import Trial, plus
-from tests.support import GENESIS_DATE, Cast, new_signer, register_cast
+from tests.support import Cast, create_ledger, new_signer
 
 SUBJECTS = ("MC0282-001-001", "MC0282-001-002", "MC0282-001-003")
 CATEGORIES = ("CR", "VGPR", "PR", "MR", "SD", "PD")
@@ -27,16 +27,7 @@ REGIMENS = ("induction", "continuation", "low_dose_dex", "high_dose_dex", "off_t
 def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Cast]:
     folder = tmp_path_factory.mktemp("projection-base")
     cast = Cast(*(new_signer() for _ in range(7)))
-    ledger = TrialLedger.create(
-        folder / "base.db",
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    )
-    register_cast(ledger, cast)
+    ledger = create_ledger(folder / "base.db", cast)
     ledger.close()
     conn = sqlite3.connect(folder / "base.db")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy must hold every commit

@@ -13,10 +13,15 @@ from hypothesis import strategies as st
 
 from ledger.chain import CommitHeader, envelope_bytes, leaf_hash_of
 from ledger.integrity.canonical import canonical_json
-from ledger.service import TrialLedger
 from ledger.store import APPEND_ONLY_TABLES, LedgerReader
 from ledger.verify import verify_ledger
-from tests.support import GENESIS_DATE, Cast, append_doses, new_signer, register_cast, screening
+from tests.support import (
+    Cast,
+    append_doses,
+    create_ledger,
+    new_signer,
+    screening,
+)
 
 EVENT_COLUMNS = ("originator_id", "topic", "state", "leaf_hash")
 INT_COLUMNS = ("originator_version", "commit_seq", "position")
@@ -27,16 +32,7 @@ def base_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One small but complete ledger, built once per module and copied per example."""
     folder = tmp_path_factory.mktemp("tamper-base")
     cast = Cast(*(new_signer() for _ in range(7)))
-    ledger = TrialLedger.create(
-        folder / "base.db",
-        sponsor=cast.sponsor,
-        sponsor_name="Sponsor Office",
-        ledger_public=cast.ledger_key.public_key,
-        ledger_key_id=cast.ledger_key.key_id,
-        protocol_amendment="MC0282-original",
-        effective_date=GENESIS_DATE,
-    )
-    register_cast(ledger, cast)
+    ledger = create_ledger(folder / "base.db", cast)
     for n in (1, 2):
         subject = f"MC0282-001-{n:03d}"
         ledger.append(cast.coordinator, [screening(subject)])
