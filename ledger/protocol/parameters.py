@@ -29,6 +29,12 @@ MonthUnit = Literal["cycle28", "calendar"]
 CategoryName = Literal["CR", "VGPR", "PR", "MR", "SD", "PD"]
 """Response category names (IMWG 2006 + EBMT 1998 minimal response), as plain strings."""
 
+Month6Basis = Literal["month6_assessment", "confirmed"]
+"""REG-M6-BASIS: what the month-6 decision reads (see :class:`Readings`)."""
+
+ProgressionStart = Literal["on_confirmation", "next_protocol_month"]
+"""REG-PD-START: when high-dose dexamethasone starts after progression (see :class:`Readings`)."""
+
 SerumIsotype = Literal["IgG", "IgA", "IgM", "IgD", "light-chain-only"]
 Drug = Literal["anakinra", "dexamethasone"]
 Route = Literal["SC", "PO"]
@@ -69,6 +75,9 @@ class ScheduleParameters(_Frozen):
     follow_up_interval_months: PositiveInt  # every 6 months ...
     follow_up_duration_years: PositiveInt  # ... for up to 5 years after treatment ends
     follow_up_month_unit: MonthUnit  # [assumed] calendar: follow-up has no treatment cycles
+    # [assumed] the last follow-up visit may be this many days after its scheduled date; the
+    # follow-up period (and the study) ends then (REG-FU-COMPLETE).
+    follow_up_window_days: NonNegativeInt = 28
 
     @model_validator(mode="after")
     def _months_in_order(self) -> Self:
@@ -168,6 +177,36 @@ class ConfirmationRules(_Frozen):
     consecutive_assessments: Annotated[int, Field(ge=2)]
     maintained_min_days: NonNegativeInt  # 42 days between first and confirming assessment
     maintained_categories: tuple[CategoryName, ...]  # categories that need it: PR, MR
+    # PD criteria that need no second assessment (CONF-PD-SINGLE): IMWG 2006 asks for two
+    # consecutive assessments of the M-protein; bone-marrow results, new bone lesions or
+    # plasmacytomas and hypercalcaemia are not repeated to confirm progression (Durie et al.,
+    # Leukemia 2006;20:1467, Table 2 notes; Rajkumar et al., Blood 2011;117:4691, Table 1 notes).
+    pd_confirmed_alone: tuple[str, ...] = (
+        "RESP-PD-MARROW",
+        "RESP-PD-BONE",
+        "RESP-PD-PLASMACYTOMA",
+        "RESP-PD-CALCIUM",
+    )
+
+
+class Readings(_Frozen):
+    """Where the protocol text allows two readings, the one the rules apply (each with a rule
+    id); an investigator records the other with a deviation naming that id and a reason.
+
+    * ``month6_basis`` [REG-M6-BASIS]: ``month6_assessment`` (default) reads "responders (CR,
+      VGPR, PR or MR at month 6)" as the category derived at the month-6 assessment: continuing
+      anakinra alone is no new therapy, so a response seen then is not held back for
+      confirmation, and an unconfirmed response does not add dexamethasone; progression still
+      needs confirmation (CONF-PD). ``confirmed`` decides on the best confirmed category only.
+    * ``progression_start`` [REG-PD-START]: ``on_confirmation`` (default): "progression at any
+      time" starts high-dose dexamethasone on the day progression is confirmed, at the month-6
+      assessment as during induction or on low-dose dexamethasone; ``next_protocol_month``
+      starts it on day 1 of the next protocol month (the protocol's "days 1-4 ... of months 7,
+      9, 11" read literally).
+    """
+
+    month6_basis: Month6Basis = "month6_assessment"
+    progression_start: ProgressionStart = "on_confirmation"
 
 
 class ProtocolParameters(_Frozen):
@@ -180,6 +219,7 @@ class ProtocolParameters(_Frozen):
     eligibility: EligibilityThresholds
     response: ResponseThresholds
     confirmation: ConfirmationRules
+    readings: Readings = Readings()
 
     @model_validator(mode="after")
     def _high_dose_course_is_complete(self) -> Self:

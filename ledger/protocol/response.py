@@ -28,7 +28,7 @@ How :func:`derive_response` reads the table (each point cites its rule id):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -98,7 +98,9 @@ RESPONSE_RULE_IDS = frozenset(
         "RESP-PD-CALCIUM",
     }
 )
-CONFIRMATION_RULE_IDS = frozenset({"CONF-CONSECUTIVE", "CONF-MAINTAINED", "CONF-PD"})
+CONFIRMATION_RULE_IDS = frozenset(
+    {"CONF-CONSECUTIVE", "CONF-MAINTAINED", "CONF-PD", "CONF-PD-SINGLE"}
+)
 RULE_IDS = RESPONSE_RULE_IDS | CONFIRMATION_RULE_IDS
 
 
@@ -474,22 +476,43 @@ def _check_assessment_order(derived: Sequence[tuple[date, Category]]) -> None:
             )
 
 
+def confirmed_alone(derived: DerivedResponse, params: ProtocolParameters) -> bool:
+    """PD shown by a criterion that needs no second assessment [CONF-PD-SINGLE]: bone-marrow
+    plasma cells, new bone lesions, a new plasmacytoma, hypercalcaemia (IMWG 2006; Rajkumar et
+    al. 2011). M-protein progression alone still needs two consecutive assessments [CONF-PD]."""
+    alone = set(params.confirmation.pd_confirmed_alone)
+    return derived.category is Category.PD and any(rule in alone for rule in derived.rule_ids)
+
+
 def confirmation_runs(
-    derived: Sequence[tuple[date, Category]], params: ProtocolParameters
+    derived: Sequence[tuple[date, Category]],
+    params: ProtocolParameters,
+    alone: Collection[date] = (),
 ) -> tuple[ConfirmedResponse, ...]:
-    """What each run of consecutive assessments confirms (IMWG 2006; EBMT 1998).
+    """What each run of consecutive assessments confirms (IMWG 2006; EBMT 1998), by first date.
 
     A run of ``consecutive_assessments`` (2) assessments in date order confirms the lowest of
     its categories [CONF-CONSECUTIVE]. PD needs every assessment of the run at PD [CONF-PD]
-    (date of progression = the first); a run mixing PD with a response confirms nothing. A
-    lowest category in ``maintained_categories`` (PR, MR) also needs >= ``maintained_min_days``
-    (42) between the first and the confirming assessment; when it was not maintained that long
-    the run confirms SD [CONF-MAINTAINED].
+    (date of progression = the first); a run mixing PD with a response confirms nothing. A PD
+    assessment whose date is in ``alone`` (see :func:`confirmed_alone`) confirms progression by
+    itself, dated that day [CONF-PD-SINGLE]. A lowest category in ``maintained_categories``
+    (PR, MR) also needs >= ``maintained_min_days`` (42) between the first and the confirming
+    assessment; when it was not maintained that long the run confirms SD [CONF-MAINTAINED].
     """
     _check_assessment_order(derived)
     rules = params.confirmation
     n = rules.consecutive_assessments
-    runs: list[ConfirmedResponse] = []
+    runs: list[ConfirmedResponse] = [
+        ConfirmedResponse(
+            category=Category.PD,
+            first_on=on,
+            confirmed_on=on,
+            rule_ids=("CONF-PD-SINGLE",),
+            reason=f"PD by a criterion needing no second assessment; progression dated {on}",
+        )
+        for on, category in derived
+        if category is Category.PD and on in alone
+    ]
     for start in range(len(derived) - n + 1):
         run = derived[start : start + n]
         first_on, confirmed_on = run[0][0], run[-1][0]
@@ -534,7 +557,15 @@ def confirmation_runs(
                 reason=f"{n} consecutive assessments at {lowest} or better over {days} days",
             )
         )
+    runs.sort(key=lambda run: (run.first_on, run.confirmed_on))
     return tuple(runs)
+
+
+def first_progression(runs: Sequence[ConfirmedResponse]) -> ConfirmedResponse | None:
+    """The progression confirmed first (by confirmation date; among equals the earliest
+    dated): the one that would have been acted on. Dated when its criteria were first met."""
+    found = [run for run in runs if run.category is Category.PD]
+    return min(found, key=lambda run: (run.confirmed_on, run.first_on), default=None)
 
 
 def _best_run(runs: Sequence[ConfirmedResponse]) -> ConfirmedResponse | None:
@@ -543,25 +574,26 @@ def _best_run(runs: Sequence[ConfirmedResponse]) -> ConfirmedResponse | None:
 
 
 def confirmed_category(
-    derived: Sequence[tuple[date, Category]], params: ProtocolParameters
+    derived: Sequence[tuple[date, Category]],
+    params: ProtocolParameters,
+    alone: Collection[date] = (),
 ) -> ConfirmedResponse | None:
     """The confirmed status of a series of assessments (one regimen's, in date order).
 
-    Confirmed progression wins (the first PD run, dated at its first PD); otherwise the best
-    category any run confirms (earliest among equals); None when nothing is confirmed.
+    Confirmed progression wins (:func:`first_progression`, dated at its first PD); otherwise
+    the best category any run confirms (earliest among equals); None when nothing is confirmed.
     """
-    runs = confirmation_runs(derived, params)
-    progression = [run for run in runs if run.category is Category.PD]
-    if progression:
-        return progression[0]
-    return _best_run(runs)
+    runs = confirmation_runs(derived, params, alone)
+    return first_progression(runs) or _best_run(runs)
 
 
 def best_confirmed_response(
-    derived: Sequence[tuple[date, Category]], params: ProtocolParameters
+    derived: Sequence[tuple[date, Category]],
+    params: ProtocolParameters,
+    alone: Collection[date] = (),
 ) -> ConfirmedResponse | None:
     """The best confirmed category, even when progression was confirmed later (response rate,
     duration of response); PD only when no run confirmed anything better; else None."""
-    runs = confirmation_runs(derived, params)
+    runs = confirmation_runs(derived, params, alone)
     responses = [run for run in runs if run.category is not Category.PD]
     return _best_run(responses) or _best_run(runs)

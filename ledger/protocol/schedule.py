@@ -40,7 +40,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ledger.errors import RuleViolation, ValidationError
-from ledger.protocol.parameters import Drug, MonthUnit, ProtocolParameters, Route
+from ledger.protocol.parameters import (
+    Drug,
+    Month6Basis,
+    MonthUnit,
+    ProgressionStart,
+    ProtocolParameters,
+    Route,
+)
 from ledger.protocol.response import Category
 
 
@@ -69,6 +76,9 @@ TRANSITION_RULE_IDS = frozenset(
         "REG-M6-RESPONSE",
         "REG-M6-SD",
         "REG-M6-UNCONFIRMED",
+        "REG-M6-NOT-ASSESSED",
+        "REG-M6-BASIS",
+        "REG-PD-START",
         "REG-M6-PD",
         "REG-PD-ANYTIME",
         "REG-PD-ON-HIGHDEX",
@@ -84,6 +94,7 @@ TRANSITION_RULE_IDS = frozenset(
         "REG-EOT-FOLLOW-UP",
         "REG-FU-COMPLETE",
         "REG-WITHDRAWAL",
+        "REG-DEATH",
     }
 )
 DOSE_RULE_IDS = frozenset(
@@ -207,6 +218,13 @@ def follow_up_visits(treatment_end: date, params: ProtocolParameters) -> list[da
     ]
 
 
+def follow_up_end(treatment_end: date, params: ProtocolParameters) -> date:
+    """The last day of follow-up: the last visit's scheduled date plus the visit window
+    [assumed, ``follow_up_window_days``]; the study ends for the subject then (REG-FU-COMPLETE)."""
+    last = follow_up_visits(treatment_end, params)[-1]
+    return last + timedelta(days=params.schedule.follow_up_window_days)
+
+
 # --- regimen transitions ---------------------------------------------------------------------
 
 
@@ -242,37 +260,67 @@ def regimen_after_screening(*, eligible: bool) -> RegimenDecision:
     )
 
 
-def regimen_at_month_6(confirmed: Category | None) -> RegimenDecision:
-    """The month-6 decision on the confirmed induction response (protocol, Treatment).
+def regimen_at_month_6(
+    category: Category | None, *, reading: Month6Basis = "month6_assessment"
+) -> RegimenDecision:
+    """The month-6 decision (protocol, Treatment) on ``category``, read as ``reading`` says
+    [REG-M6-BASIS, see :class:`~ledger.protocol.parameters.Readings`]: the category derived at
+    the month-6 assessment, or the best confirmed one. PD is passed only when progression is
+    confirmed (CONF-PD, CONF-PD-SINGLE); an unconfirmed PD at month 6 is passed as SD.
 
     CR, VGPR, PR or MR: continuation, anakinra alone months 7-12 [REG-M6-RESPONSE]. SD: add
-    low-dose dexamethasone [REG-M6-SD]. No confirmed category: treated as stable disease
-    [REG-M6-UNCONFIRMED; assumed: neither a response nor progression was shown]. PD: high-dose
-    dexamethasone [REG-M6-PD].
+    low-dose dexamethasone [REG-M6-SD]. PD: high-dose dexamethasone [REG-M6-PD]. No category:
+    treated as stable disease [assumed]: no month-6 assessment [REG-M6-NOT-ASSESSED], or
+    nothing confirmed when the decision reads confirmed categories [REG-M6-UNCONFIRMED].
     """
-    if confirmed is Category.PD:
+    if category is Category.PD:
         return RegimenDecision(
             regimen=Regimen.HIGH_DOSE_DEX,
             rule_id="REG-M6-PD",
-            reason="progression at month 6: anakinra + high-dose dexamethasone",
+            reason="progression confirmed at month 6: anakinra + high-dose dexamethasone",
         )
-    if confirmed is None:
+    if category is None:
+        if reading == "confirmed":
+            return RegimenDecision(
+                regimen=Regimen.LOW_DOSE_DEX,
+                rule_id="REG-M6-UNCONFIRMED",
+                reason="no confirmed response or progression at month 6: treated as stable "
+                "disease, anakinra + low-dose dexamethasone months 7-12",
+            )
         return RegimenDecision(
             regimen=Regimen.LOW_DOSE_DEX,
-            rule_id="REG-M6-UNCONFIRMED",
-            reason="no confirmed response or progression at month 6: treated as stable disease, "
-            "anakinra + low-dose dexamethasone months 7-12",
+            rule_id="REG-M6-NOT-ASSESSED",
+            reason="no response assessment in month 6: treated as stable disease, anakinra + "
+            "low-dose dexamethasone months 7-12",
         )
-    if confirmed is Category.SD:
+    seen = "confirmed" if reading == "confirmed" else "at the month-6 assessment"
+    if category is Category.SD:
         return RegimenDecision(
             regimen=Regimen.LOW_DOSE_DEX,
             rule_id="REG-M6-SD",
-            reason="stable disease at month 6: anakinra + low-dose dexamethasone months 7-12",
+            reason=f"stable disease {seen}: anakinra + low-dose dexamethasone months 7-12",
         )
     return RegimenDecision(
         regimen=Regimen.CONTINUATION,
         rule_id="REG-M6-RESPONSE",
-        reason=f"{confirmed} at month 6: anakinra alone continues, months 7-12",
+        reason=f"{category} {seen}: anakinra alone continues, months 7-12",
+    )
+
+
+def progression_start(
+    treatment_start: date,
+    confirmed_on: date,
+    params: ProtocolParameters,
+    reading: ProgressionStart | None = None,
+) -> date:
+    """First day of high-dose dexamethasone after progression confirmed on ``confirmed_on``
+    [REG-PD-START, see :class:`~ledger.protocol.parameters.Readings`]: that day, or day 1 of
+    the next protocol month."""
+    chosen = reading or params.readings.progression_start
+    if chosen == "on_confirmation" or confirmed_on < treatment_start:
+        return confirmed_on
+    return month_start(
+        treatment_start, protocol_month(treatment_start, confirmed_on, params) + 1, params
     )
 
 
@@ -415,8 +463,16 @@ def follow_up_complete(current: Regimen) -> RegimenDecision:
     )
 
 
+def died(current: Regimen, cause: str) -> RegimenDecision:
+    """Death ends participation from any regimen [REG-DEATH]."""
+    if current is Regimen.OFF_STUDY:
+        raise _refuse("REG-DEATH", current, "a patient still on study")
+    return RegimenDecision(regimen=Regimen.OFF_STUDY, rule_id="REG-DEATH", reason=f"death: {cause}")
+
+
 def withdraw(current: Regimen, reason: str) -> RegimenDecision:
-    """Consent withdrawn, lost to follow-up or death: off study from anywhere [REG-WITHDRAWAL]."""
+    """Consent withdrawn, lost to follow-up or another end of participation: off study from
+    anywhere [REG-WITHDRAWAL] (death has its own rule, REG-DEATH)."""
     if current is Regimen.OFF_STUDY:
         raise _refuse("REG-WITHDRAWAL", current, "a patient still on study")
     if not reason.strip():

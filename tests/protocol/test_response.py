@@ -622,6 +622,36 @@ def test_progression_is_dated_at_the_first_of_the_two_pd_assessments() -> None:
     assert confirmed.rule_ids == ("CONF-PD",)
 
 
+def test_marrow_progression_is_confirmed_by_a_single_assessment() -> None:
+    """CONF-PD-SINGLE (IMWG 2006; Rajkumar et al. 2011): marrow, bone, plasmacytoma and
+    calcium progression are not repeated to confirm it; M-protein progression is."""
+    marrow = derive(
+        m(0, marrow_plasma_cells_pct=D(20), serum_m_protein_g_dl=D("3.2")),
+        m(60, marrow_plasma_cells_pct=D(32), serum_m_protein_g_dl=D("3.2"), new_bone_lesions=False),
+    )
+    assert marrow.category is PD
+    assert "RESP-PD-MARROW" in marrow.rule_ids
+    assert response.confirmed_alone(marrow, PARAMS)
+    serum = serum_only("3.0", "4.0")
+    assert serum.category is PD
+    assert not response.confirmed_alone(serum, PARAMS)
+    confirmed = confirmed_category(series((0, SD), (60, PD)), PARAMS, alone={on(60)})
+    assert confirmed is not None
+    assert (confirmed.category, confirmed.first_on, confirmed.confirmed_on) == (PD, on(60), on(60))
+    assert confirmed.rule_ids == ("CONF-PD-SINGLE",)
+    assert confirmed_category(series((0, SD), (60, PD)), PARAMS) is None  # serum PD: needs two
+
+
+def test_the_progression_acted_on_is_the_first_confirmed_one() -> None:
+    """A single-assessment PD confirmed on day 90 is acted on before a serum PD pair that
+    started on day 60 but is confirmed on day 120: runs come in date order."""
+    runs = confirmation_runs(series((0, SD), (60, PD), (90, PD), (120, PD)), PARAMS, alone={on(90)})
+    assert [r.first_on for r in runs] == sorted(r.first_on for r in runs)
+    first = response.first_progression(runs)
+    assert first is not None
+    assert (first.first_on, first.confirmed_on) == (on(60), on(90))
+
+
 def test_maintenance_failure_is_cited() -> None:
     confirmed = confirmed_category(series((0, PR), (30, PR)), PARAMS)
     assert confirmed is not None

@@ -176,7 +176,7 @@ def test_screening_outcome(eligible: bool, regimen: Regimen, rule: str) -> None:
         pytest.param(MR, Regimen.CONTINUATION, "REG-M6-RESPONSE", id="mr-continues-anakinra"),
         pytest.param(SD, Regimen.LOW_DOSE_DEX, "REG-M6-SD", id="sd-moves-to-low-dose-dex"),
         pytest.param(
-            None, Regimen.LOW_DOSE_DEX, "REG-M6-UNCONFIRMED", id="unconfirmed-moves-to-low-dose"
+            None, Regimen.LOW_DOSE_DEX, "REG-M6-NOT-ASSESSED", id="not-assessed-moves-to-low-dose"
         ),
         pytest.param(PD, Regimen.HIGH_DOSE_DEX, "REG-M6-PD", id="pd-moves-to-high-dose-dex"),
     ],
@@ -185,6 +185,53 @@ def test_month_6_decision(confirmed: Category | None, regimen: Regimen, rule: st
     decision = regimen_at_month_6(confirmed)
     assert (decision.regimen, decision.rule_id) == (regimen, rule)
     assert decision.reason
+
+
+def test_month_6_decision_on_confirmed_categories_names_an_unconfirmed_status() -> None:
+    """REG-M6-BASIS, the other reading: nothing confirmed at month 6 is REG-M6-UNCONFIRMED."""
+    decision = regimen_at_month_6(None, reading="confirmed")
+    assert (decision.regimen, decision.rule_id) == (Regimen.LOW_DOSE_DEX, "REG-M6-UNCONFIRMED")
+    assert "confirmed" in regimen_at_month_6(MR, reading="confirmed").reason
+
+
+def test_readings_name_their_rules_and_default_to_the_documented_choice() -> None:
+    """REG-M6-BASIS reads the month-6 assessment; REG-PD-START starts on confirmation."""
+    readings = parameters_for("MC0282-original").readings
+    assert (readings.month6_basis, readings.progression_start) == (
+        "month6_assessment",
+        "on_confirmation",
+    )
+
+
+@pytest.mark.parametrize(
+    ("reading", "confirmed_on", "starts"),
+    [
+        pytest.param("on_confirmation", date(2003, 3, 20), date(2003, 3, 20), id="same-day"),
+        pytest.param(
+            "next_protocol_month", date(2003, 3, 20), date(2003, 4, 7), id="next-month-day-1"
+        ),
+        pytest.param("next_protocol_month", date(2003, 4, 7), date(2003, 5, 5), id="from-a-day-1"),
+    ],
+)
+def test_high_dose_start_after_progression_follows_reg_pd_start(
+    reading: str, confirmed_on: date, starts: date
+) -> None:
+    params = parameters_for("MC0282-original")
+    start = date(2003, 1, 13)  # months of 28 days: month 3 starts 2003-03-10, 4 on 04-07
+    assert schedule.progression_start(start, confirmed_on, params, reading) == starts  # type: ignore[arg-type]
+
+
+def test_death_takes_the_patient_off_study_under_its_own_rule() -> None:
+    decision = schedule.died(Regimen.FOLLOW_UP, "stroke")
+    assert (decision.regimen, decision.rule_id) == (Regimen.OFF_STUDY, "REG-DEATH")
+    with pytest.raises(RuleViolation, match="REG-DEATH: expected a patient still on study"):
+        schedule.died(Regimen.OFF_STUDY, "stroke")
+
+
+def test_follow_up_ends_after_the_last_visit_window() -> None:
+    params = parameters_for("MC0282-original")
+    end = schedule.follow_up_end(date(2004, 1, 15), params)
+    assert end == date(2009, 1, 15) + timedelta(days=params.schedule.follow_up_window_days)
 
 
 @pytest.mark.parametrize(
