@@ -34,7 +34,6 @@ from uuid import UUID, uuid5
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.domain.commands import Findings, due_transition
 from ledger.domain.recorder import Recorded, TrialRecorder
 from ledger.events import AdverseEventReported, BaselineLabs, Deviation
 from ledger.integrity.signing import Signer, write_private_key, write_public_key
@@ -42,6 +41,7 @@ from ledger.protocol.eligibility import EligibilityInput
 from ledger.protocol.parameters import ProtocolParameters, parameters_for
 from ledger.protocol.schedule import Regimen, doses_called_for
 from ledger.service import TrialLedger, person_key
+from ledger.subject.evaluation import Findings, due_transition
 from ledger.verify import VerifyReport, verify_ledger
 
 AMENDMENT = "MC0282-original"

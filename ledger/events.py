@@ -486,8 +486,13 @@ class ProgressionConfirmed(SubjectEvent):
 
     basis: Reason
     rule_ids: tuple[PlainText, ...]
-    # Set when the investigator confirms progression the rules do not (yet) confirm (CONF-PD).
+    # Set when the investigator confirms progression the rules do not (yet) confirm (CONF-PD),
+    # or starts high-dose dexamethasone by the other reading of REG-PD-START.
     deviation: Deviation | None = None
+    # Added with the single subject history (optional, so earlier payloads still validate): the
+    # date the progression criteria were first met (IMWG 2006), when the investigator gives it;
+    # progression the rules confirm is dated from the corrected assessments instead.
+    progression_date: date | None = None
 
 
 class RegimenChanged(SubjectEvent):
@@ -504,6 +509,9 @@ class RegimenChanged(SubjectEvent):
     rule_id: ShortText
     reason: Reason
     decided_on: date | None = None
+    # Added with the protocol readings (optional): the investigator took the other reading of a
+    # rule (REG-M6-BASIS, REG-PD-START), naming it and why.
+    deviation: Deviation | None = None
 
 
 class AdverseEventReported(SubjectEvent):

@@ -778,6 +778,29 @@ class LedgerReader:
         )
         return [_event_row(r) for r in rows]
 
+    def subject_rows(self, originator_id: str, after: int, upto: int) -> list[EventRow]:
+        """One stream's events at positions in (``after``, ``upto``], in version order."""
+        rows = self._fetch(
+            "SELECT position, originator_id, originator_version, topic, state, leaf_hash,"
+            " commit_seq FROM stored_events WHERE originator_id=? AND position > ?"
+            " AND position <= ? ORDER BY originator_version",
+            (originator_id, after, upto),
+        )
+        return [_event_row(r) for r in rows]
+
+    def leaves_at(self, positions: list[int]) -> dict[int, bytes]:
+        """The stored leaf hash at each of ``positions`` (those that exist)."""
+        found: dict[int, bytes] = {}
+        for i in range(0, len(positions), 500):
+            chunk = positions[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for position, leaf in self._fetch(
+                f"SELECT position, leaf_hash FROM stored_events WHERE position IN ({marks})",
+                tuple(chunk),
+            ):
+                found[int(position)] = bytes(leaf)
+        return found
+
     def stream_version(self, originator_id: str) -> int:
         row = self._conn.execute(
             "SELECT MAX(originator_version) FROM stored_events WHERE originator_id=?",

@@ -7,7 +7,7 @@ exit 1 and nothing is built on it. Exit 2: refused input (unknown subject, bad d
 
 from __future__ import annotations
 
-import copy
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +30,7 @@ from ledger.commands.common import (
 from ledger.errors import NotFoundError, UsageError, VerificationError
 from ledger.events import created_at_utc, is_subject_id
 from ledger.store import LedgerReader
+from ledger.subject.history import SubjectHistory, as_on
 from ledger.verify import CommitProver
 from projections.audit import (
     AuditFilter,
@@ -40,10 +41,14 @@ from projections.audit import (
     write_json,
 )
 from projections.engine import ProjectionEngine
-from projections.folding import StreamReader
 from projections.objectives import trial_summary
-from projections.patient import PatientFold, fold_patient, stored_patient, stored_patients
-from projections.response import ResponseFold, fold_response, stored_response, stored_responses
+from projections.report import patient_report, response_report
+from projections.subject import (
+    dump_history,
+    stored_histories,
+    stored_history,
+    subject_entries,
+)
 
 projections_app = typer.Typer(help="Keep, rebuild and inspect the read models (views).")
 
@@ -134,18 +139,13 @@ def patient(
                 if not 1 <= position <= head:
                     raise UsageError(f"--position {position}: the ledger holds 1..{head}")
                 upto = position
-            streams = StreamReader(db)
-            try:
-                rows = streams.rows(subject, upto, check_leaves=True)
-            finally:
-                streams.close()
-            patient_fold = fold_patient(subject, rows, on_date) if rows else None
-            response_fold = fold_response(subject, copy.deepcopy(rows), on_date)
+            entries = subject_entries(reader, subject, upto, check_leaves=True)
+            history = as_on(subject, entries, parse_date(on, "--on") if on else None)
             source = "ledger"
             if requested is None and position is None and on_date is None:
-                _check_views_agree(conn, subject, patient_fold, response_fold)
+                _check_views_agree(conn, subject, history if entries else None)
                 source = "views"
-            if patient_fold is None or response_fold is None:
+            if not entries:
                 raise NotFoundError(
                     f"subject {subject}: no events in the ledger up to position {upto}"
                 )
@@ -158,8 +158,8 @@ def patient(
                     "source": source,
                     "views_proved": engine.last_proof(),
                 },
-                **patient_fold.report(on_date),
-                "response": response_fold.report(),
+                **patient_report(history, parse_date(on, "--on") if on else None),
+                "response": response_report(history),
             }
         finally:
             conn.close()
@@ -169,35 +169,22 @@ def patient(
         _print_patient(report)
 
 
-def _check_views_agree(
-    conn: Any, subject: str, patient_fold: PatientFold | None, response_fold: ResponseFold
-) -> None:
-    """The subject's view rows must equal a fold of its (leaf-checked) events in the ledger.
+def _check_views_agree(conn: Any, subject: str, history: SubjectHistory | None) -> None:
+    """The subject's view row must equal a fold of its (leaf-checked) events in the ledger.
 
     One subject is cheap to fold, so a current-state read never serves an edited views row:
     it refuses (exit 1) and names what differs."""
-    stored_p, stored_r = stored_patient(conn, subject), stored_response(conn, subject)
-    pairs = [
-        (
-            "patient_state",
-            stored_p.report(None) if stored_p else None,
-            patient_fold.report(None) if patient_fold else None,
-        ),
-        (
-            "response_state",
-            stored_r.report() if stored_r else None,
-            response_fold.report() if patient_fold else None,
-        ),
-    ]
-    for table, stored, expected in pairs:
-        if stored != expected:
-            field = _first_field_difference(stored, expected)
-            raise VerificationError(
-                f"the views file disagrees with the signed ledger about {subject} ({table}"
-                f"{', field ' + field if field else ''}): the views were edited or damaged; "
-                "`trial-ledger projections verify` names every difference and "
-                "`trial-ledger projections rebuild` replaces the views"
-            )
+    stored = stored_history(conn, subject)
+    expected = json.loads(dump_history(history)) if history else None
+    found = json.loads(dump_history(stored)) if stored else None
+    if found != expected:
+        field = _first_field_difference(found, expected)
+        raise VerificationError(
+            f"the views file disagrees with the signed ledger about {subject} (patient_state"
+            f"{', field ' + field if field else ''}): the views were edited or damaged; "
+            "`trial-ledger projections verify` names every difference and "
+            "`trial-ledger projections rebuild` replaces the views"
+        )
 
 
 def _first_field_difference(a: Any, b: Any) -> str:
@@ -250,7 +237,16 @@ def _print_patient(r: dict[str, Any]) -> None:
     )
     progression = response["progression"]
     if progression:
-        console.print(f"  progression {progression['date']} ({progression['source']})")
+        console.print(
+            f"  progression {progression['date']} (criteria first met; confirmed "
+            f"{progression['confirmed_on']}, {progression['source']})"
+        )
+    for review in response["decision_reviews"]:
+        console.print(
+            f"  [yellow]review[/yellow] position {review['position']}: recorded "
+            f"{review['recorded_rule_id']}, corrected data call for "
+            f"{review['corrected_data_call_for']}"
+        )
     for c in r["corrections"]:
         console.print(
             f"  correction at {c['position']} of position {c['corrects_position']}: "
@@ -372,10 +368,10 @@ def summary(
 ) -> None:
     """The trial's objectives, each with the subjects it counts and why others are excluded.
 
-    Primary response rate to anakinra alone at month 6 (exact 95% CI), response rate after
-    dexamethasone was added, progression-free at 6 months, time to progression and duration
-    of response (Kaplan-Meier medians with 95% CI), adverse events by term and worst grade
-    split by anakinra alone vs with dexamethasone.
+    Primary response rate to anakinra alone at month 6 (exact 95% CI), response rates on
+    low-dose and on high-dose dexamethasone (each its own population), progression-free at
+    6 months, time to progression and duration of response (Kaplan-Meier medians with 95%
+    CI), adverse events by term and worst grade split by anakinra alone vs with dexamethasone.
 
     Example: trial-ledger summary --db trial.db --json
     """
@@ -385,7 +381,7 @@ def summary(
             _proved(engine)
         conn = engine.connect()
         try:
-            report = trial_summary(stored_patients(conn), stored_responses(conn), _tracked(engine))
+            report = trial_summary(stored_histories(conn), _tracked(engine))
         finally:
             conn.close()
         report["views_proved"] = (
@@ -399,7 +395,11 @@ def summary(
         f"NCT00635154 at position {report['position']}: {pops['screened']} screened, "
         f"{pops['enrolled']} enrolled, {pops['treated']} treated"
     )
-    for key in ("primary_response_rate", "dexamethasone_response_rate"):
+    for key in (
+        "primary_response_rate",
+        "low_dose_dexamethasone_response_rate",
+        "high_dose_dexamethasone_response_rate",
+    ):
         r = report[key]
         console.print(
             f"  {r['description']}: {r['responders']}/{r['n']} = {_ratio(r['rate'])} "

@@ -52,7 +52,6 @@ from ledger.events import ALL_EVENTS
 from ledger.store import LedgerReader
 from ledger.verify import verify_from
 from projections.decoding import Payload, raw_payload
-from projections.folding import StreamReader
 
 Handler = Callable[[int, int, Payload], None]
 """Called with (position, commit seq, decoded payload) for each event of a handled topic."""
@@ -65,7 +64,6 @@ class Context:
     """What a projection may use while consuming: the ledger (read-only) and its view file."""
 
     reader: LedgerReader
-    streams: StreamReader
     conn: sqlite3.Connection
 
 
@@ -220,10 +218,9 @@ def default_views_path(db_path: Path) -> Path:
 
 def default_projections() -> list[Projection]:
     from projections.audit import AuditProjection  # noqa: PLC0415 - modules import the engine
-    from projections.patient import PatientProjection  # noqa: PLC0415
-    from projections.response import ResponseProjection  # noqa: PLC0415
+    from projections.subject import SubjectProjection  # noqa: PLC0415
 
-    return [PatientProjection(), ResponseProjection(), AuditProjection()]
+    return [SubjectProjection(), AuditProjection()]
 
 
 def _verify_segment(db_path: str, position: int, leaf_hash: bytes | None) -> tuple[Any, ...]:
@@ -587,23 +584,18 @@ class ProjectionEngine:
 
         Projections at different positions are brought level first, the laggards alone.
         """
-        ctx = Context(self.reader, StreamReader(self.reader.db_path), conn)
-        try:
-            for p in projections:
-                p.start(ctx)
-            by_position = sorted({t.position for t in current})
-            consumed = 0
-            for i, start in enumerate(by_position):
-                upto = by_position[i + 1] if i + 1 < len(by_position) else stop
-                group = [
-                    p for p, t in zip(projections, current, strict=True) if t.position <= start
-                ]
-                consumed += self._run(
-                    conn, group, start, upto, progress, consumed, batch_size, commit_each
-                )
-            return consumed
-        finally:
-            ctx.streams.close()
+        ctx = Context(self.reader, conn)
+        for p in projections:
+            p.start(ctx)
+        by_position = sorted({t.position for t in current})
+        consumed = 0
+        for i, start in enumerate(by_position):
+            upto = by_position[i + 1] if i + 1 < len(by_position) else stop
+            group = [p for p, t in zip(projections, current, strict=True) if t.position <= start]
+            consumed += self._run(
+                conn, group, start, upto, progress, consumed, batch_size, commit_each
+            )
+        return consumed
 
     def _run(
         self,

@@ -30,6 +30,7 @@ from ledger.events import (
     FollowUpVisit,
     LabResulted,
     LedgerEvent,
+    MeasuredValues,
     ProgressionConfirmed,
     RecordSigned,
     RegimenChanged,
@@ -236,12 +237,78 @@ class Trial:
         )
 
 
+NO_NEW_LESIONS = MeasuredValues(new_bone_lesions=False)
+
+
+@dataclass
+class RecordedTrial(Trial):
+    """``Trial`` plus what the recording commands write beside its events, which the one
+    subject history reads: in the same commit, the regimen change of enrolment (induction from
+    the treatment start), of withdrawal from treatment (off treatment, then follow-up), of
+    consent withdrawal or going off study, and of death; and with each response assessment the
+    investigator's clinical findings (no new bone lesions unless given, which MR needs)."""
+
+    regimens: dict[str, str] = field(default_factory=dict)
+
+    def append(
+        self, *events: LedgerEvent, signer: Signer | None = None, meaning: str = "authorship"
+    ) -> CommitRecord:
+        changes = [change for e in events for change in self._changes(e)]
+        return super().append(*events, *changes, signer=signer, meaning=meaning)
+
+    def assessed(
+        self,
+        s: str,
+        on: str,
+        month: int,
+        derived: str,
+        investigator: str | None = None,
+        findings: MeasuredValues = NO_NEW_LESIONS,
+    ) -> ResponseAssessed:
+        recorded = super().assessed(s, on, month, derived, investigator)
+        return recorded.model_copy(update={"measured": findings})
+
+    def consent_withdrawn(self, s: str, on: str) -> SubjectWithdrawn:
+        return self.withdrawn(s, on).model_copy(update={"consent_withdrawn": True})
+
+    def _changes(self, e: LedgerEvent) -> list[RegimenChanged]:
+        if isinstance(e, RegimenChanged):
+            self.regimens[e.subject_id] = e.to_regimen
+            return []
+        if isinstance(e, SubjectEnrolled):
+            return [self._change(e, "induction", "REG-SCREEN-ELIGIBLE", e.treatment_start)]
+        if isinstance(e, SubjectWithdrawn) and not e.consent_withdrawn:
+            return [
+                self._change(e, "off_treatment", "REG-OFF-TREATMENT"),
+                self._change(e, "follow_up", "REG-EOT-FOLLOW-UP"),
+            ]
+        if isinstance(e, SubjectWithdrawn | SubjectOffStudy):
+            return [self._change(e, "off_study", "REG-WITHDRAWAL")]
+        if isinstance(e, SubjectDied):
+            return [self._change(e, "off_study", "REG-DEATH")]
+        return []
+
+    def _change(
+        self, e: SubjectEvent, to: str, rule: str, starts: date | None = None
+    ) -> RegimenChanged:
+        s = e.subject_id
+        on = (starts or e.effective_date).isoformat()
+        change = self.regimen(s, on, self.regimens.get(s, "screening"), to, rule)
+        self.regimens[s] = to
+        return change
+
+
 S1, S2, S3, S4, S5, S6, S7, S8 = (f"MC0282-001-{n:03d}" for n in range(1, 9))
 
 
 @pytest.fixture
 def trial(ledger: TrialLedger, cast: Cast) -> Trial:
     return Trial(ledger, cast)
+
+
+@pytest.fixture
+def recorded_trial(ledger: TrialLedger, cast: Cast) -> RecordedTrial:
+    return RecordedTrial(ledger, cast)
 
 
 def engine_for(ledger: TrialLedger, views: Path, **kwargs: Any) -> ProjectionEngine:

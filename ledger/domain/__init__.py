@@ -6,10 +6,10 @@
 * :mod:`ledger.domain.recorder`: :class:`TrialRecorder`, the commands over a signed ledger.
 """
 
-from ledger.domain.commands import Findings
 from ledger.domain.guards import RECORDING_RULE_IDS, TrialContext
 from ledger.domain.patient import Patient
 from ledger.domain.recorder import ImportRefused, Recorded, TrialRecorder
+from ledger.subject.evaluation import Findings
 
 __all__ = [
     "RECORDING_RULE_IDS",

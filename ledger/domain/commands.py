@@ -13,17 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Any
 
-from ledger.domain.corrections import (
-    NOT_CORRECTABLE,
-    VOIDABLE,
-    field_text,
-    with_field,
-)
 from ledger.domain.guards import (
     TrialContext,
     build,
@@ -75,31 +67,24 @@ from ledger.events import (
 from ledger.protocol import schedule
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.protocol.eligibility import assess_eligibility as eligibility_rules
-from ledger.protocol.parameters import ProtocolParameters
-from ledger.protocol.response import (
-    Category,
-    ConfirmedResponse,
-    Measurement,
-    confirmed_category,
-    derive_response,
-)
+from ledger.protocol.parameters import Month6Basis, ProgressionStart, ProtocolParameters
+from ledger.protocol.response import first_progression
 from ledger.protocol.schedule import (
     ON_TREATMENT,
     DoseRuleViolation,
     Regimen,
     RegimenDecision,
 )
+from ledger.subject import evaluation
+from ledger.subject.corrections import (
+    NOT_CORRECTABLE,
+    VOIDABLE,
+    field_text,
+    with_field,
+)
+from ledger.subject.evaluation import Findings, due_transition, evaluate, in_line, runs
 
 DRUG_ACTIONS = frozenset({"dose-held", "dose-reduced", "drug-withdrawn"})
-
-
-@dataclass(frozen=True)
-class Findings:
-    """Clinical findings of a response assessment that no lab gives (IMWG 2006 PD criteria)."""
-
-    new_bone_lesions: bool | None = None
-    plasmacytoma: bool | None = None
-    hypercalcaemia: bool | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -112,6 +97,7 @@ def _regimen_change(
     starts_on: date,
     decided_on: date,
     from_regimen: Regimen,
+    deviation: Deviation | None = None,
 ) -> RegimenChanged:
     return build(
         RegimenChanged,
@@ -123,21 +109,26 @@ def _regimen_change(
         rule_id=decision.rule_id,
         reason=decision.reason,
         decided_on=decided_on if decided_on != starts_on else None,
+        deviation=deviation,
     )
 
 
 def _transition(
-    p: Patient, events: list[SubjectEvent], decision: RegimenDecision, starts_on: date, on: date
+    p: Patient,
+    events: list[SubjectEvent],
+    decision: RegimenDecision,
+    starts_on: date,
+    on: date,
+    deviation: Deviation | None = None,
 ) -> None:
     """Append the regimen change ``decision`` (and, when it ends treatment, the start of
     follow-up) to ``events``, folding each into ``p`` (a draft) as it goes."""
-    change = _regimen_change(p, 1, decision, starts_on, on, p.current_regimen)
+    change = _regimen_change(p, 1, decision, starts_on, on, p.regimen_on(starts_on), deviation)
     events.append(change)
     p.apply(change)
     if decision.regimen is Regimen.OFF_TREATMENT:
-        follow = _regimen_change(
-            p, 1, schedule.end_of_treatment(Regimen.OFF_TREATMENT), starts_on, on, p.current_regimen
-        )
+        decision = schedule.end_of_treatment(Regimen.OFF_TREATMENT)
+        follow = _regimen_change(p, 1, decision, starts_on, on, p.regimen_on(starts_on))
         events.append(follow)
         p.apply(follow)
 
@@ -458,53 +449,29 @@ def record_lab(
     return [event]
 
 
-def _assessment_values(
-    p: Patient, on: date, findings: Findings
-) -> tuple[MeasuredValues, tuple[int, ...]]:
-    """The latest lab of each marker since the previous assessment (or the baseline)."""
-    previous = p.assessments[-1].on if p.assessments else None
-    baseline = p.baseline_measurement()
-    after = previous or (baseline.assessed_on if baseline else on)
-    values: dict[str, Any] = {}
-    positions: list[int] = []
-    for analyte, name in (
-        ("serum_m_protein", "serum_m_protein_g_dl"),
-        ("urine_m_protein", "urine_m_protein_mg_24h"),
-        ("marrow_plasma_cells", "marrow_plasma_cells_pct"),
-        ("serum_ife", "serum_ife_negative"),
-        ("urine_ife", "urine_ife_negative"),
-    ):
-        found = p.latest_lab(analyte, after, on)
-        if found is None:
-            continue
-        value, position = found
-        values[name] = value == 1 if analyte.endswith("_ife") else value
-        if position is not None:
-            positions.append(position)
-    measured = MeasuredValues(
-        **values,
-        new_bone_lesions=findings.new_bone_lesions,
-        plasmacytoma=findings.plasmacytoma,
-        hypercalcaemia=findings.hypercalcaemia,
-    )
-    return measured, tuple(sorted(positions))
+def _measured(e: evaluation.Evaluation) -> MeasuredValues:
+    values = e.measurement.model_dump()
+    values.pop("assessed_on")
+    return MeasuredValues(**values)
 
 
-def _series(assessments: Sequence[Any]) -> list[tuple[date, Category]]:
-    return [(a.on, a.derived) for a in assessments]
-
-
-def _progression_event(
-    p: Patient, offset: int, on: date, confirmed: ConfirmedResponse, basis: str
-) -> ProgressionConfirmed:
-    return build(
-        ProgressionConfirmed,
-        p,
-        offset,
-        effective_date=on,
-        basis=basis,
-        rule_ids=confirmed.rule_ids,
-    )
+def _month6_reading(
+    params: ProtocolParameters, deviation: Deviation | None
+) -> tuple[Month6Basis, Deviation | None]:
+    """The REG-M6-BASIS reading to apply: the protocol's, or the other one when the
+    investigator records it with a deviation naming REG-M6-BASIS and a reason."""
+    chosen = params.readings.month6_basis
+    if deviation is None:
+        return chosen, None
+    if deviation.rule_id != "REG-M6-BASIS":
+        raise ValidationError(
+            "deviation.rule_id",
+            deviation.rule_id,
+            "[REC-DEVIATION] the month-6 decision departs only from REG-M6-BASIS (what it "
+            "reads): the deviation names that rule",
+        )
+    other: Month6Basis = "confirmed" if chosen == "month6_assessment" else "month6_assessment"
+    return other, deviation
 
 
 def assess_response(
@@ -513,17 +480,21 @@ def assess_response(
     investigator_category: str,
     on: date,
     findings: Findings | None = None,
+    m6_deviation: Deviation | None = None,
 ) -> list[SubjectEvent]:
-    """Record the investigator's and the rule-derived category; at month 6 (still in
-    induction) a confirmed category makes the month-6 decision in the same commit (REG-M6-*),
-    starting the new regimen on day 1 of month 7; a confirmed PD there also records the
-    progression."""
+    """Record the investigator's and the rule-derived category (derived on corrected values,
+    :func:`ledger.subject.evaluation.evaluate`). At the month-6 assessment (still in induction,
+    protocol month >= 6) the month-6 decision is made in the same commit (REG-M6-*, read as
+    REG-M6-BASIS says): a continuation or low-dose dexamethasone starts on day 1 of month 7;
+    progression the rules confirm is recorded, dated when its criteria were first met, and
+    high-dose dexamethasone starts as REG-PD-START says."""
     require_enrolled(p, "a response assessment")
     check_date(p, on, ctx)
     require_on_study(p, on, "response assessment", "treatment")
     _require_treatment_started(p, on, "a response assessment")
     params = p.params(ctx.amendment)
-    baseline = p.line_baseline()
+    reading, m6_deviation = _month6_reading(params, m6_deviation)
+    baseline = evaluation.baseline_measurement(p)
     if baseline is None:  # pragma: no cover - an enrolled patient has a baseline
         raise RuleViolation(f"[REC-ENROLLED] subject {p.subject_id} has no baseline")
     if on <= baseline.assessed_on:
@@ -533,17 +504,22 @@ def assess_response(
             f"[REC-ASSESSMENT-ORDER] a response assessment follows its baseline "
             f"({baseline.assessed_on})",
         )
-    if p.assessments and on <= p.assessments[-1].on:
-        latest = p.assessments[-1]
+    if p.assessment_records and on <= p.assessment_records[-1][1].effective_date:
+        position, latest = p.assessment_records[-1]
         raise RuleViolation(
-            f"[REC-ASSESSMENT-ORDER] subject {p.subject_id} was last assessed on {latest.on} "
-            f"({show_position(latest.position)}): assessments are recorded in date order, "
-            "one per day"
+            f"[REC-ASSESSMENT-ORDER] subject {p.subject_id} was last assessed on "
+            f"{latest.effective_date} ({show_position(position)}): assessments are recorded in "
+            "date order, one per day"
         )
-    measured, lab_positions = _assessment_values(p, on, findings or Findings())
-    current = Measurement(assessed_on=on, **measured.model_dump())
-    prior = [a.measurement for a in p.line_assessments()]
-    derived = derive_response(baseline, prior, current, params)
+    derived = evaluate(p, params, extra=(on, findings or Findings()))
+    if not derived or derived[-1].on != on:
+        raise ValidationError(
+            "date",
+            on.isoformat(),
+            "[REC-ASSESSMENT-ORDER] a response assessment follows the baseline of its line "
+            "(the assessment that confirmed the last progression)",
+        )
+    new = derived[-1]
     start = _treatment_start(p)
     month = schedule.protocol_month(start, on, params)
     assessed = build(
@@ -553,70 +529,111 @@ def assess_response(
         effective_date=on,
         protocol_month=month,
         investigator_category=investigator_category,
-        derived_category=derived.category.value,
-        rule_ids=derived.rule_ids,
-        values_used=derived.values_used,
-        agrees=investigator_category == derived.category.value,
-        measured=measured,
-        lab_positions=lab_positions,
+        derived_category=new.derived.value,
+        rule_ids=new.rule_ids,
+        values_used=new.values_used,
+        agrees=investigator_category == new.derived.value,
+        measured=_measured(new),
+        lab_positions=new.lab_positions,
         regimen=p.regimen_on(on).value,
     )
     events: list[SubjectEvent] = [assessed]
     draft = _draft(p, events)
     induction = draft.latest_period
     if (
-        induction is not None
-        and induction.regimen is Regimen.INDUCTION
-        and month >= params.schedule.induction_months
+        induction is None
+        or induction.regimen is not Regimen.INDUCTION
+        or month < params.schedule.induction_months
     ):
-        confirmed = confirmed_category(
-            _series(draft.assessments_since(induction.starts_on)), params
+        if m6_deviation is not None:
+            raise ValidationError(
+                "deviation.rule_id",
+                m6_deviation.rule_id,
+                f"[REC-DEVIATION] {on} is not a month-6 assessment in induction: there is no "
+                "month-6 decision to read otherwise",
+            )
+        return events
+    evaluations = evaluate(draft, params)
+    decision = evaluation.month6_decision(draft, params, reading, evaluations)
+    if decision.regimen is Regimen.HIGH_DOSE_DEX:
+        run = first_progression(runs(in_line(evaluations, 0), params))
+        assert run is not None  # month6_category reads PD only from a confirmed run
+        progression = build(
+            ProgressionConfirmed,
+            draft,
+            1,
+            effective_date=on,
+            basis=f"progression confirmed at the month-6 assessment: {run.reason}",
+            rule_ids=run.rule_ids,
+            progression_date=run.first_on,
         )
-        if confirmed is not None:
-            decision = schedule.regimen_at_month_6(confirmed.category)
-            if confirmed.category is Category.PD:
-                progression = _progression_event(
-                    draft,
-                    1,
-                    on,
-                    confirmed,
-                    f"confirmed progression at the month-6 assessment: {confirmed.reason}",
-                )
-                events.append(progression)
-                draft.apply(progression)
-            due = schedule.month_start(start, params.schedule.induction_months + 1, params)
-            _transition(draft, events, decision, due, on)
+        events.append(progression)
+        draft.apply(progression)
+        starts = schedule.progression_start(start, on, params)
+    else:
+        starts = schedule.month_start(start, params.schedule.induction_months + 1, params)
+    _transition(draft, events, decision, starts, on, m6_deviation)
     return events
 
 
+def _progression_start_reading(
+    params: ProtocolParameters, deviation: Deviation | None
+) -> tuple[ProgressionStart, Deviation | None]:
+    chosen = params.readings.progression_start
+    if deviation is None:
+        return chosen, None
+    if deviation.rule_id != "REG-PD-START":
+        raise ValidationError(
+            "start_deviation.rule_id",
+            deviation.rule_id,
+            "[REC-DEVIATION] when high-dose dexamethasone starts is REG-PD-START: the "
+            "deviation names that rule",
+        )
+    other: ProgressionStart = (
+        "next_protocol_month" if chosen == "on_confirmation" else "on_confirmation"
+    )
+    return other, deviation
+
+
 def confirm_progression(
-    p: Patient, ctx: TrialContext, basis: str, on: date, deviation: Deviation | None = None
+    p: Patient,
+    ctx: TrialContext,
+    basis: str,
+    on: date,
+    deviation: Deviation | None = None,
+    progression_date: date | None = None,
+    start_deviation: Deviation | None = None,
 ) -> list[SubjectEvent]:
     """Progression at any time moves the patient to high-dose dexamethasone (REG-PD-ANYTIME;
-    on high-dose dexamethasone it ends treatment, REG-PD-ON-HIGHDEX); after treatment it is
-    recorded without a regimen change. The rules must confirm PD (CONF-PD: consecutive derived
-    PD assessments since the last progression) unless a deviation gives the investigator's
-    reason."""
+    on high-dose dexamethasone it ends treatment, REG-PD-ON-HIGHDEX), starting as REG-PD-START
+    reads; after treatment it is recorded without a regimen change. The rules must confirm PD
+    on the corrected assessments of the current line (CONF-PD: two consecutive derived PD;
+    CONF-PD-SINGLE: marrow, bone lesions, plasmacytoma or hypercalcaemia) unless a deviation
+    naming CONF-PD gives the investigator's reason. Progression the rules confirm is dated when
+    its criteria were first met; otherwise ``progression_date`` (default: ``on``)."""
     require_enrolled(p, "a progression")
     check_date(p, on, ctx)
     require_on_study(p, on, "progression", "treatment")
     _require_treatment_started(p, on, "a progression")
     params = p.params(ctx.amendment)
-    line = p.line_assessments()
-    confirmed = confirmed_category(_series(line), params)
-    by_rules = confirmed is not None and confirmed.category is Category.PD
-    if p.line_start is not None and not line:
+    start_reading, start_deviation = _progression_start_reading(params, start_deviation)
+    line = len(p.progressions)
+    current = [e for e in in_line(evaluate(p, params), line) if e.on <= on]
+    run = first_progression(runs(current, params))
+    by_rules = run is not None
+    if p.progressions and not current:
         raise RuleViolation(
             f"[REC-PROGRESSION-DUPLICATE] progression of {p.subject_id} was confirmed on "
-            f"{p.line_start}; no assessment since shows a new one"
+            f"{p.progressions[-1][1].effective_date}; no assessment since shows a new one"
         )
     if not by_rules and deviation is None:
-        latest = ", ".join(f"{a.on} {a.derived}" for a in line[-3:]) or "none"
+        latest = ", ".join(f"{e.on} {e.derived}" for e in current[-3:]) or "none"
         raise RuleViolation(
             f"[CONF-PD] progression of {p.subject_id} is not confirmed by the rules: it needs "
             f"{params.confirmation.consecutive_assessments} consecutive assessments with derived "
-            f"PD since the last baseline (latest: {latest}); record the investigator's judgement "
-            "with a deviation naming CONF-PD and a reason"
+            "PD (or one PD by marrow, bone lesions, plasmacytoma or hypercalcaemia, "
+            f"CONF-PD-SINGLE) since the last baseline (latest: {latest}); record the "
+            "investigator's judgement with a deviation naming CONF-PD and a reason"
         )
     if by_rules and deviation is not None:
         raise ValidationError(
@@ -632,92 +649,78 @@ def confirm_progression(
             "[REC-DEVIATION] progression without rule confirmation departs from CONF-PD: the "
             "deviation names that rule",
         )
-    rule_ids = confirmed.rule_ids if (by_rules and confirmed) else ("CONF-PD",)
+    if run is not None:
+        if progression_date is not None and progression_date != run.first_on:
+            raise ValidationError(
+                "progression_date",
+                progression_date.isoformat(),
+                f"[CONF-PD] the rules date this progression {run.first_on}, when its criteria "
+                "were first met",
+            )
+        progression_date = run.first_on
+    elif progression_date is not None and not (_treatment_start(p) <= progression_date <= on):
+        raise ValidationError(
+            "progression_date",
+            progression_date.isoformat(),
+            f"[REC-PROGRESSION-DATE] progression is dated between the treatment start "
+            f"({_treatment_start(p)}) and its confirmation ({on})",
+        )
     progression = build(
         ProgressionConfirmed,
         p,
         1,
         effective_date=on,
         basis=basis,
-        rule_ids=rule_ids,
+        rule_ids=run.rule_ids if run else ("CONF-PD",),
         deviation=deviation,
+        progression_date=progression_date or on,
     )
     events: list[SubjectEvent] = [progression]
     draft = _draft(p, events)
-    current = draft.current_regimen
-    if current in ON_TREATMENT:
-        _transition(draft, events, schedule.regimen_after_progression(current), on, on)
+    regimen = draft.regimen_on(on)
+    if regimen in ON_TREATMENT:
+        starts = schedule.progression_start(_treatment_start(p), on, params, start_reading)
+        decision = schedule.regimen_after_progression(regimen)
+        _transition(draft, events, decision, starts, on, start_deviation)
+    elif start_deviation is not None:
+        raise ValidationError(
+            "start_deviation.rule_id",
+            start_deviation.rule_id,
+            f"[REC-DEVIATION] {p.subject_id} is off study treatment: no regimen starts",
+        )
     return events
 
 
 # --------------------------------------------------------------------------- regimen
 
 
-def _latest_category(p: Patient, since: date, until: date) -> Category | None:
-    within = [a for a in p.assessments if since <= a.on <= until]
-    return within[-1].derived if within else None
-
-
-def due_transition(
-    p: Patient, params: ProtocolParameters, *, physician_continues: bool = False
-) -> tuple[date, RegimenDecision, str] | None:
-    """The next scheduled transition of ``p``'s latest regimen: (due date, decision when
-    taken on that date, what it is). None when the regimen has no scheduled end."""
-    period = p.latest_period
-    start = p.treatment_start
-    if period is None or start is None:
-        return None
-    s = params.schedule
-    r = period.regimen
-
-    def month_after(month: int) -> date:
-        return schedule.month_start(start, month + 1, params)
-
-    if r is Regimen.INDUCTION:
-        due = month_after(s.induction_months)
-        series = _series(p.assessments_since(period.starts_on))
-        confirmed = confirmed_category([x for x in series if x[0] < due], params)
-        decision = schedule.regimen_at_month_6(confirmed.category if confirmed else None)
-        return due, decision, "the month-6 decision"
-    latest = _latest_category(p, period.course_start, date.max)
-    if r is Regimen.CONTINUATION and period.rule_id == "REG-M6-RESPONSE":
-        decision = schedule.regimen_at_month_12(r, latest, physician_continues=physician_continues)
-        return month_after(s.continuation_end_month), decision, "the month-12 decision"
-    if r is Regimen.LOW_DOSE_DEX and period.rule_id in ("REG-M6-SD", "REG-M6-UNCONFIRMED"):
-        decision = schedule.regimen_at_month_12(r, latest, physician_continues=physician_continues)
-        return month_after(s.low_dex_end_month), decision, "the month-12 decision"
-    if r is Regimen.LOW_DOSE_DEX and period.rule_id == "REG-M12-LOWDEX-EXTEND":
-        decision = schedule.regimen_at_month_18(r, latest, physician_continues=physician_continues)
-        return month_after(s.low_dex_extension_end_month), decision, "the month-18 decision"
-    if r is Regimen.HIGH_DOSE_DEX:
-        due = schedule.high_dose_course_end(period.course_start, params) + timedelta(days=1)
-        return due, schedule.regimen_after_high_dose_course(r), "the end of the high-dose course"
-    if r is Regimen.OFF_TREATMENT:
-        return period.starts_on, schedule.end_of_treatment(r), "the start of follow-up"
-    if r is Regimen.FOLLOW_UP:
-        visits = schedule.follow_up_visits(period.starts_on, params)
-        return visits[-1], schedule.follow_up_complete(r), "the end of follow-up"
-    return None
-
-
 def advance_regimen(
-    p: Patient, ctx: TrialContext, on: date, *, physician_continues: bool = False
+    p: Patient,
+    ctx: TrialContext,
+    on: date,
+    *,
+    physician_continues: bool = False,
+    m6_deviation: Deviation | None = None,
 ) -> list[SubjectEvent]:
-    """Apply every scheduled transition due by ``on`` (month 6 without a confirmed response,
+    """Apply every scheduled transition due by ``on`` (month 6 without a month-6 assessment,
     month 12, month 18, end of the high-dose course, end of follow-up), each taking effect on
-    its due date."""
+    its due date (:func:`ledger.subject.evaluation.due_transition`)."""
     require_enrolled(p, "a regimen transition")
     check_date(p, on, ctx)
     require_on_study(p, on, "regimen transition", "follow-up")
     params = p.params(ctx.amendment)
+    reading, m6_deviation = _month6_reading(params, m6_deviation)
     draft = p.copy()
     events: list[SubjectEvent] = []
     for _ in range(8):  # a chain of transitions is short; the bound guards a rule cycle
-        due = due_transition(draft, params, physician_continues=physician_continues)
+        due = due_transition(
+            draft, params, physician_continues=physician_continues, reading=reading
+        )
         if due is None or due[0] > on:
             break
         due_on, decision, _what = due
-        _transition(draft, events, decision, due_on, on)
+        m6 = decision.rule_id.startswith("REG-M6-")
+        _transition(draft, events, decision, due_on, on, m6_deviation if m6 else None)
         if decision.regimen is draft.current_regimen and decision.rule_id in (
             "REG-M12-DISCRETION",
             "REG-M18-DISCRETION",
@@ -726,7 +729,7 @@ def advance_regimen(
     if not events:
         period = p.latest_period
         regimen = f"{period.regimen} since {period.starts_on}" if period else "screening"
-        nxt = due_transition(p, params, physician_continues=physician_continues)
+        nxt = due_transition(p, params, physician_continues=physician_continues, reading=reading)
         when = f"next: {nxt[2]} on {nxt[0]}" if nxt else "this regimen has no scheduled end"
         raise RuleViolation(
             f"[REC-NOTHING-DUE] no regimen transition is due on {on} for {p.subject_id} "
@@ -742,7 +745,7 @@ def stop_treatment(p: Patient, ctx: TrialContext, reason: str, on: date) -> list
     require_on_study(p, on, "end of treatment", "treatment")
     draft = p.copy()
     events: list[SubjectEvent] = []
-    _transition(draft, events, schedule.end_treatment(draft.current_regimen, reason), on, on)
+    _transition(draft, events, schedule.end_treatment(draft.regimen_on(on), reason), on, on)
     return events
 
 
@@ -841,6 +844,15 @@ def follow_up(
             f"[REC-FOLLOW-UP-PHASE] follow-up visits start when study treatment ends; "
             f"{p.subject_id} is in regimen {regimen} on {on}"
         )
+    period = p.period_on(on)
+    if period is not None and regimen is Regimen.FOLLOW_UP:
+        end = schedule.follow_up_end(period.starts_on, p.params(ctx.amendment))
+        if on > end:
+            raise RuleViolation(
+                f"[REG-FU-COMPLETE] follow-up of {p.subject_id} ended on {end} (5 years after "
+                f"study treatment ended on {period.starts_on}, last visit window included): "
+                "no visit dated later; record `advance` or `off-study` to close the record"
+            )
     return [build(FollowUpVisit, p, 1, effective_date=on, disease_status=disease_status, note=note)]
 
 
@@ -863,7 +875,7 @@ def withdraw(
     )
     events: list[SubjectEvent] = [withdrawn]
     draft = _draft(p, events)
-    current = draft.current_regimen
+    current = draft.regimen_on(on)
     if consent_withdrawn:
         _transition(draft, events, schedule.withdraw(current, reason), on, on)
         return events
@@ -886,14 +898,14 @@ def off_study(p: Patient, ctx: TrialContext, reason: str, on: date) -> list[Subj
     event = build(SubjectOffStudy, p, 1, effective_date=on, reason=reason)
     events: list[SubjectEvent] = [event]
     draft = _draft(p, events)
-    current = draft.current_regimen
+    current = draft.regimen_on(on)
     params = p.params(ctx.amendment)
     decision = schedule.withdraw(current, reason)
     if current is Regimen.SCREENING and p.eligibility is not None and not p.eligibility.eligible:
         screened_out = schedule.regimen_after_screening(eligible=False)
         decision = screened_out.model_copy(update={"reason": f"{screened_out.reason}: {reason}"})
-    elif current is Regimen.FOLLOW_UP and draft.latest_period is not None:
-        visits = schedule.follow_up_visits(draft.latest_period.starts_on, params)
+    elif current is Regimen.FOLLOW_UP and (period := draft.period_on(on)) is not None:
+        visits = schedule.follow_up_visits(period.starts_on, params)
         if on >= visits[-1]:
             decision = schedule.follow_up_complete(current)
     _transition(draft, events, decision, on, on)
@@ -908,7 +920,7 @@ def record_death(p: Patient, ctx: TrialContext, cause: str, on: date) -> list[Su
     died = build(SubjectDied, p, 1, effective_date=on, cause=cause)
     events: list[SubjectEvent] = [died]
     draft = _draft(p, events)
-    _transition(draft, events, schedule.withdraw(draft.current_regimen, f"death: {cause}"), on, on)
+    _transition(draft, events, schedule.died(draft.regimen_on(on), cause), on, on)
     return events
 
 

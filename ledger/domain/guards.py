@@ -57,6 +57,8 @@ RECORDING_RULE_IDS: dict[str, str] = {
     "LAB-RANGE": "each analyte has a plausible range",
     "REC-ASSESSMENT-ORDER": "response assessments are recorded in date order, one per day",
     "REC-PROGRESSION-DUPLICATE": "a progression is confirmed once per line of treatment",
+    "REC-PROGRESSION-DATE": "an investigator's progression date lies between the treatment start "
+    "and the confirmation; progression the rules confirm is dated by them",
     "REC-NOTHING-DUE": "a regimen transition is applied only when the protocol makes it due",
     "AE-DUPLICATE": "an AE id is reported once per subject",
     "AE-UNKNOWN": "only a reported AE can be resolved",

@@ -27,6 +27,7 @@ from ledger.jsonl import (
     StopTreatmentLine,
     WithdrawLine,
 )
+from ledger.subject.evaluation import Findings
 
 
 def events_for(line: ImportLine, p: Patient, ctx: TrialContext) -> list[SubjectEvent]:
@@ -50,7 +51,7 @@ def events_for(line: ImportLine, p: Patient, ctx: TrialContext) -> list[SubjectE
         case LabLine():
             return commands.record_lab(p, ctx, line.analyte, line.value, line.unit, on)
         case AssessLine():
-            findings = commands.Findings(
+            findings = Findings(
                 new_bone_lesions=line.new_bone_lesions,
                 plasmacytoma=line.plasmacytoma,
                 hypercalcaemia=line.hypercalcaemia,

@@ -20,7 +20,6 @@ from pydantic import ValidationError as PydanticValidationError
 
 from ledger.chain import CommitRecord
 from ledger.domain import commands
-from ledger.domain.commands import Findings
 from ledger.domain.guards import TrialContext, check_subject_id
 from ledger.domain.imports import events_for
 from ledger.domain.patient import Patient
@@ -31,6 +30,7 @@ from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.service import AT_HEAD, TrialLedger, today
+from ledger.subject.evaluation import Findings
 
 P = ParamSpec("P")
 E = TypeVar("E", bound=SubjectEvent)
@@ -197,9 +197,16 @@ class TrialRecorder:
         investigator_category: str,
         on: date,
         findings: Findings | None = None,
+        m6_deviation: Deviation | None = None,
     ) -> Recorded:
         return self._record(
-            signer, subject_id, commands.assess_response, investigator_category, on, findings
+            signer,
+            subject_id,
+            commands.assess_response,
+            investigator_category,
+            on,
+            findings,
+            m6_deviation,
         )
 
     def confirm_progression(
@@ -209,11 +216,28 @@ class TrialRecorder:
         basis: str,
         on: date,
         deviation: Deviation | None = None,
+        progression_date: date | None = None,
+        start_deviation: Deviation | None = None,
     ) -> Recorded:
-        return self._record(signer, subject_id, commands.confirm_progression, basis, on, deviation)
+        return self._record(
+            signer,
+            subject_id,
+            commands.confirm_progression,
+            basis,
+            on,
+            deviation,
+            progression_date,
+            start_deviation,
+        )
 
     def advance_regimen(
-        self, signer: Signer, subject_id: str, on: date, *, physician_continues: bool = False
+        self,
+        signer: Signer,
+        subject_id: str,
+        on: date,
+        *,
+        physician_continues: bool = False,
+        m6_deviation: Deviation | None = None,
     ) -> Recorded:
         return self._record(
             signer,
@@ -221,6 +245,7 @@ class TrialRecorder:
             commands.advance_regimen,
             on,
             physician_continues=physician_continues,
+            m6_deviation=m6_deviation,
         )
 
     def stop_treatment(self, signer: Signer, subject_id: str, reason: str, on: date) -> Recorded:

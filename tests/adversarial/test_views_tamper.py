@@ -74,9 +74,10 @@ def test_edited_dose_count_is_named_by_projections_verify(
     conn = sqlite3.connect(views_of(db))
     (state,) = conn.execute("SELECT state FROM patient_state WHERE subject_id=?", (S1,)).fetchone()
     conn.close()
-    doses = json.loads(state)["doses"]
-    drug, (taken, *_rest) = next(iter(doses.items()))
-    edit_patient_state(db, S1, f'"{drug}":[{taken},', f'"{drug}":[{taken + 497},')
+    doses = json.loads(state)["dose_tally"]
+    drug, tally = next(iter(doses.items()))
+    taken = tally["taken"]
+    edit_patient_state(db, S1, f'"{drug}":{{"taken":{taken},', f'"{drug}":{{"taken":{taken + 497},')
     check = json_of(capsys, ["projections", "verify", "--db", str(db), "--json"], code=1)
     assert check["ok"] is False
     assert check["first_difference"]["table"] == "patient_state"

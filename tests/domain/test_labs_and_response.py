@@ -9,7 +9,13 @@ import pytest
 
 from ledger.domain import Findings, Recorded, TrialRecorder
 from ledger.errors import RuleViolation, ValidationError
-from ledger.events import LabResulted, ProgressionConfirmed, RegimenChanged, ResponseAssessed
+from ledger.events import (
+    Deviation,
+    LabResulted,
+    ProgressionConfirmed,
+    RegimenChanged,
+    ResponseAssessed,
+)
 from ledger.protocol.schedule import Regimen
 from tests.domain.trial_helpers import (
     ENROLLED_ON,
@@ -233,19 +239,76 @@ def test_month_6_confirmed_progression_records_it_and_starts_high_dose(
     assert isinstance(progression, ProgressionConfirmed)
     assert isinstance(change, RegimenChanged)
     assert progression.rule_ids == ("CONF-PD",)
+    # REG-PD-START (on confirmation): high-dose dexamethasone starts the day it is confirmed,
+    # as after progression at any other time; progression is dated at the first PD.
+    assert progression.progression_date == day(120)
     assert (change.to_regimen, change.rule_id, change.effective_date) == (
         "high_dose_dex",
         "REG-M6-PD",
-        month_start(7),
+        day(150),
     )
 
 
-def test_an_unconfirmed_month_6_assessment_changes_no_regimen(
+def test_an_unconfirmed_minor_response_at_month_6_continues_anakinra_alone(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
+    """REG-M6-BASIS: the month-6 decision reads the month-6 assessment's derived category; an
+    MR seen then (not yet confirmed) continues anakinra alone from month 7, no dexamethasone."""
     recorded = assess_serum(recorder, cast, day(150), "2.3", "MR")
-    assert event_names(recorded) == ["ResponseAssessed"]
-    assert recorder.patient(SUBJECT).current_regimen is Regimen.INDUCTION
+    assert event_names(recorded) == ["ResponseAssessed", "RegimenChanged"]
+    change = recorded.events[1]
+    assert isinstance(change, RegimenChanged)
+    assert (change.to_regimen, change.rule_id, change.effective_date) == (
+        "continuation",
+        "REG-M6-RESPONSE",
+        month_start(7),
+    )
+    assert recorder.patient(SUBJECT).regimen_on(day(168)) is Regimen.INDUCTION
+
+
+def test_an_unconfirmed_progression_at_month_6_adds_low_dose_not_high_dose(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    """PD at the month-6 assessment alone is not confirmed (CONF-PD needs two): read as SD."""
+    recorded = assess_serum(recorder, cast, day(150), "4.2", "PD")
+    assert [getattr(e, "rule_id", None) for e in recorded.events] == [None, "REG-M6-SD"]
+
+
+def test_the_other_month_6_reading_is_recorded_with_a_deviation(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    """An investigator may decide on confirmed categories only (REG-M6-BASIS, other reading):
+    the unconfirmed MR then adds low-dose dexamethasone, and the change carries the reason."""
+    recorder.record_lab(
+        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("2.3"), "g/dL", day(150)
+    )
+    recorded = recorder.assess_response(
+        cast.investigator,
+        SUBJECT,
+        "MR",
+        day(150),
+        Findings(new_bone_lesions=False),
+        Deviation(rule_id="REG-M6-BASIS", reason="response not confirmed; add dexamethasone"),
+    )
+    change = recorded.events[1]
+    assert isinstance(change, RegimenChanged)
+    assert (change.to_regimen, change.rule_id) == ("low_dose_dex", "REG-M6-UNCONFIRMED")
+    assert change.deviation is not None
+    assert change.deviation.rule_id == "REG-M6-BASIS"
+
+
+def test_rejects_a_month_6_deviation_naming_another_rule(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    with pytest.raises(ValidationError, match=r"deviation\.rule_id.*REG-M6-BASIS"):
+        recorder.assess_response(
+            cast.investigator,
+            SUBJECT,
+            "SD",
+            day(150),
+            Findings(new_bone_lesions=False),
+            Deviation(rule_id="REG-M6-SD", reason="stable, add dex"),
+        )
 
 
 def test_a_response_before_month_6_changes_no_regimen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -51,6 +52,69 @@ def test_confirmed_progression_moves_to_high_dose_in_the_same_commit(
     assert isinstance(events[0], ProgressionConfirmed)
     assert events[0].rule_ids == ("CONF-PD",)
     assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(70))]
+
+
+def test_confirmed_progression_is_dated_when_its_criteria_were_first_met(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    progression = confirm(recorder, cast, 75)[0]
+    assert isinstance(progression, ProgressionConfirmed)
+    assert (progression.progression_date, progression.effective_date) == (day(40), day(75))
+
+
+def test_rejects_a_progression_date_the_rules_contradict(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    two_pd(recorder, cast, 40, 70)
+    with pytest.raises(ValidationError, match=r"progression_date.*CONF-PD.*2003-02-21"):
+        recorder.confirm_progression(
+            cast.investigator, SUBJECT, "rising", day(70), progression_date=day(70)
+        )
+
+
+def test_rejects_an_investigators_progression_date_outside_treatment(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    deviation = Deviation(rule_id="CONF-PD", reason="new lytic lesion on MRI, labs pending")
+    with pytest.raises(ValidationError, match=r"REC-PROGRESSION-DATE.*between the treatment start"):
+        recorder.confirm_progression(
+            cast.investigator, SUBJECT, "lesion", day(40), deviation, progression_date=day(41)
+        )
+    recorded = recorder.confirm_progression(
+        cast.investigator, SUBJECT, "lesion", day(40), deviation, progression_date=day(30)
+    )
+    progression = recorded.events[0]
+    assert isinstance(progression, ProgressionConfirmed)
+    assert progression.progression_date == day(30)
+
+
+def test_marrow_progression_needs_no_second_assessment(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    """CONF-PD-SINGLE: marrow plasma cells 15% at baseline, 28% now (+87%, +13 points)."""
+    recorder.record_lab(cast.coordinator, SUBJECT, "marrow_plasma_cells", Decimal(28), "%", day(60))
+    assess_serum(recorder, cast, day(60), "3.2", "PD")
+    events = confirm(recorder, cast, 60)
+    assert isinstance(events[0], ProgressionConfirmed)
+    assert events[0].rule_ids == ("CONF-PD-SINGLE",)
+    assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(60))]
+
+
+def test_high_dose_may_start_next_month_by_the_other_reading_with_a_reason(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    """REG-PD-START, other reading: day 1 of the next protocol month (month 4 starts day 85)."""
+    two_pd(recorder, cast, 40, 70)
+    reading = Deviation(rule_id="REG-PD-START", reason="start with the next cycle's calendar")
+    events = recorder.confirm_progression(
+        cast.investigator, SUBJECT, "rising", day(70), start_deviation=reading
+    ).events
+    assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(85))]
+    change = events[1]
+    assert isinstance(change, RegimenChanged)
+    assert (change.decided_on, change.deviation) == (day(70), reading)
+    assert recorder.patient(SUBJECT).regimen_on(day(84)) is Regimen.INDUCTION
 
 
 def test_rejects_progression_the_rules_do_not_confirm(
@@ -145,20 +209,21 @@ def test_progression_before_a_scheduled_month_7_start_supersedes_it(
     assess_serum(recorder, cast, day(145), "3.0")  # SD confirmed: low-dose dex from day 169
     assess_serum(recorder, cast, day(150), "4.0", "PD")
     assess_serum(recorder, cast, day(160), "4.1", "PD")
+    # From the regimen in force on day 160 (induction): the low-dose start never happened.
     assert changes(confirm(recorder, cast, 160)) == [
-        ("low_dose_dex", "high_dose_dex", "REG-PD-ANYTIME", day(160))
+        ("induction", "high_dose_dex", "REG-PD-ANYTIME", day(160))
     ]
     patient = recorder.patient(SUBJECT)
     assert patient.regimen_on(day(159)) is Regimen.INDUCTION
     assert patient.regimen_on(day(200)) is Regimen.HIGH_DOSE_DEX
 
 
-def test_advance_at_month_7_without_confirmation_treats_the_patient_as_stable(
+def test_advance_at_month_7_without_a_month_6_assessment_treats_the_patient_as_stable(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    assess_serum(recorder, cast, day(150), "2.3", "MR")
+    assess_serum(recorder, cast, day(130), "2.3", "MR")  # month 5: no month-6 decision yet
     events = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(7)).events
-    assert changes(events) == [("induction", "low_dose_dex", "REG-M6-UNCONFIRMED", month_start(7))]
+    assert changes(events) == [("induction", "low_dose_dex", "REG-M6-NOT-ASSESSED", month_start(7))]
 
 
 def test_rejects_advance_when_nothing_is_due(
@@ -246,10 +311,14 @@ def test_follow_up_ends_five_years_after_treatment(
     continuation_from_month_7(recorder, cast)
     recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
     later = TrialRecorder(recorder.ledger, clock=lambda: date(2010, 1, 1))
-    with pytest.raises(RuleViolation, match=r"end of follow-up on 2008-12-15"):
-        later.advance_regimen(cast.investigator, SUBJECT, date(2008, 12, 14))
-    events = later.advance_regimen(cast.investigator, SUBJECT, date(2008, 12, 15)).events
-    assert changes(events) == [("follow_up", "off_study", "REG-FU-COMPLETE", date(2008, 12, 15))]
+    # The last visit is due 2008-12-15; its 28-day window closes follow-up on 2009-01-12.
+    later.follow_up(cast.investigator, SUBJECT, "no-progression", date(2008, 12, 20))
+    with pytest.raises(RuleViolation, match=r"end of follow-up on 2009-01-12"):
+        later.advance_regimen(cast.investigator, SUBJECT, date(2009, 1, 11))
+    with pytest.raises(RuleViolation, match=r"REG-FU-COMPLETE.*ended on 2009-01-12"):
+        later.follow_up(cast.investigator, SUBJECT, "no-progression", date(2009, 1, 13))
+    events = later.advance_regimen(cast.investigator, SUBJECT, date(2009, 1, 12)).events
+    assert changes(events) == [("follow_up", "off_study", "REG-FU-COMPLETE", date(2009, 1, 12))]
 
 
 def test_rejects_stopping_treatment_in_follow_up(

@@ -112,7 +112,7 @@ def test_rejects_events_dated_after_death(
     recorder: TrialRecorder, cast: Cast, enrolled: str, command: str
 ) -> None:
     died = recorder.record_death(cast.investigator, SUBJECT, "myocardial infarction", day(30))
-    assert regimens(died) == [("off_study", "REG-WITHDRAWAL")]
+    assert regimens(died) == [("off_study", "REG-DEATH")]
     with pytest.raises(RuleViolation, match=r"REC-AFTER-DEATH.*died on 2003-02-11"):
         COMMANDS[command](recorder, cast, day(31))
 

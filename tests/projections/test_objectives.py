@@ -9,34 +9,47 @@ import pytest
 
 from ledger.service import TrialLedger
 from projections.objectives import trial_summary
-from projections.patient import stored_patients
-from projections.response import stored_responses
 from projections.statistics import clopper_pearson
-from tests.projection_support import (  # noqa: F401
+from projections.subject import stored_histories
+from tests.projection_support import (
     S1,
     S2,
     S3,
     S4,
     S5,
     S6,
-    Trial,
+    S7,
+    S8,
+    RecordedTrial,
     engine_for,
     story,
-    trial,
 )
+from tests.support import Cast
 
 
 @pytest.fixture
-def summary(ledger: TrialLedger, trial: Trial, tmp_path: Path) -> dict[str, Any]:  # noqa: F811
-    for step in story(trial):
-        step()
-    engine = engine_for(ledger, tmp_path / "v.sqlite")
+def trial(ledger: TrialLedger, cast: Cast) -> RecordedTrial:
+    return RecordedTrial(ledger, cast)
+
+
+def summary_of(ledger: TrialLedger, views: Path) -> dict[str, Any]:
+    engine = engine_for(ledger, views)
     engine.catch_up()
     conn = engine.connect()
     try:
-        return trial_summary(stored_patients(conn), stored_responses(conn), ledger.reader.size())
+        return trial_summary(stored_histories(conn), ledger.reader.size())
     finally:
         conn.close()
+
+
+@pytest.fixture
+def summary(ledger: TrialLedger, trial: RecordedTrial, tmp_path: Path) -> dict[str, Any]:
+    for step in story(trial):
+        step()
+    # The serum results behind S2's partial responses on low-dose dexamethasone (categories are
+    # derived from the labs, never read from the assessment), entered after the assessments.
+    trial.append(trial.lab(S2, "2003-09-01", "1.9"), trial.lab(S2, "2003-10-20", "1.8"))
+    return summary_of(ledger, tmp_path / "v.sqlite")
 
 
 def reasons(figure: dict[str, Any]) -> dict[str, str]:
@@ -50,8 +63,27 @@ def test_populations_say_who_was_treated_and_why_others_were_not(
     assert (pops["screened"], pops["enrolled"], pops["treated"]) == (6, 5, 4)
     assert pops["treated_subject_ids"] == [S1, S2, S3, S6]
     assert {e["subject_id"]: e["reason"] for e in pops["not_treated"]} == {
-        S4: "never dosed",  # its only dose was entered in error
+        S4: "no anakinra dose recorded",  # its only dose was entered in error
         S5: "not eligible",
+    }
+
+
+def test_populations_exclude_who_left_or_progressed_before_treatment_or_never_enrolled(
+    ledger: TrialLedger,
+    trial: RecordedTrial,
+    tmp_path: Path,
+) -> None:
+    trial.onboard(S7)
+    trial.append(trial.off_study(S7, "2003-01-25"))  # before the treatment start, 2003-02-01
+    trial.onboard(S8)
+    trial.append(trial.progression(S8, "2003-01-28"), trial.dose(S8, "2003-02-01"))
+    trial.append(trial.screened(S1), trial.eligibility(S1), trial.consent(S1))
+    pops = summary_of(ledger, tmp_path / "v.sqlite")["populations"]
+    assert (pops["screened"], pops["enrolled"], pops["treated"]) == (3, 2, 0)
+    assert {e["subject_id"]: e["reason"] for e in pops["not_treated"]} == {
+        S1: "not enrolled",
+        S7: "off study before treatment (2003-01-25: follow-up complete)",
+        S8: "progressed before treatment (2003-01-28)",
     }
 
 
@@ -67,22 +99,102 @@ def test_primary_response_rate_counts_induction_responses_with_an_exact_interval
         S2: False,
         S3: False,
     }
-    assert reasons(primary)[S6] == "withdrawn before month 6 (2003-03-01)"
     assert primary["by_category"]["MR"] == 1
     assert primary["investigator_disagreements"] == [
         {"subject_id": S1, "derived": "MR", "investigator": "SD"}
     ]
 
 
-def test_response_after_dexamethasone_counts_assessments_on_dexamethasone(
+def test_primary_response_rate_waits_for_month_6_of_a_subject_withdrawn_from_treatment_only(
     summary: dict[str, Any],
 ) -> None:
-    dex = summary["dexamethasone_response_rate"]
-    assert [(c["subject_id"], c["best_confirmed"], c["regimens"]) for c in dex["counted"]] == [
-        (S2, "PR", ["low_dose_dex"])
+    # S6 left study treatment on 2003-03-01 but is still on study, in follow-up.
+    assert reasons(summary["primary_response_rate"])[S6] == (
+        "not yet at month 6 (last recorded date 2003-03-05, month 6 ends 2003-07-18)"
+    )
+
+
+def test_primary_and_progression_free_exclude_a_subject_who_withdrew_consent_before_month_6(
+    ledger: TrialLedger,
+    trial: RecordedTrial,
+    tmp_path: Path,
+) -> None:
+    trial.onboard(S1)
+    trial.append(*trial.doses(S1, "2003-02-01", 3), trial.consent_withdrawn(S1, "2003-03-01"))
+    summary = summary_of(ledger, tmp_path / "v.sqlite")
+    assert summary["populations"]["treated_subject_ids"] == [S1]
+    assert reasons(summary["primary_response_rate"]) == {
+        S1: "withdrawn before month 6 (2003-03-01)"
+    }
+    assert reasons(summary["progression_free_at_6_months"]) == {
+        S1: "withdrawn before month 6 without progression (2003-03-01)"
+    }
+
+
+def test_low_dose_dexamethasone_response_counts_assessments_on_low_dose_dexamethasone(
+    summary: dict[str, Any],
+) -> None:
+    dex = summary["low_dose_dexamethasone_response_rate"]
+    assert [
+        (c["subject_id"], c["best_confirmed"], c["started"], c["rule_id"]) for c in dex["counted"]
+    ] == [(S2, "PR", "2003-07-19", "REG-M6-SD")]
+    assert (dex["responders"], dex["n"]) == (1, 1)
+    assert reasons(dex)[S1] == "never started low_dose_dex"
+    assert reasons(dex)[S3] == "never started low_dose_dex"
+
+
+def test_high_dose_dexamethasone_response_waits_for_an_assessment_on_high_dose(
+    summary: dict[str, Any],
+) -> None:
+    dex = summary["high_dose_dexamethasone_response_rate"]
+    assert dex["counted"] == []
+    assert reasons(dex)[S3] == "not yet assessed on high_dose_dex (started 2003-03-11)"
+    assert reasons(dex)[S2] == "never started high_dose_dex"
+
+
+def pd_then_high_dose(t: RecordedTrial) -> None:
+    """S1 progresses by serum M-protein (first met 04-01, confirmed 05-01), then responds on
+    high-dose dexamethasone: PR from the 5.4 g/dL of the progression, MR from enrolment's 4.0."""
+    t.onboard(S1)
+    t.append(*t.doses(S1, "2003-02-01", 3))
+    t.append(t.lab(S1, "2003-04-01", "5.2"), t.assessed(S1, "2003-04-01", 3, "PD"))
+    t.append(
+        t.lab(S1, "2003-05-01", "5.4"),
+        t.assessed(S1, "2003-05-01", 4, "PD"),
+        t.progression(S1, "2003-05-01"),
+        t.regimen(S1, "2003-05-02", "induction", "high_dose_dex", "REG-PD-ANYTIME"),
+    )
+    t.append(t.lab(S1, "2003-06-01", "2.5"), t.assessed(S1, "2003-06-01", 5, "PR"))
+    t.append(t.lab(S1, "2003-07-15", "2.4"), t.assessed(S1, "2003-07-15", 6, "PR"))
+
+
+def test_high_dose_dexamethasone_response_is_measured_from_the_baseline_at_progression(
+    ledger: TrialLedger,
+    trial: RecordedTrial,
+    tmp_path: Path,
+) -> None:
+    pd_then_high_dose(trial)
+    dex = summary_of(ledger, tmp_path / "v.sqlite")["high_dose_dexamethasone_response_rate"]
+    assert [
+        (c["subject_id"], c["responder"], c["best_confirmed"], c["started"], c["rule_id"])
+        for c in dex["counted"]
+    ] == [(S1, True, "PR", "2003-05-02", "REG-PD-ANYTIME")]
+
+
+def test_time_to_progression_dates_progression_when_its_criteria_were_first_met(
+    ledger: TrialLedger,
+    trial: RecordedTrial,
+    tmp_path: Path,
+) -> None:
+    pd_then_high_dose(trial)
+    summary = summary_of(ledger, tmp_path / "v.sqlite")
+    ttp = summary["time_to_progression"]
+    assert [(r["subject_id"], r["to"], r["days"], r["event"]) for r in ttp["counted"]] == [
+        (S1, "2003-04-01", 59, True)  # confirmed on 2003-05-01
     ]
-    assert reasons(dex)[S3] == "not yet assessed on dexamethasone (started 2003-03-11)"
-    assert reasons(dex)[S1] == "dexamethasone never added"
+    assert summary["primary_response_rate"]["counted"][0]["reason"] == (
+        "progressed during induction (2003-04-01)"
+    )
 
 
 def test_progression_free_at_6_months(summary: dict[str, Any]) -> None:
@@ -92,7 +204,8 @@ def test_progression_free_at_6_months(summary: dict[str, Any]) -> None:
         S2: True,
         S3: False,
     }
-    assert reasons(pfs)[S6].startswith("withdrawn before month 6 without progression")
+    # S6 is in follow-up after leaving treatment: an evaluation from month 6 on may still come.
+    assert reasons(pfs)[S6] == "not yet followed to month 6 (last evaluation None)"
 
 
 def test_time_to_progression_censors_at_the_last_evaluation(summary: dict[str, Any]) -> None:
@@ -130,6 +243,6 @@ def test_adverse_events_split_by_the_regimen_on_their_onset_date(
             "subject_id": S6,
             "ae_id": "AE-001",
             "term": "fatigue",
-            "reason": "onset 2003-03-05 while off_study (no study drug)",
+            "reason": "onset 2003-03-05 while follow_up (no study drug)",
         }
     ]

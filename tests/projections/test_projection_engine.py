@@ -77,7 +77,7 @@ def test_tracking_names_the_last_consumed_position_and_leaf(
     leaf = ledger.reader.event_at(head)
     assert leaf is not None
     assert {(t.projection, t.position, t.leaf_hash) for t in engine.status()} == {
-        (name, head, leaf.leaf_hash) for name in ("patient", "response", "audit")
+        (name, head, leaf.leaf_hash) for name in ("patient", "audit")
     }
 
 
@@ -204,7 +204,7 @@ def test_a_changed_projection_version_rebuilds_the_views(
         conn.execute("UPDATE tracking SET version=0 WHERE projection='patient'")
     conn.close()
     assert engine.catch_up().mode == "rebuild"
-    assert {t.version for t in engine.status()} == {1}
+    assert {t.projection: t.version for t in engine.status()} == {"patient": 2, "audit": 1}
 
 
 def test_a_projection_behind_the_others_catches_up_alone_first(
@@ -218,11 +218,11 @@ def test_a_projection_behind_the_others_catches_up_alone_first(
     engine.catch_up()
     conn = sqlite3.connect(tmp_path / "v.sqlite")
     with conn:
-        conn.execute("DELETE FROM response_state")
+        conn.execute("DELETE FROM patient_state")
         leaf = ledger.reader.event_at(1)
         assert leaf is not None
         conn.execute(
-            "UPDATE tracking SET position=1, leaf_hash=? WHERE projection='response'",
+            "UPDATE tracking SET position=1, leaf_hash=? WHERE projection='patient'",
             (leaf.leaf_hash,),
         )
     conn.close()
