@@ -91,6 +91,20 @@ def _required_decimal(value: str, option: str) -> Decimal:
     return number
 
 
+OtherMonth6ReadingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--other-month6-reading",
+        help="Decide month 6 by the other reading of REG-M6-BASIS (confirmed categories "
+        "only), and why: recorded as a deviation on the regimen change.",
+    ),
+]
+
+
+def _reading(rule: str, reason: str | None) -> Deviation | None:
+    return Deviation(rule_id=rule, reason=reason) if reason is not None else None
+
+
 def _deviation(rule: str | None, reason: str | None, option: str) -> Deviation | None:
     if rule is None and reason is None:
         return None
@@ -484,6 +498,7 @@ def assess(
     hypercalcaemia: Annotated[
         bool | None, typer.Option("--hypercalcaemia/--no-hypercalcaemia")
     ] = None,
+    other_month6_reading: OtherMonth6ReadingOption = None,
     on: DateOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
@@ -491,9 +506,12 @@ def assess(
     """Assess response (investigator): your category and the rule-derived one, side by side.
 
     The rules (IMWG 2006 + EBMT minimal response) derive a category from the labs since the
-    last assessment; a difference from yours is flagged, not hidden. At month 6, still on
-    induction, a confirmed category makes the month-6 regimen decision in the same commit.
-    Findings left unset count as not assessed (they can lower the category).
+    last assessment; a difference from yours is flagged, not hidden. The month-6 assessment
+    (protocol month 6, still on induction) makes the month-6 regimen decision in the same
+    commit (REG-M6-BASIS: on the category derived then; progression only when confirmed):
+    continuation or low-dose dexamethasone from month 7 day 1, or, when progression is
+    confirmed, high-dose dexamethasone from that day (REG-PD-START). Findings left unset count
+    as not assessed (they can lower the category).
 
     Example: trial-ledger assess --db trial.db --key ada.key --subject MC0282-001-017
     --category MR --no-new-bone-lesions --date 2003-06-30
@@ -506,7 +524,14 @@ def assess(
         key,
         passphrase_file,
         json_out,
-        lambda r, s: r.assess_response(s, subject, category, _on(on), findings),
+        lambda r, s: r.assess_response(
+            s,
+            subject,
+            category,
+            _on(on),
+            findings,
+            _reading("REG-M6-BASIS", other_month6_reading),
+        ),
     )
 
 
@@ -522,15 +547,33 @@ def progression(
             help="Confirm although the rules do not (yet): a deviation from CONF-PD, and why.",
         ),
     ] = None,
+    progression_date: Annotated[
+        str | None,
+        typer.Option(
+            "--progression-date",
+            help="With --deviation-reason: when the criteria were first met (default --date). "
+            "Progression the rules confirm is dated by them.",
+        ),
+    ] = None,
+    start_next_month: Annotated[
+        str | None,
+        typer.Option(
+            "--start-next-month",
+            help="Start high-dose dexamethasone on day 1 of the next protocol month (the other "
+            "reading of REG-PD-START), and why: recorded as a deviation.",
+        ),
+    ] = None,
     on: DateOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Confirm progression (investigator); on treatment, moves to high-dose dexamethasone.
 
-    The regimen change (REG-PD-ANYTIME) is written in the same commit. The rules must confirm
-    PD (two consecutive derived PD assessments, CONF-PD) unless --deviation-reason records the
-    investigator's judgement as a protocol deviation.
+    The regimen change (REG-PD-ANYTIME) is written in the same commit and starts that day
+    (REG-PD-START). The rules must confirm PD on the corrected assessments (two consecutive
+    derived PD, CONF-PD; or one PD by marrow plasma cells, new bone lesions, plasmacytoma or
+    hypercalcaemia, CONF-PD-SINGLE) unless --deviation-reason records the investigator's
+    judgement as a protocol deviation. Progression is dated when its criteria were first met.
 
     Example: trial-ledger progression --db trial.db --key ada.key --subject MC0282-001-017
     --basis "serum M-protein up 40% from nadir on two assessments" --date 2003-04-28
@@ -541,7 +584,15 @@ def progression(
         key,
         passphrase_file,
         json_out,
-        lambda r, s: r.confirm_progression(s, subject, basis, _on(on), deviation),
+        lambda r, s: r.confirm_progression(
+            s,
+            subject,
+            basis,
+            _on(on),
+            deviation,
+            parse_date(progression_date, "--progression-date") if progression_date else None,
+            _reading("REG-PD-START", start_next_month),
+        ),
     )
 
 
@@ -555,14 +606,16 @@ def advance(
             "--physician-continues", help="Continue beyond month 12/18 (physician's discretion)."
         ),
     ] = False,
+    other_month6_reading: OtherMonth6ReadingOption = None,
     on: DateOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Apply the regimen transitions the protocol makes due by --date.
 
-    Month 6 without a confirmed response (treated as stable disease), month 12, month 18, the
-    end of the high-dose course, the end of follow-up: each takes effect on its due date.
+    Month 6 without a month-6 assessment (treated as stable disease, REG-M6-NOT-ASSESSED),
+    month 12, month 18, the end of the high-dose course, the end of follow-up (5 years after
+    treatment, last visit window included): each takes effect on its due date.
 
     Example: trial-ledger advance --db trial.db --key ada.key --subject MC0282-001-017
     --date 2003-12-15
@@ -573,7 +626,11 @@ def advance(
         passphrase_file,
         json_out,
         lambda r, s: r.advance_regimen(
-            s, subject, _on(on), physician_continues=physician_continues
+            s,
+            subject,
+            _on(on),
+            physician_continues=physician_continues,
+            m6_deviation=_reading("REG-M6-BASIS", other_month6_reading),
         ),
     )
 
