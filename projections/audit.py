@@ -43,7 +43,7 @@ from ledger.events import (
 )
 from ledger.store import LedgerReader
 from projections.decoding import EVENT_TYPE, Payload, event_type, payload_of
-from projections.engine import ALL_TOPICS, Context, Handler, Projection
+from projections.engine import ALL_TOPICS, Context, Handler, Projection, Row
 
 COLUMNS: tuple[str, ...] = (
     "position",
@@ -132,17 +132,15 @@ class AuditProjection(Projection):
         append = events.append
 
         def plain(name: str) -> Handler:
-            def handle(position: int, seq: int, p: Payload) -> None:
-                append((position, seq, name, p.get("subject_id")))
+            def handle(row: Row, p: Payload) -> None:
+                append((row[0], row[6], name, p.get("subject_id")))
 
             return handle
 
-        def special(name: str, then: Handler) -> Handler:
-            first = plain(name)
-
-            def handle(position: int, seq: int, p: Payload) -> None:
-                first(position, seq, p)
-                then(position, seq, p)
+        def special(name: str, then: Callable[[int, int, Payload], None]) -> Handler:
+            def handle(row: Row, p: Payload) -> None:
+                append((row[0], row[6], name, p.get("subject_id")))
+                then(row[0], row[6], p)
 
             return handle
 
@@ -229,7 +227,7 @@ class AuditProjection(Projection):
         self._links.clear()
 
 
-def _ignore(_position: int, _seq: int, _p: Payload) -> None:
+def _ignore(_row: Row, _p: Payload) -> None:
     return None
 
 

@@ -53,7 +53,10 @@ from ledger.store import LedgerReader
 from ledger.verify import verify_from
 from projections.decoding import Payload, raw_payload
 
-Handler = Callable[[int, int, Payload], None]
+Row = tuple[Any, ...]
+"""A stored row as the engine reads it: (position, originator_id, originator_version, topic,
+state, leaf_hash, commit_seq)."""
+Handler = Callable[[Row, Payload], None]
 """Called with (position, commit seq, decoded payload) for each event of a handled topic."""
 
 ALL_TOPICS: frozenset[str] = frozenset(cls.TOPIC for cls in ALL_EVENTS)
@@ -627,7 +630,7 @@ class ProjectionEngine:
             if chosen:
                 payload = decode(row[4])  # = decoding.payload_of, inlined
                 for handler in chosen:
-                    handler(row[0], row[6], payload)
+                    handler(row, payload)
             last = row
             pending += 1
             if pending >= batch_size:

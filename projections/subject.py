@@ -3,16 +3,17 @@
 One row per subject in ``patient_state(subject_id, site, regimen, reference_date, state)``;
 ``state`` is the :class:`~ledger.subject.history.SubjectHistory` as JSON (its own schema,
 :data:`~ledger.subject.history.HISTORY_JSON`), ``regimen`` and ``reference_date`` the regimen
-on the subject's latest clinical date, for queries. The view folds nothing itself: at each
-flush it reads the new events of every subject the batch touched from the ledger snapshot
-being consumed (positions after the history's last one, up to the batch's end) and extends
-the history with them; a correction makes it fold the subject's whole stream again
-(:meth:`SubjectHistory.fold`), since a correction can change any earlier event. Rows are
-written sorted, so a rebuild and a catch-up write identical bytes.
+on the subject's latest clinical date, for queries. The view folds nothing itself: each
+event the engine streams past (verified, in position order) is rebuilt as its model and
+handed to the subject's history (:meth:`SubjectHistory.extend`); a correction makes the view
+fold the subject's whole stream again at the end of the batch (:meth:`SubjectHistory.fold`,
+read from the snapshot being consumed), since a correction can change any earlier event. The
+history of a subject met for the first time in a run is loaded from its view row. Rows are
+written sorted at each flush, so a rebuild and a catch-up write identical bytes.
 
 The hot path: an administered dose only counts (:meth:`SubjectHistory.tally_dose`), so its
-stored payload is parsed without building the model; every other event is rebuilt and
-validated as the recording rules read it (:func:`ledger.store.decode_event`).
+stored payload is read without building the model; every other event is validated as the
+recording rules read it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, ClassVar
 
-import orjson
-
 from ledger.chain import ZERO_HASH, EventRow, row_leaf
 from ledger.errors import VerificationError
 from ledger.events import (
     ALL_EVENTS,
+    EVENT_BY_TOPIC,
     CorrectionRecorded,
     DoseAdministered,
     SubjectEvent,
@@ -37,7 +37,7 @@ from ledger.protocol.schedule import Regimen
 from ledger.store import LedgerReader, decode_event
 from ledger.subject.history import HISTORY_JSON, Entry, SubjectHistory
 from projections.decoding import Payload
-from projections.engine import Context, Handler, Projection
+from projections.engine import Context, Handler, Projection, Row
 
 SUBJECT_TOPICS: frozenset[str] = frozenset(
     cls.TOPIC for cls in ALL_EVENTS if issubclass(cls, SubjectEvent)
@@ -114,66 +114,75 @@ class SubjectProjection(Projection):
     def handlers(self) -> dict[str, Handler]:
         dirty = self._dirty
         refold = self._refold
+        histories = self._histories
 
-        def touched(_position: int, _seq: int, p: Payload) -> None:
-            dirty.add(p["subject_id"])
+        days: dict[str, date] = {}  # ISO date -> date: subjects dose on the same days
 
-        def corrected(_position: int, _seq: int, p: Payload) -> None:
+        def history_of(subject: str) -> SubjectHistory:
+            found = histories.get(subject)
+            return found if found is not None else self._history(subject)
+
+        def dose(row: Row, p: Payload) -> None:  # the hot path: counted, no model built
+            subject = p["subject_id"]
+            dirty.add(subject)
+            if subject in refold:
+                return
+            h = histories.get(subject) or self._history(subject)
+            iso = p["effective_date"]
+            on = days.get(iso)
+            if on is None:
+                on = days[iso] = date.fromisoformat(iso)
+            h.tally_dose(p["drug"], on)
+            h.position, h.version = row[0], row[2]
+
+        def event(row: Row, p: Payload) -> None:
+            subject = p["subject_id"]
+            dirty.add(subject)
+            if subject in refold:
+                return
+            e = EVENT_BY_TOPIC[row[3]].model_validate(
+                {**p, "originator_id": row[1], "originator_version": row[2]}
+            )
+            assert isinstance(e, SubjectEvent)
+            history_of(subject).extend([(row[0], e)])
+
+        def corrected(_row: Row, p: Payload) -> None:
             dirty.add(p["subject_id"])
             refold.add(p["subject_id"])
 
-        table: dict[str, Handler] = dict.fromkeys(self.handles, touched)
+        table: dict[str, Handler] = dict.fromkeys(self.handles, event)
+        table[DoseAdministered.TOPIC] = dose
         table[CorrectionRecorded.TOPIC] = corrected
         return table
 
-    def _history(self, conn: sqlite3.Connection, subject_id: str) -> SubjectHistory:
-        found = self._histories.get(subject_id)
-        if found is None:
-            row = conn.execute(
-                "SELECT state FROM patient_state WHERE subject_id=?", (subject_id,)
-            ).fetchone()
-            found = load_history(row[0]) if row is not None else SubjectHistory(subject_id)
-            self._histories[subject_id] = found
+    def _history(self, subject_id: str) -> SubjectHistory:
+        """The subject's history as the view holds it (new if the view has no row yet)."""
+        row = (
+            self.context()
+            .conn.execute("SELECT state FROM patient_state WHERE subject_id=?", (subject_id,))
+            .fetchone()
+        )
+        found = load_history(row[0]) if row is not None else SubjectHistory(subject_id)
+        self._histories[subject_id] = found
         return found
 
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
+    def context(self) -> Context:
         if self._ctx is None:  # pragma: no cover - the engine calls start() first
             raise RuntimeError("projection patient used before start()")
-        reader = self._ctx.reader
-        rows: list[tuple[Any, ...]] = []
-        for subject in sorted(self._dirty):
-            if subject in self._refold:
-                entries = subject_entries(reader, subject, upto, check_leaves=False)
-                history = self._histories[subject] = SubjectHistory.fold(subject, entries)
-            else:
-                history = self._history(conn, subject)
-                stream = subject_stream_id(subject).hex
-                if not self._extend(history, reader.subject_rows(stream, history.position, upto)):
-                    entries = subject_entries(reader, subject, upto, check_leaves=False)
-                    history = self._histories[subject] = SubjectHistory.fold(subject, entries)
-            rows.append(self.row(history))
+        return self._ctx
+
+    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
+        reader = self.context().reader
+        for subject in sorted(self._refold):  # a correction can change any earlier event
+            entries = subject_entries(reader, subject, upto, check_leaves=False)
+            self._histories[subject] = SubjectHistory.fold(subject, entries)
         conn.executemany(
             "INSERT OR REPLACE INTO patient_state (subject_id, site, regimen, reference_date,"
             " state) VALUES (?,?,?,?,?)",
-            rows,
+            [self.row(self._histories[s]) for s in sorted(self._dirty)],
         )
         self._dirty.clear()
         self._refold.clear()
-
-    @staticmethod
-    def _extend(history: SubjectHistory, rows: list[EventRow]) -> bool:
-        for row in rows:
-            if row.topic == DoseAdministered.TOPIC:
-                p = orjson.loads(row.state)
-                history.tally_dose(p["drug"], date.fromisoformat(p["effective_date"]))
-                history.position = max(history.position, row.position)
-                history.version = max(history.version, row.originator_version)
-                continue
-            event = decode_event(row.topic, row.state, row.originator_id, row.originator_version)
-            assert isinstance(event, SubjectEvent)
-            if not history.extend([(row.position, event)]):
-                return False
-        return True
 
     @staticmethod
     def row(h: SubjectHistory) -> tuple[Any, ...]:
