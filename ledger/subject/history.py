@@ -23,9 +23,11 @@ the state the events describe even after an amendment changes a rule.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from pydantic import TypeAdapter
 
@@ -56,6 +58,7 @@ from ledger.subject.corrections import CorrectionNote, Record, corrected_records
 from ledger.subject.timeline import RegimenPeriod, Timeline
 
 Entry = tuple[int | None, SubjectEvent]
+E = TypeVar("E", bound=SubjectEvent)
 
 
 @dataclass
@@ -161,8 +164,7 @@ class SubjectHistory:
         elif isinstance(e, LabResulted):
             self.labs.append((pos, e))
         elif isinstance(e, ResponseAssessed):
-            self.assessment_records.append((pos, e))
-            self.assessment_records.sort(key=lambda a: a[1].effective_date)
+            _insert_by_date(self.assessment_records, (pos, e))
         elif isinstance(e, RegimenChanged):
             self.timeline.add(e, pos)
         elif isinstance(e, SubjectScreened):
@@ -174,8 +176,7 @@ class SubjectHistory:
         elif isinstance(e, SubjectEnrolled):
             self.enrolment = e
         elif isinstance(e, ProgressionConfirmed):
-            self.progressions.append((pos, e))
-            self.progressions.sort(key=lambda p: p[1].effective_date)
+            _insert_by_date(self.progressions, (pos, e))
         elif isinstance(e, AdverseEventReported | AdverseEventResolved):
             self._adverse_event(e, pos)
         elif isinstance(e, FollowUpVisit):
@@ -271,6 +272,16 @@ class SubjectHistory:
     def first_dose(self, drug: str = "anakinra") -> date | None:
         tally = self.dose_tally.get(drug)
         return tally.first if tally else None
+
+
+def _insert_by_date(entries: list[tuple[int | None, E]], entry: tuple[int | None, E]) -> None:
+    """Keep ``entries`` in clinical-date order, a later record after an earlier one of the
+    same date (appended in the usual case, inserted for a late entry)."""
+    on = entry[1].effective_date
+    if not entries or entries[-1][1].effective_date <= on:
+        entries.append(entry)
+    else:
+        bisect.insort_right(entries, entry, key=lambda x: x[1].effective_date)
 
 
 HISTORY_JSON: TypeAdapter[SubjectHistory] = TypeAdapter(SubjectHistory)
