@@ -34,14 +34,15 @@ from uuid import UUID, uuid5
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.domain.patient import Patient
 from ledger.domain.recorder import Recorded, TrialRecorder
-from ledger.events import AdverseEventReported, BaselineLabs, Deviation
+from ledger.events import AdverseEventReported, BaselineLabs, Deviation, RegimenChanged
 from ledger.integrity.signing import Signer, write_private_key, write_public_key
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.protocol.parameters import ProtocolParameters, parameters_for
 from ledger.protocol.schedule import Regimen, doses_called_for
 from ledger.service import TrialLedger, person_key
-from ledger.subject.evaluation import Findings, due_transition
+from ledger.subject.evaluation import Findings, due_on, due_transition
 from ledger.verify import VerifyReport, verify_ledger
 
 AMENDMENT = "MC0282-original"
@@ -432,11 +433,24 @@ class _Course:
     # -------------------------------------------------------------- recording
 
     def diary(self, month: int) -> None:
-        """The month's dosing diary, returned and imported as one signed commit."""
-        patient = self.rec.patient(self.subject)
+        """The month's dosing diary, returned and imported as one signed commit; a transition
+        the protocol makes due within the month (the end of a high-dose course) is applied on
+        its date, between the diary's days before and from it."""
+        days = [self.day(month, d) for d in range(1, MONTH + 1)]
+        while days:
+            patient = self.rec.patient(self.subject)
+            due = due_on(patient, self.demo.params)
+            if patient.current_regimen not in _TREATING:
+                due = None
+            before = [on for on in days if due is None or on < due[0]]
+            self.demo._import(self.coord, self._diary_lines(patient, before))
+            days = days[len(before) :]
+            if days and due is not None:
+                self.rec.advance_regimen(self.inv, self.subject, due[0])
+
+    def _diary_lines(self, patient: Patient, days: list[date]) -> list[dict[str, Any]]:
         lines: list[dict[str, Any]] = []
-        for d in range(1, MONTH + 1):
-            on = self.day(month, d)
+        for on in days:
             period = patient.period_on(on)
             if period is None or period.regimen not in _TREATING:
                 continue
@@ -465,7 +479,7 @@ class _Course:
                     lines.append(
                         {**base, "command": "dose", "dose": str(dose.dose), "route": dose.route}
                     )
-        self.demo._import(self.coord, lines)
+        return lines
 
     def labs(self, month: int, on: date) -> None:
         trajectory = TRAJECTORIES.get(self.course)
@@ -522,21 +536,8 @@ class _Course:
                 "month-6 response assessment source-verified against the lab reports",
                 on + timedelta(days=9),
             )
-        if self.course in (Course.PD_INDUCTION,) and month == 4:
-            self.rec.confirm_progression(
-                self.inv,
-                self.subject,
-                "serum M-protein rose >= 25% and >= 0.5 g/dL from nadir "
-                "on two consecutive assessments",
-                on,
-            )
-        if self.course is Course.DEX_PD and month == 12:
-            self.rec.confirm_progression(
-                self.inv,
-                self.subject,
-                "confirmed rise of serum M-protein on low-dose dexamethasone",
-                on,
-            )
+        # Progression the rules confirm (two consecutive PD: month 4 of PD_INDUCTION, month 12
+        # of DEX_PD) is recorded by the assessment itself, with the move to high-dose.
 
     def expected_category(self, month: int) -> str:
         trajectory = TRAJECTORIES.get(self.course)
@@ -561,11 +562,13 @@ class _Course:
             return False
         on = self.day(month, MONTH)
         if self.course is Course.SD_STOPPED and month == 6:
+            # Treatment ends after the last induction dose, on the day low-dose dexamethasone
+            # was to start: the stop cancels that pending start.
             self.rec.stop_treatment(
                 self.inv,
                 self.subject,
                 "stable disease at month 6; patient declined dexamethasone",
-                on,
+                on + timedelta(days=1),
             )
             return False
         due = due_transition(patient, self.demo.params)
@@ -661,7 +664,16 @@ class _Course:
                 "withdrew consent after injection-site reactions",
             ]
         )
-        self.rec.withdraw(self.coord, self.subject, reason, self.day(month, 15))
+        # After the month's diary (the day after its last dose) and after every record already
+        # made (an adverse event's resolution may be dated later).
+        patient = self.rec.patient(self.subject)
+        recorded = [
+            r.current.effective_date
+            for r in patient.records
+            if not isinstance(r.current, RegimenChanged)
+        ]
+        on = max([self.day(month, MONTH + 1), *recorded])
+        self.rec.withdraw(self.coord, self.subject, reason, on)
 
     def end_of_treatment(self, month: int) -> None:
         patient = self.rec.patient(self.subject)

@@ -40,6 +40,7 @@ from projections.audit import (
     write_csv,
     write_json,
 )
+from projections.decoding import EVENT_TYPE
 from projections.engine import ProjectionEngine
 from projections.objectives import trial_summary
 from projections.report import patient_report, response_report
@@ -287,6 +288,9 @@ def audit_trail_command(
     """
     if csv_out and json_out:
         raise UsageError("give at most one of --csv and --json")
+    known = sorted(set(EVENT_TYPE.values()))
+    if event_type is not None and event_type not in known:
+        raise UsageError(f"--type {event_type!r}: not an event type (one of {', '.join(known)})")
     f = AuditFilter(
         subject_id=subject,
         person=person,

@@ -66,15 +66,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ledger.protocol.parameters import ProtocolParameters
 from ledger.protocol.response import Category
-from ledger.protocol.schedule import Regimen, month_6_decision_date, month_start
+from ledger.protocol.schedule import ON_TREATMENT, Regimen, month_6_decision_date, month_start
 from ledger.subject import evaluation
 from ledger.subject.evaluation import RESPONSES, Evaluation, Progression
 from ledger.subject.history import SubjectHistory
+from ledger.subject.timeline import Timeline
 from projections.report import best_confirmed, duration_of_response, last_evaluation, params_of
 from projections.statistics import clopper_pearson, kaplan_meier
 
@@ -194,11 +195,13 @@ def _primary(subjects: Sequence[_Subject]) -> dict[str, Any]:
             continue
         elif not reached:
             last = s.h.last_date
-            why = (
-                f"not yet at month 6 (last recorded date {last}, month 6 ends {m6})"
-                if last is None or last < m6
-                else "no month-6 response assessment recorded"
-            )
+            ended = s.h.timeline.treatment_end()
+            if ended is not None and ended <= m6:
+                why = f"treatment ended before month 6 ({ended}) without a month-6 assessment"
+            elif last is None or last < m6:
+                why = f"not yet at month 6 (last recorded date {last}, month 6 ends {m6})"
+            else:
+                why = "no month-6 response assessment recorded"
             excluded.append({"subject_id": s.subject_id, "reason": why})
             continue
         else:
@@ -326,11 +329,16 @@ def _progression_free(subjects: Sequence[_Subject]) -> dict[str, Any]:
             entry = (True, f"evaluated {last} without progression")
         else:
             left = s.left_study_on()
-            reason = (
-                f"withdrawn before month 6 without progression ({left})"
-                if left is not None and left <= m6
-                else f"not yet followed to month 6 (last evaluation {last})"
-            )
+            ended = s.h.timeline.treatment_end()
+            if left is not None and left <= m6:
+                reason = f"withdrawn before month 6 without progression ({left})"
+            elif ended is not None and ended <= m6:
+                reason = (
+                    f"treatment ended {ended}, no disease evaluation from month 6 on "
+                    f"(last evaluation {last})"
+                )
+            else:
+                reason = f"not yet followed to month 6 (last evaluation {last})"
             excluded.append({"subject_id": s.subject_id, "reason": reason})
             continue
         counted.append(
@@ -443,7 +451,7 @@ def _adverse_events(subjects: Sequence[_Subject]) -> dict[str, Any]:
                 exposed[arm].append(s.subject_id)
         for ae_id in sorted(s.h.adverse_events):
             ae = s.h.adverse_events[ae_id]
-            regimen = timeline.regimen_on(ae.onset)
+            regimen = _onset_regimen(timeline, ae.onset)
             onset_arm = next((a for a, r in arms.items() if regimen in r), None)
             term = ae.report.term
             if onset_arm is None:
@@ -486,6 +494,18 @@ def _adverse_events(subjects: Sequence[_Subject]) -> dict[str, Any]:
         }
     result["excluded"] = excluded
     return result
+
+
+def _onset_regimen(timeline: Timeline, onset: date) -> Regimen:
+    """The regimen an AE is attributed to: the one in force on its onset date, or, when study
+    treatment ended or participation ended that very day, the treatment given until then (an
+    AE on the day the drug was stopped, or on the day of death, counts with the treatment)."""
+    regimen = timeline.regimen_on(onset)
+    if regimen in ON_TREATMENT:
+        return regimen
+    before = timeline.regimen_on(onset - timedelta(days=1))
+    started_today = any(p.starts_on == onset for p in timeline.periods)
+    return before if before in ON_TREATMENT and started_today else regimen
 
 
 def trial_summary(histories: Sequence[SubjectHistory], position: int) -> dict[str, Any]:

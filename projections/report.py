@@ -195,6 +195,9 @@ def _due_today(h: SubjectHistory, ref: date | None, params: ProtocolParameters) 
         return []
     if ref < start:
         return []
+    due = evaluation.due_on(h, params, period)
+    if due is not None and due[0] <= ref:
+        return []  # REC-TRANSITION-DUE: the overdue transition comes first (next_visits)
     called = doses_called_for(period.regimen, start, period.course_start, ref, params)
     return [_dose_json(ref, s) for s in called]
 
@@ -224,6 +227,7 @@ def _next_visits(h: SubjectHistory, ref: date | None, params: ProtocolParameters
     if ref is None or h.treatment_start is None or h.regimen_on(ref) is Regimen.OFF_STUDY:
         return []
     ends = h.off_study_from
+    overdue: list[tuple[date, str, str]] = []
     visits: list[tuple[date, str, str]] = []
     pending = [p for p in h.periods if p.starts_on > ref]
     if pending:
@@ -232,7 +236,10 @@ def _next_visits(h: SubjectHistory, ref: date | None, params: ProtocolParameters
     else:
         due = evaluation.due_transition(h, params)
         if due is not None and h.regimen_on(ref) is not Regimen.FOLLOW_UP:
-            visits.append((due[0], due[2], due[1].rule_id))
+            if due[0] <= ref:
+                overdue.append((due[0], f"{due[2]} (overdue)", due[1].rule_id))
+            else:
+                visits.append((due[0], due[2], due[1].rule_id))
     end = h.timeline.treatment_end()
     if end is not None:
         visits.extend(
@@ -242,7 +249,7 @@ def _next_visits(h: SubjectHistory, ref: date | None, params: ProtocolParameters
         if due is not None and due[1].rule_id == "REG-FU-COMPLETE":
             visits.append((due[0], due[2], "REG-FU-COMPLETE"))
     upcoming = sorted(v for v in visits if v[0] > ref and (ends is None or v[0] < ends))
-    upcoming = upcoming[:NEXT_VISITS]
+    upcoming = [*overdue, *upcoming][:NEXT_VISITS]
     return [{"date": on.isoformat(), "visit": what, "rule_id": rule} for on, what, rule in upcoming]
 
 
@@ -284,7 +291,9 @@ def duration_of_response(
     if not found:
         return None
     first = min(found, key=lambda r: r.first_on).first_on
-    progression = next((p for p in evaluation.progressions(h, params) if p.on >= first), None)
+    progression = next(
+        (p for p in evaluation.progressions(h, params) if p.supported and p.on >= first), None
+    )
     if progression is not None:
         end, event = progression.on, True
     else:
@@ -314,7 +323,7 @@ def markers(h: SubjectHistory) -> dict[str, dict[str, Any]]:
         for name, analyte in BASELINE_FIELDS.items():
             value = getattr(h.enrolment.baseline, name)
             if value is not None:
-                baseline[analyte] = (value, start, "enrolment")
+                baseline[analyte] = (value, h.enrolment.effective_date, "enrolment")
     found: dict[str, dict[str, Any]] = {}
     analytes = sorted({lab.analyte for _, lab in h.labs} | set(baseline))
     for analyte in analytes:
@@ -362,6 +371,7 @@ def response_report(h: SubjectHistory) -> dict[str, Any]:
     params = params_of(h)
     evaluations = evaluation.evaluate(h, params)
     found = evaluation.progressions(h, params)
+    supported = [p for p in found if p.supported]
     derived = [p for p in found if p.by_rules]
     return {
         "assessments": [
@@ -387,7 +397,7 @@ def response_report(h: SubjectHistory) -> dict[str, Any]:
         "best_confirmed_investigator": confirmed_json(
             best_confirmed(evaluations, params, basis="investigator"), "investigator"
         ),
-        "progression": found[0].to_json() if found else None,
+        "progression": supported[0].to_json() if supported else None,
         "progressions": [p.to_json() for p in found],
         "derived_progression_on": derived[0].on.isoformat() if derived else None,
         "duration_of_response": duration_of_response(h, evaluations, params),

@@ -24,6 +24,7 @@ from ledger.events import (
     ConsentObtained,
     CorrectionRecorded,
     CriterionRecord,
+    Deviation,
     DoseAdministered,
     DoseMissed,
     EligibilityAssessed,
@@ -164,8 +165,13 @@ class Trial:
         )
 
     def progression(self, s: str, on: str) -> ProgressionConfirmed:
+        """The investigator's progression (no assessments confirm it: as the ``progression``
+        command records it, with a deviation from CONF-PD)."""
         return ProgressionConfirmed(
-            **self._base(s, on), basis="serum M-protein rose 30% from nadir", rule_ids=("CONF-PD",)
+            **self._base(s, on),
+            basis="serum M-protein rose 30% from nadir",
+            rule_ids=("CONF-PD",),
+            deviation=Deviation(rule_id="CONF-PD", reason="clinical progression"),
         )
 
     def regimen(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable, Iterator
@@ -95,11 +96,23 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
+
+
 def parse_date(value: str, option: str) -> date:
+    """A calendar date written YYYY-MM-DD (the extended form only), 1900-01-01..2199-12-31."""
     try:
-        return date.fromisoformat(value)
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise UsageError(
+            f"{option} {value!r}: a date between {EARLIEST_DATE} and {LATEST_DATE} is expected"
+        )
+    return parsed
 
 
 def parse_instant(value: str, option: str) -> datetime:

@@ -72,7 +72,8 @@ DeviationReasonOption = Annotated[
 
 
 def _on(value: str | None) -> date:
-    return parse_date(value, "--date") if value else today()
+    """--date, or today when the option is not given (an empty --date is refused)."""
+    return parse_date(value, "--date") if value is not None else today()
 
 
 def _decimal(value: str | None, option: str) -> Decimal | None:
@@ -97,6 +98,16 @@ OtherMonth6ReadingOption = Annotated[
         "--other-month6-reading",
         help="Decide month 6 by the other reading of REG-M6-BASIS (confirmed categories "
         "only), and why: recorded as a deviation on the regimen change.",
+    ),
+]
+
+
+StartNextMonthOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start-next-month",
+        help="Start high-dose dexamethasone on day 1 of the next protocol month (the other "
+        "reading of REG-PD-START), and why: recorded as a deviation.",
     ),
 ]
 
@@ -499,6 +510,7 @@ def assess(
         bool | None, typer.Option("--hypercalcaemia/--no-hypercalcaemia")
     ] = None,
     other_month6_reading: OtherMonth6ReadingOption = None,
+    start_next_month: StartNextMonthOption = None,
     on: DateOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
@@ -509,9 +521,11 @@ def assess(
     last assessment; a difference from yours is flagged, not hidden. The month-6 assessment
     (protocol month 6, still on induction) makes the month-6 regimen decision in the same
     commit (REG-M6-BASIS: on the category derived then; progression only when confirmed):
-    continuation or low-dose dexamethasone from month 7 day 1, or, when progression is
-    confirmed, high-dose dexamethasone from that day (REG-PD-START). Findings left unset count
-    as not assessed (they can lower the category).
+    continuation or low-dose dexamethasone from month 7 day 1. At any assessment where the rules
+    confirm progression (CONF-PD, CONF-PD-SINGLE) it is recorded in the same commit, dated when
+    its criteria were first met, with high-dose dexamethasone from that day (REG-PD-START;
+    --start-next-month REASON for the other reading). Findings left unset count as not
+    assessed (they can lower the category).
 
     Example: trial-ledger assess --db trial.db --key ada.key --subject MC0282-001-017
     --category MR --no-new-bone-lesions --date 2003-06-30
@@ -531,6 +545,7 @@ def assess(
             _on(on),
             findings,
             _reading("REG-M6-BASIS", other_month6_reading),
+            _reading("REG-PD-START", start_next_month),
         ),
     )
 
@@ -555,14 +570,7 @@ def progression(
             "Progression the rules confirm is dated by them.",
         ),
     ] = None,
-    start_next_month: Annotated[
-        str | None,
-        typer.Option(
-            "--start-next-month",
-            help="Start high-dose dexamethasone on day 1 of the next protocol month (the other "
-            "reading of REG-PD-START), and why: recorded as a deviation.",
-        ),
-    ] = None,
+    start_next_month: StartNextMonthOption = None,
     on: DateOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
@@ -590,7 +598,9 @@ def progression(
             basis,
             _on(on),
             deviation,
-            parse_date(progression_date, "--progression-date") if progression_date else None,
+            parse_date(progression_date, "--progression-date")
+            if progression_date is not None
+            else None,
             _reading("REG-PD-START", start_next_month),
         ),
     )

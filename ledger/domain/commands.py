@@ -68,7 +68,7 @@ from ledger.protocol import schedule
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.protocol.eligibility import assess_eligibility as eligibility_rules
 from ledger.protocol.parameters import Month6Basis, ProgressionStart, ProtocolParameters
-from ledger.protocol.response import first_progression
+from ledger.protocol.response import ConfirmedResponse, first_progression
 from ledger.protocol.schedule import (
     ON_TREATMENT,
     DoseRuleViolation,
@@ -79,6 +79,7 @@ from ledger.subject import evaluation
 from ledger.subject.corrections import (
     NOT_CORRECTABLE,
     VOIDABLE,
+    Record,
     field_text,
     with_field,
 )
@@ -152,6 +153,60 @@ def _require_treatment_started(p: Patient, on: date, what: str) -> None:
             on.isoformat(),
             f"[REC-DATE-BEFORE-TREATMENT] {what} is dated from the treatment start "
             f"({start}) of subject {p.subject_id}",
+        )
+
+
+_NOT_CLINICAL = (RegimenChanged, CorrectionRecorded, RecordSigned)
+
+
+def _recorded_from(p: Patient, on: date, *, doses_only: bool, same_day: bool) -> list[Record]:
+    """Current, not voided records dated after ``on`` (or on it, ``same_day``): doses and
+    missed doses only, or every clinical record."""
+    kinds: tuple[type[SubjectEvent], ...] = (DoseAdministered, DoseMissed)
+    found: list[Record] = []
+    for r in p.records:
+        e = r.current
+        if r.entered_in_error or isinstance(e, _NOT_CLINICAL):
+            continue
+        if doses_only and not isinstance(e, kinds):
+            continue
+        if e.effective_date > on or (same_day and e.effective_date == on):
+            found.append(r)
+    return found
+
+
+def _refuse_records_after(p: Patient, on: date, what: str, *, doses_only: bool) -> None:
+    """[REC-END-BEFORE-RECORDS] The end of treatment is its first day without study drug:
+    no dose may be recorded on or after it. The end of participation (consent withdrawn, off
+    study, death) may not precede any clinical record (the same day is allowed)."""
+    later = _recorded_from(p, on, doses_only=doses_only, same_day=doses_only)
+    if not later:
+        return
+    first = min(later, key=lambda r: r.current.effective_date)
+    last = max(r.current.effective_date for r in later)
+    kind = "dose" if doses_only else "record"
+    raise RuleViolation(
+        f"[REC-END-BEFORE-RECORDS] {what} of {p.subject_id} dated {on} would precede "
+        f"{len(later)} {kind}(s) recorded {'on or ' if doses_only else ''}after it "
+        f"({event_name(first.current.TOPIC)} {first.current.effective_date}, "
+        f"{show_position(first.position)}; the last {last}): date it "
+        f"{'after the last dose' if doses_only else 'on or after the last record'}, or "
+        "correct or void those records first"
+    )
+
+
+def _refuse_due_transition(p: Patient, params: ProtocolParameters, on: date, what: str) -> None:
+    """[REC-TRANSITION-DUE] A dose dated on or after a transition the protocol made due (the
+    month-6 decision, month 12, month 18, the end of the high-dose course) waits for it."""
+    period = p.period_on(on)
+    if period is None or period.regimen not in ON_TREATMENT:
+        return
+    due = evaluation.due_on(p, params, period)
+    if due is not None and due[0] <= on:
+        raise RuleViolation(
+            f"[REC-TRANSITION-DUE] {due[1]} of {p.subject_id} was due on {due[0]}: record it "
+            f"(`assess` at the month-6 visit, or `advance --date {on}`) before a {what} dated "
+            f"{on}"
         )
 
 
@@ -373,6 +428,7 @@ def record_dose(
     require_enrolled(p, "a dose")
     check_date(p, on, ctx)
     require_on_study(p, on, "dose", "treatment")
+    _refuse_due_transition(p, p.params(ctx.amendment), on, "dose")
     _not_already_dosed(p, drug, on)
     event = build(
         DoseAdministered,
@@ -420,6 +476,7 @@ def record_missed_dose(
     require_enrolled(p, "a missed dose")
     check_date(p, on, ctx)
     require_on_study(p, on, "missed dose", "treatment")
+    _refuse_due_transition(p, p.params(ctx.amendment), on, "missed dose")
     _not_already_dosed(p, drug, on)
     period = p.period_on(on)
     due: tuple[schedule.ScheduledDose, ...] = ()
@@ -443,7 +500,7 @@ def record_lab(
 ) -> list[SubjectEvent]:
     require_enrolled(p, "a lab result")
     check_date(p, on, ctx)
-    require_on_study(p, on, "lab result", "treatment")
+    require_on_study(p, on, "lab result", "follow-up")
     event = build(LabResulted, p, 1, effective_date=on, analyte=analyte, value=value, unit=unit)
     check_values(event)
     return [event]
@@ -481,6 +538,7 @@ def assess_response(
     on: date,
     findings: Findings | None = None,
     m6_deviation: Deviation | None = None,
+    start_deviation: Deviation | None = None,
 ) -> list[SubjectEvent]:
     """Record the investigator's and the rule-derived category (derived on corrected values,
     :func:`ledger.subject.evaluation.evaluate`). At the month-6 assessment (still in induction,
@@ -490,10 +548,11 @@ def assess_response(
     high-dose dexamethasone starts as REG-PD-START says."""
     require_enrolled(p, "a response assessment")
     check_date(p, on, ctx)
-    require_on_study(p, on, "response assessment", "treatment")
+    require_on_study(p, on, "response assessment", "follow-up")
     _require_treatment_started(p, on, "a response assessment")
     params = p.params(ctx.amendment)
     reading, m6_deviation = _month6_reading(params, m6_deviation)
+    start_reading, start_deviation = _progression_start_reading(params, start_deviation)
     baseline = evaluation.baseline_measurement(p)
     if baseline is None:  # pragma: no cover - an enrolled patient has a baseline
         raise RuleViolation(f"[REC-ENROLLED] subject {p.subject_id} has no baseline")
@@ -539,41 +598,93 @@ def assess_response(
     )
     events: list[SubjectEvent] = [assessed]
     draft = _draft(p, events)
+    evaluations = evaluate(draft, params)
     induction = draft.latest_period
     if (
-        induction is None
-        or induction.regimen is not Regimen.INDUCTION
-        or month < params.schedule.induction_months
+        induction is not None
+        and induction.regimen is Regimen.INDUCTION
+        and month >= params.schedule.induction_months
     ):
-        if m6_deviation is not None:
-            raise ValidationError(
-                "deviation.rule_id",
-                m6_deviation.rule_id,
-                f"[REC-DEVIATION] {on} is not a month-6 assessment in induction: there is no "
-                "month-6 decision to read otherwise",
-            )
+        _month6_decision(
+            draft, events, params, evaluations, (reading, m6_deviation), on,
+            (start_reading, start_deviation),
+        )  # fmt: skip
         return events
-    evaluations = evaluate(draft, params)
+    if m6_deviation is not None:
+        raise ValidationError(
+            "deviation.rule_id",
+            m6_deviation.rule_id,
+            f"[REC-DEVIATION] {on} is not a month-6 assessment in induction: there is no "
+            "month-6 decision to read otherwise",
+        )
+    run = first_progression(runs(in_line(evaluations, len(draft.progressions)), params))
+    if run is not None and run.confirmed_on == on:  # the rules confirm progression now
+        _record_progression(draft, events, run, on, "confirmed at this assessment")
+        regimen = draft.regimen_on(on)
+        if regimen in ON_TREATMENT:
+            starts = schedule.progression_start(start, on, params, start_reading)
+            decision = schedule.regimen_after_progression(regimen)
+            _transition(draft, events, decision, starts, on, start_deviation)
+            return events
+    if start_deviation is not None:
+        raise ValidationError(
+            "start_deviation.rule_id",
+            start_deviation.rule_id,
+            f"[REC-DEVIATION] the assessment on {on} starts no high-dose dexamethasone: there "
+            "is no REG-PD-START reading to take",
+        )
+    return events
+
+
+def _record_progression(
+    draft: Patient, events: list[SubjectEvent], run: ConfirmedResponse, on: date, when: str
+) -> None:
+    """Progression the rules confirm, recorded with the assessment that confirms it and dated
+    when its criteria were first met (IMWG 2006)."""
+    progression = build(
+        ProgressionConfirmed,
+        draft,
+        1,
+        effective_date=on,
+        basis=f"progression {when} by the rules: {run.reason}",
+        rule_ids=run.rule_ids,
+        progression_date=run.first_on,
+    )
+    events.append(progression)
+    draft.apply(progression)
+
+
+def _month6_decision(
+    draft: Patient,
+    events: list[SubjectEvent],
+    params: ProtocolParameters,
+    evaluations: list[evaluation.Evaluation],
+    chosen: tuple[Month6Basis, Deviation | None],
+    on: date,
+    start_chosen: tuple[ProgressionStart, Deviation | None],
+) -> None:
+    """The month-6 decision taken at the month-6 assessment (REG-M6-*, REG-M6-BASIS): a
+    continuation or low-dose dexamethasone from day 1 of month 7; confirmed progression is
+    recorded and high-dose dexamethasone starts as REG-PD-START reads."""
+    reading, m6_deviation = chosen
+    start = _treatment_start(draft)
     decision = evaluation.month6_decision(draft, params, reading, evaluations)
     if decision.regimen is Regimen.HIGH_DOSE_DEX:
         run = first_progression(runs(in_line(evaluations, 0), params))
         assert run is not None  # month6_category reads PD only from a confirmed run
-        progression = build(
-            ProgressionConfirmed,
-            draft,
-            1,
-            effective_date=on,
-            basis=f"progression confirmed at the month-6 assessment: {run.reason}",
-            rule_ids=run.rule_ids,
-            progression_date=run.first_on,
+        _record_progression(draft, events, run, on, "confirmed at the month-6 assessment")
+        starts = schedule.progression_start(start, on, params, start_chosen[0])
+        _transition(draft, events, decision, starts, on, start_chosen[1] or m6_deviation)
+        return
+    if start_chosen[1] is not None:
+        raise ValidationError(
+            "start_deviation.rule_id",
+            start_chosen[1].rule_id,
+            f"[REC-DEVIATION] the month-6 decision on {on} starts no high-dose dexamethasone: "
+            "there is no REG-PD-START reading to take",
         )
-        events.append(progression)
-        draft.apply(progression)
-        starts = schedule.progression_start(start, on, params)
-    else:
-        starts = schedule.month_start(start, params.schedule.induction_months + 1, params)
+    starts = schedule.month_start(start, params.schedule.induction_months + 1, params)
     _transition(draft, events, decision, starts, on, m6_deviation)
-    return events
 
 
 def _progression_start_reading(
@@ -743,6 +854,7 @@ def stop_treatment(p: Patient, ctx: TrialContext, reason: str, on: date) -> list
     require_enrolled(p, "the end of treatment")
     check_date(p, on, ctx)
     require_on_study(p, on, "end of treatment", "treatment")
+    _refuse_records_after(p, on, "the end of treatment", doses_only=True)
     draft = p.copy()
     events: list[SubjectEvent] = []
     _transition(draft, events, schedule.end_treatment(draft.regimen_on(on), reason), on, on)
@@ -865,6 +977,10 @@ def withdraw(
     check_date(p, on, ctx)
     require_status_open(p, "withdrawal")
     require_on_study(p, on, "withdrawal", "follow-up")
+    if consent_withdrawn:
+        _refuse_records_after(p, on, "the withdrawal of consent", doses_only=False)
+    else:
+        _refuse_records_after(p, on, "the withdrawal from treatment", doses_only=True)
     withdrawn = build(
         SubjectWithdrawn,
         p,
@@ -895,6 +1011,7 @@ def off_study(p: Patient, ctx: TrialContext, reason: str, on: date) -> list[Subj
     check_date(p, on, ctx)
     require_status_open(p, "off-study")
     require_on_study(p, on, "off-study", "follow-up")
+    _refuse_records_after(p, on, "going off study", doses_only=False)
     event = build(SubjectOffStudy, p, 1, effective_date=on, reason=reason)
     events: list[SubjectEvent] = [event]
     draft = _draft(p, events)
@@ -917,6 +1034,7 @@ def record_death(p: Patient, ctx: TrialContext, cause: str, on: date) -> list[Su
     check_date(p, on, ctx)
     require_status_open(p, "death")
     require_on_study(p, on, "death", "follow-up")
+    _refuse_records_after(p, on, "the death", doses_only=False)
     died = build(SubjectDied, p, 1, effective_date=on, cause=cause)
     events: list[SubjectEvent] = [died]
     draft = _draft(p, events)
@@ -1029,6 +1147,8 @@ def _check_corrected(
                 )
         else:
             check_date(p, after.effective_date, ctx, field="new_value")
+    if isinstance(after, DoseAdministered):
+        _check_corrected_dose(p, ctx, after)
     if isinstance(after, DoseAdministered | DoseMissed) and isinstance(
         before, DoseAdministered | DoseMissed
     ):
@@ -1038,6 +1158,22 @@ def _check_corrected(
                 f"[REC-DUPLICATE-DOSE] {after.drug} on {after.effective_date} is already "
                 f"recorded for {p.subject_id}: the correction would duplicate it"
             )
+
+
+def _check_corrected_dose(p: Patient, ctx: TrialContext, after: DoseAdministered) -> None:
+    """[REC-CORRECT-RULES] A dose as the correction leaves it must be one the dosing rules
+    accept on its date (or carry a deviation naming the rule it departs from)."""
+    on = after.effective_date
+    require_on_study(p, on, "dose", "treatment")
+    try:
+        _dose_check(p, p.params(ctx.amendment), on, after.drug, after.dose, after.route)
+    except DoseRuleViolation as v:
+        if after.deviation is None or after.deviation.rule_id != v.rule_id:
+            raise RuleViolation(
+                f"[REC-CORRECT-RULES] the corrected dose departs from {v.rule_id} ({v}): a "
+                "dose is corrected to what the calendar calls for, or recorded as given with "
+                "a deviation naming the rule"
+            ) from None
 
 
 def _ranges(positions: Sequence[int]) -> str:

@@ -60,6 +60,10 @@ RECORDING_RULE_IDS: dict[str, str] = {
     "REC-PROGRESSION-DATE": "an investigator's progression date lies between the treatment start "
     "and the confirmation; progression the rules confirm is dated by them",
     "REC-NOTHING-DUE": "a regimen transition is applied only when the protocol makes it due",
+    "REC-TRANSITION-DUE": "a dose dated on or after a due regimen transition waits for it",
+    "REC-END-BEFORE-RECORDS": "the end of treatment follows the last dose; the end of "
+    "participation (consent withdrawn, off study, death) follows every clinical record",
+    "REC-CORRECT-RULES": "a corrected dose must satisfy the dosing rules as a new one would",
     "AE-DUPLICATE": "an AE id is reported once per subject",
     "AE-UNKNOWN": "only a reported AE can be resolved",
     "AE-RESOLVED": "an AE is resolved once",
@@ -197,7 +201,8 @@ def require_on_study(p: Patient, on: date, what: str, activity: Activity) -> Non
         raise RuleViolation(
             f"[REC-AFTER-WITHDRAWAL] subject {p.subject_id} was withdrawn from study treatment "
             f"on {tw.effective_date}: no {what} dated {on} can follow; only follow-up visits, "
-            "death, off-study, AE resolution, corrections and signatures"
+            "labs and response assessments, death, off-study, AE resolution, corrections and "
+            "signatures"
         )
 
 

@@ -198,6 +198,7 @@ class TrialRecorder:
         on: date,
         findings: Findings | None = None,
         m6_deviation: Deviation | None = None,
+        start_deviation: Deviation | None = None,
     ) -> Recorded:
         return self._record(
             signer,
@@ -207,6 +208,7 @@ class TrialRecorder:
             on,
             findings,
             m6_deviation,
+            start_deviation,
         )
 
     def confirm_progression(

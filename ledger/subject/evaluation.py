@@ -43,6 +43,7 @@ from ledger.protocol.response import (
 )
 from ledger.protocol.schedule import Regimen, RegimenDecision
 from ledger.subject.history import SubjectHistory
+from ledger.subject.timeline import RegimenPeriod
 
 MARKERS: tuple[tuple[str, str], ...] = (
     ("serum_m_protein", "serum_m_protein_g_dl"),
@@ -93,6 +94,8 @@ class Progression:
     basis: str | None
     rule_ids: tuple[str, ...]
     by_rules: bool  # the corrected assessments confirm it
+    supported: bool = True  # by the rules now, or by the investigator's recorded judgement
+    rules_confirmed_on: date | None = None  # when the corrected assessments confirm it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,7 @@ class Progression:
             "basis": self.basis,
             "rule_ids": list(self.rule_ids),
             "confirmed_by_rules": self.by_rules,
+            "supported": self.supported,
         }
 
 
@@ -284,6 +288,8 @@ def progressions(h: SubjectHistory, params: ProtocolParameters) -> list[Progress
                 basis=event.basis,
                 rule_ids=tuple(rule_ids),
                 by_rules=by_rules,
+                supported=by_rules or event.deviation is not None,
+                rules_confirmed_on=run.confirmed_on if run is not None else None,
             )
         )
     pending = first_progression(runs(in_line(evaluations, len(h.progressions)), params))
@@ -317,8 +323,10 @@ def progressions(h: SubjectHistory, params: ProtocolParameters) -> list[Progress
 
 
 def first_progression_of(h: SubjectHistory, params: ProtocolParameters) -> Progression | None:
-    found = progressions(h, params)
-    return found[0] if found else None
+    """The first progression the corrected record supports (the objectives' event): one the
+    rules no longer confirm after a correction, and that no investigator judgement was
+    recorded for, is not counted (it is listed in :func:`decision_reviews`)."""
+    return next((p for p in progressions(h, params) if p.supported), None)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -371,17 +379,12 @@ def latest_category(h: SubjectHistory, params: ProtocolParameters, since: date) 
     return within[-1].derived if within else None
 
 
-def due_transition(
-    h: SubjectHistory,
-    params: ProtocolParameters,
-    *,
-    physician_continues: bool = False,
-    reading: Month6Basis | None = None,
-) -> tuple[date, RegimenDecision, str] | None:
-    """The next scheduled transition of ``h``'s latest regimen: (due date, decision when
-    taken on that date, what it is). None when the regimen has no scheduled end. A transition
-    is never dated before the subject's latest recorded clinical date."""
-    period = h.latest_period
+def due_on(
+    h: SubjectHistory, params: ProtocolParameters, period: RegimenPeriod | None = None
+) -> tuple[date, str] | None:
+    """When the scheduled transition ending ``period`` (default: the latest regimen) is due,
+    and what it is (cheap: no decision taken). None when the regimen has no scheduled end."""
+    period = period or h.latest_period
     start = h.treatment_start
     if period is None or start is None:
         return None
@@ -391,47 +394,108 @@ def due_transition(
     def month_after(month: int) -> date:
         return schedule.month_start(start, month + 1, params)
 
-    found: tuple[date, RegimenDecision, str] | None = None
-    latest = latest_category(h, params, period.course_start)
+    found: tuple[date, str] | None = None
     if r is Regimen.INDUCTION:
-        found = (
-            month_after(s.induction_months),
-            month6_decision(h, params, reading),
-            "the month-6 decision",
-        )
+        found = month_after(s.induction_months), "the month-6 decision"
     elif r is Regimen.CONTINUATION and period.rule_id == "REG-M6-RESPONSE":
-        decision = schedule.regimen_at_month_12(r, latest, physician_continues=physician_continues)
-        found = month_after(s.continuation_end_month), decision, "the month-12 decision"
-    elif r is Regimen.LOW_DOSE_DEX and period.rule_id in (
-        "REG-M6-SD",
-        "REG-M6-UNCONFIRMED",
-        "REG-M6-NOT-ASSESSED",
+        found = month_after(s.continuation_end_month), "the month-12 decision"
+    elif r is Regimen.LOW_DOSE_DEX and period.rule_id in LOW_DOSE_FROM_MONTH_6:
+        found = month_after(s.low_dex_end_month), "the month-12 decision"
+    elif r is Regimen.LOW_DOSE_DEX and period.rule_id == "REG-M12-LOWDEX-EXTEND":
+        found = month_after(s.low_dex_extension_end_month), "the month-18 decision"
+    elif r is Regimen.HIGH_DOSE_DEX:
+        end = schedule.high_dose_course_end(period.course_start, params)
+        found = end + timedelta(days=1), "the end of the high-dose course"
+    elif r is Regimen.OFF_TREATMENT:
+        found = period.starts_on, "the start of follow-up"
+    elif r is Regimen.FOLLOW_UP:
+        found = schedule.follow_up_end(period.starts_on, params), "the end of follow-up"
+    if found is not None and r is Regimen.FOLLOW_UP and h.last_date and found[0] < h.last_date:
+        found = h.last_date, found[1]
+    return found
+
+
+LOW_DOSE_FROM_MONTH_6 = frozenset({"REG-M6-SD", "REG-M6-UNCONFIRMED", "REG-M6-NOT-ASSESSED"})
+
+
+def due_transition(
+    h: SubjectHistory,
+    params: ProtocolParameters,
+    *,
+    physician_continues: bool = False,
+    reading: Month6Basis | None = None,
+) -> tuple[date, RegimenDecision, str] | None:
+    """The next scheduled transition of ``h``'s latest regimen: (due date, decision when
+    taken on that date, what it is). None when the regimen has no scheduled end. The end of
+    follow-up is never dated before the subject's latest recorded clinical date."""
+    due = due_on(h, params)
+    period = h.latest_period
+    if due is None or period is None:
+        return None
+    r = period.regimen
+    latest = latest_category(h, params, period.course_start)
+    decision: RegimenDecision
+    if r is Regimen.INDUCTION:
+        decision = month6_decision(h, params, reading)
+    elif r is Regimen.CONTINUATION or (
+        r is Regimen.LOW_DOSE_DEX and due[1].endswith("12 decision")
     ):
         decision = schedule.regimen_at_month_12(r, latest, physician_continues=physician_continues)
-        found = month_after(s.low_dex_end_month), decision, "the month-12 decision"
-    elif r is Regimen.LOW_DOSE_DEX and period.rule_id == "REG-M12-LOWDEX-EXTEND":
+    elif r is Regimen.LOW_DOSE_DEX:
         decision = schedule.regimen_at_month_18(r, latest, physician_continues=physician_continues)
-        found = month_after(s.low_dex_extension_end_month), decision, "the month-18 decision"
     elif r is Regimen.HIGH_DOSE_DEX:
-        due = schedule.high_dose_course_end(period.course_start, params) + timedelta(days=1)
-        found = due, schedule.regimen_after_high_dose_course(r), "the end of the high-dose course"
+        decision = schedule.regimen_after_high_dose_course(r)
     elif r is Regimen.OFF_TREATMENT:
-        found = period.starts_on, schedule.end_of_treatment(r), "the start of follow-up"
-    elif r is Regimen.FOLLOW_UP:
-        end = schedule.follow_up_end(period.starts_on, params)
-        found = end, schedule.follow_up_complete(r), "the end of follow-up"
-    if found is None:
-        return None
-    due_on, decision, what = found
-    if h.last_date is not None and due_on < h.last_date and r is Regimen.FOLLOW_UP:
-        due_on = h.last_date
-    return due_on, decision, what
+        decision = schedule.end_of_treatment(r)
+    else:
+        decision = schedule.follow_up_complete(r)
+    return due[0], decision, due[1]
 
 
 def decision_reviews(h: SubjectHistory, params: ProtocolParameters) -> list[dict[str, Any]]:
-    """Month-6 decisions the corrected data would now decide otherwise (a monitor's query:
-    the regimen given stays as recorded; the difference is shown, never hidden)."""
-    found: list[dict[str, Any]] = []
+    """Month-6 decisions the corrected data would now decide otherwise, and progressions
+    recorded on the rules that the corrected data no longer confirm (a monitor's query: the
+    regimen given stays as recorded; the difference is shown, never hidden)."""
+    found: list[dict[str, Any]] = [
+        {
+            "position": p.position,
+            "recorded_rule_id": ",".join(p.rule_ids),
+            "regimen": None,
+            "corrected_data_call_for": "no progression",
+            "regimen_called_for": None,
+            "reason": "the corrected assessments no longer confirm this progression; it is not "
+            "counted as an event (record the investigator's judgement with a deviation if it "
+            "stands)",
+        }
+        for p in progressions(h, params)
+        if not p.supported
+    ]
+    found += [
+        {
+            "position": None,
+            "recorded_rule_id": None,
+            "regimen": None,
+            "corrected_data_call_for": "progression",
+            "regimen_called_for": Regimen.HIGH_DOSE_DEX.value,
+            "reason": f"the corrected assessments confirm progression on {p.confirmed_on} "
+            f"(criteria first met {p.on}), which is not recorded: record it with `progression`",
+        }
+        for p in progressions(h, params)
+        if p.source == "derived"
+    ]
+    found += [
+        {
+            "position": p.position,
+            "recorded_rule_id": ",".join(p.rule_ids),
+            "regimen": None,
+            "corrected_data_call_for": "progression",
+            "regimen_called_for": Regimen.HIGH_DOSE_DEX.value,
+            "reason": f"the corrected assessments confirm this progression from "
+            f"{p.rules_confirmed_on}, before it was recorded ({p.confirmed_on})",
+        }
+        for p in progressions(h, params)
+        if p.rules_confirmed_on is not None and p.rules_confirmed_on < p.confirmed_on
+    ]
     evaluations = evaluate(h, params)
     for period in h.periods:
         if not period.rule_id.startswith("REG-M6-") or period.deviation is not None:

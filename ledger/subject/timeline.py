@@ -4,10 +4,11 @@ Every regimen change is a recorded :class:`~ledger.events.RegimenChanged` (the r
 commands write one for enrolment, each protocol decision, stopping treatment, withdrawal, going
 off study and death), so the timeline is folded from those alone. A change takes effect on its
 ``effective_date`` (inclusive). A change recorded later that starts on day S cancels every
-period recorded before it that had not started by S: a stop-treatment dated the month-6 visit
-cancels the month-7 start of low-dose dexamethasone decided at that visit, and a progression
-before a scheduled month-7 start replaces it. Cancelled periods are kept, with the position of
-the change that cancelled them, for the audit view.
+period recorded before it that had not started by S, and a pending one (decided before its
+start) that would start on S itself: a stop-treatment dated the month-6 visit, or dated the
+month-7 day 1 on which it was to start, cancels the low-dose dexamethasone decided at that
+visit, and a progression before (or on) a scheduled month-7 start replaces it. Cancelled
+periods are kept, with the position of the change that cancelled them, for the audit view.
 
 ``course_start`` is the first day of an unbroken run of the same regimen: a confirming
 decision such as REG-M12-LOWDEX-EXTEND does not restart the dosing calendar.
@@ -39,6 +40,11 @@ class RegimenPeriod:
     deviation: Deviation | None = None
     cancelled_by: int | None = None
 
+    @property
+    def pending(self) -> bool:
+        """Decided before it starts (a month-7 start decided at the month-6 visit)."""
+        return self.decided_on is not None and self.decided_on < self.starts_on
+
     def to_json(self) -> dict[str, Any]:
         return {
             "effective_date": self.starts_on.isoformat(),
@@ -61,9 +67,12 @@ class Timeline:
 
     def add(self, e: RegimenChanged, position: int | None) -> None:
         starts = e.effective_date
-        kept = [p for p in self.periods if p.starts_on <= starts]
-        for dropped in self.periods[len(kept) :]:
-            self.cancelled.append(RegimenPeriod(**{**dropped.__dict__, "cancelled_by": position}))
+        kept: list[RegimenPeriod] = []
+        for p in self.periods:
+            if p.starts_on < starts or (p.starts_on == starts and not p.pending):
+                kept.append(p)
+            else:
+                self.cancelled.append(RegimenPeriod(**{**p.__dict__, "cancelled_by": position}))
         regimen = Regimen(e.to_regimen)
         previous = kept[-1] if kept else None
         course_start = previous.course_start if previous and previous.regimen is regimen else starts

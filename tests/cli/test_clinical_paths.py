@@ -288,15 +288,15 @@ def single_pd_at_month_6(template: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def pd_in_induction(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Trial:
-    """PD by serum at months 3 and 4; `progression` refused after the first, recorded 3 days
-    after the second."""
+    """PD by serum at months 3 and 4; `progression` refused after the first; the second
+    assessment records the progression the rules confirm, and the move to high-dose."""
     t = new_trial(template, tmp_path_factory, "pd-induction")
     t.enrol("MC0282-001-021")
     t.assess(day(57), "PD", serum="4.1")
     t.notes["too_early"] = t.attempt("ada", *t.progression_args(day(57), "serum M-protein up"))
-    t.assess(day(85), "PD", serum="4.3")
+    t.notes["progression"] = t.assess(day(85), "PD", serum="4.3")[1:]
     basis = "serum M-protein up from nadir on two assessments"
-    t.notes["progression"] = t.ok("ada", *t.progression_args(day(88), basis))
+    t.notes["again"] = t.attempt("ada", *t.progression_args(day(88), basis))
     return t
 
 
@@ -307,25 +307,22 @@ def marrow_pd(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Trial
     t.enrol("MC0282-001-022")
     t.assess(day(57), "SD", serum="3.2", marrow="20")
     t.notes["small_rise"] = t.attempt("ada", *t.progression_args(day(57), "marrow 20%"))
-    t.assess(day(85), "PD", serum="3.2", marrow="26")
-    t.notes["progression"] = t.ok("ada", *t.progression_args(day(85), "marrow plasma cells 26%"))
+    t.notes["progression"] = t.assess(day(85), "PD", serum="3.2", marrow="26")[1:]
     return t
 
 
 @pytest.fixture(scope="module")
 def pd_on_low_dose(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Trial:
-    """SD at month 6, low-dose dexamethasone from month 7, PD by serum at months 9 and 10,
-    progression recorded on day 255; high-dose dexamethasone 40 mg that day."""
+    """SD at month 6, low-dose dexamethasone from month 7, PD by serum at months 9 and 10:
+    the assessment on day 253 records the progression; high-dose dexamethasone 40 mg then."""
     t = new_trial(template, tmp_path_factory, "pd-low-dose")
     t.enrol("MC0282-001-023")
     t.assess(day(85), "SD", serum="3.1")
     t.assess(MONTH_6_VISIT, "SD", serum="3.1")
     t.dose(MONTH_7, *LOW_DEX)
     t.assess(day(225), "PD", serum="4.1")
-    t.assess(day(253), "PD", serum="4.3")
-    basis = "serum M-protein 4.3 g/dL, up from nadir 3.1 on two assessments"
-    t.notes["progression"] = t.ok("ada", *t.progression_args(day(255), basis))
-    t.notes["dex"] = t.dose(day(255), *HIGH_DEX)
+    t.notes["progression"] = t.assess(day(253), "PD", serum="4.3")[1:]
+    t.notes["dex"] = t.dose(day(253), *HIGH_DEX)
     return t
 
 
@@ -788,32 +785,31 @@ def test_a_single_pd_at_the_month_6_assessment_is_read_as_stable_disease(
 # --------------------------------------------------------------------------- 5. PD in induction
 
 
-def test_progression_during_induction_moves_to_high_dose_dex_from_its_recording_date(
+def test_progression_during_induction_moves_to_high_dose_dex_at_the_confirming_assessment(
     pd_in_induction: Trial,
 ) -> None:
     events = pd_in_induction.notes["progression"]
     assert names(events) == ["ProgressionConfirmed", "RegimenChanged"]
-    assert events[0]["effective_date"] == iso(day(88))
+    assert events[0]["effective_date"] == iso(day(85))
     assert events[0]["payload"]["progression_date"] == iso(day(57))
     assert events[0]["payload"]["rule_ids"] == ["CONF-PD"]
-    assert events[1]["effective_date"] == iso(day(88))
+    assert events[1]["effective_date"] == iso(day(85))
     assert events[1]["detail"] == "induction -> high_dose_dex [REG-PD-ANYTIME]"
 
     now = pd_in_induction.patient()
     assert (now["regimen"], now["regimen_since"], now["regimen_rule_id"]) == (
         "high_dose_dex",
-        iso(day(88)),
+        iso(day(85)),
         "REG-PD-ANYTIME",
     )
     progression = now["response"]["progression"]
-    assert (progression["date"], progression["confirmed_on"]) == (iso(day(57)), iso(day(88)))
+    assert (progression["date"], progression["confirmed_on"]) == (iso(day(57)), iso(day(85)))
     assert [a["derived"] for a in now["response"]["assessments"]] == ["PD", "PD"]
 
-    before = pd_in_induction.patient("--on", iso(day(87)))
+    before = pd_in_induction.patient("--on", iso(day(84)))
     assert before["regimen"] == "induction"
-    # the rules already show the progression, not yet recorded
-    assert before["response"]["progression"]["source"] == "derived"
-    assert before["response"]["progression"]["date"] == iso(day(57))
+    assert before["response"]["progression"] is None
+    check_refused(pd_in_induction.notes["again"], "[REC-PROGRESSION-DUPLICATE]")
 
 
 def test_progression_after_a_single_serum_pd_is_refused_citing_conf_pd(
@@ -877,19 +873,19 @@ def test_progression_on_low_dose_dexamethasone_moves_to_high_dose_dexamethasone(
     events = pd_on_low_dose.notes["progression"]
     assert names(events) == ["ProgressionConfirmed", "RegimenChanged"]
     assert events[1]["detail"] == "low_dose_dex -> high_dose_dex [REG-PD-ANYTIME]"
-    assert events[1]["effective_date"] == iso(day(255))
+    assert events[1]["effective_date"] == iso(day(253))
 
     now = pd_on_low_dose.patient()
     assert [(p["regimen"], p["rule_id"], p["effective_date"]) for p in now["regimen_history"]] == [
         ("induction", "REG-SCREEN-ELIGIBLE", iso(START)),
         ("low_dose_dex", "REG-M6-SD", iso(MONTH_7)),
-        ("high_dose_dex", "REG-PD-ANYTIME", iso(day(255))),
+        ("high_dose_dex", "REG-PD-ANYTIME", iso(day(253))),
     ]
     assert "during low_dose_dex" in now["regimen_history"][-1]["reason"]
     progression = now["response"]["progression"]
-    assert (progression["date"], progression["confirmed_on"]) == (iso(day(225)), iso(day(255)))
-    assert pd_on_low_dose.patient("--on", iso(day(254)))["regimen"] == "low_dose_dex"
-    assert pd_on_low_dose.patient("--on", iso(day(255)))["regimen"] == "high_dose_dex"
+    assert (progression["date"], progression["confirmed_on"]) == (iso(day(225)), iso(day(253)))
+    assert pd_on_low_dose.patient("--on", iso(day(252)))["regimen"] == "low_dose_dex"
+    assert pd_on_low_dose.patient("--on", iso(day(253)))["regimen"] == "high_dose_dex"
 
 
 def test_high_dose_replaces_the_weekly_low_dose_calendar_after_progression(
@@ -897,7 +893,7 @@ def test_high_dose_replaces_the_weekly_low_dose_calendar_after_progression(
 ) -> None:
     given = pd_on_low_dose.notes["dex"]
     assert [(e["effective_date"], e["detail"]) for e in given] == [
-        (iso(day(255)), "dexamethasone 40 mg PO")
+        (iso(day(253)), "dexamethasone 40 mg PO")
     ]
     pd_on_low_dose.refuse(
         "cole",

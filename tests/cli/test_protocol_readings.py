@@ -67,31 +67,60 @@ def test_high_dose_starts_next_month_by_the_other_reading_of_reg_pd_start(
     template: Path,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """The assessment that confirms progression records it; with --start-next-month the
+    high-dose course starts on day 1 of the next protocol month (month 4: day 85)."""
     t = new_trial(template, tmp_path_factory, "pd-next-month")
     t.enrol("MC0282-001-033")
     t.assess(day(40), "PD", serum="4.0")
-    t.assess(day(70), "PD", serum="4.1")
-    events = t.ok("ada", *t.progression_args(day(70), "rising on two assessments"),
-                  "--start-next-month", "start with the cycle calendar")  # fmt: skip
-    change = events[1]["payload"]
+    t.lab(day(70), "serum_m_protein", "4.1")
+    events = t.ok("ada", "assess", "--subject", t.subject, "--category", "PD",
+                  "--no-new-bone-lesions", "--start-next-month", "start with the cycle calendar",
+                  "--date", iso(day(70)))  # fmt: skip
+    assert names(events) == ["ResponseAssessed", "ProgressionConfirmed", "RegimenChanged"]
+    change = events[2]["payload"]
     assert (change["to_regimen"], change["effective_date"], change["decided_on"]) == (
         "high_dose_dex",
-        iso(day(85)),  # protocol month 4 starts on day 85
+        iso(day(85)),
         iso(day(70)),
     )
     assert change["deviation"]["rule_id"] == "REG-PD-START"
-    assert events[0]["payload"]["progression_date"] == iso(day(40))
+    assert events[1]["payload"]["progression_date"] == iso(day(40))
     assert t.patient("--on", iso(day(84)))["regimen"] == "induction"
     assert t.patient("--on", iso(day(85)))["regimen"] == "high_dose_dex"
 
 
-def test_rejects_a_progression_date_the_rules_do_not_give(
+def test_rejects_the_other_pd_start_reading_when_no_progression_starts_high_dose(
     template: Path,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    t = new_trial(template, tmp_path_factory, "pd-none")
+    t.enrol("MC0282-001-035")
+    t.lab(day(40), "serum_m_protein", "3.1")
+    t.refuse("ada", "assess", "--subject", t.subject, "--category", "SD",
+             "--no-new-bone-lesions", "--start-next-month", "start with the cycle calendar",
+             "--date", iso(day(40)),
+             fragments=("REC-DEVIATION", "no REG-PD-START reading"))  # fmt: skip
+
+
+def test_an_investigators_progression_takes_its_date_within_treatment(
+    template: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Not confirmed by the rules (one PD): recorded with a deviation from CONF-PD, dated by
+    the investigator; a date after the confirmation is refused."""
     t = new_trial(template, tmp_path_factory, "pd-date")
     t.enrol("MC0282-001-034")
     t.assess(day(40), "PD", serum="4.0")
-    t.assess(day(70), "PD", serum="4.1")
-    t.refuse("ada", *t.progression_args(day(70), "rising"), "--progression-date", iso(day(70)),
-             fragments=("progression_date", "first met"))  # fmt: skip
+    judgement = ("--deviation-reason", "bone pain and rising M-protein: act now")
+    t.refuse("ada", *t.progression_args(day(45), "rising"), *judgement,
+             "--progression-date", iso(day(46)),
+             fragments=("progression_date", "REC-PROGRESSION-DATE"))  # fmt: skip
+    events = t.ok("ada", *t.progression_args(day(45), "rising"), *judgement,
+                  "--progression-date", iso(day(40)))  # fmt: skip
+    assert events[0]["payload"]["progression_date"] == iso(day(40))
+    progression = t.patient()["response"]["progression"]
+    assert (progression["date"], progression["confirmed_by_rules"], progression["supported"]) == (
+        iso(day(40)),
+        False,
+        True,
+    )

@@ -413,8 +413,10 @@ def test_lab_with_a_wrong_unit_or_value_exits_2(
 def test_a_clinical_date_in_the_future_exits_2(
     capsys: pytest.CaptureFixture[str], enrolled: Path, staff: Staff
 ) -> None:
+    result = record(capsys, enrolled, staff, "cole", *dose_args(date(2199, 1, 1)))
+    refused(result, "date='2199-01-01' refused", "[REC-DATE-FUTURE]")
     result = record(capsys, enrolled, staff, "cole", *dose_args(date(2999, 1, 1)))
-    refused(result, "date='2999-01-01' refused", "[REC-DATE-FUTURE]")
+    refused(result, "--date '2999-01-01': a date between 1900-01-01 and 2199-12-31")
 
 
 def test_a_clinical_date_before_screening_exits_2(
@@ -528,18 +530,17 @@ def test_lab_after_death_exits_2_but_correction_is_accepted(
         "--position",
         str(given),
         "--field",
-        "dose",
-        "--old",
-        "100",
+        "effective_date",
         "--new",
-        "50",
+        day(3).isoformat(),
         "--reason",
         "diary misread",
         "--date",
         day(40).isoformat(),
     )
     assert corrected.code == 0, corrected
-    assert corrected.json()["events"][0]["detail"].startswith(f"corrects position {given} dose")
+    detail = corrected.json()["events"][0]["detail"]
+    assert detail.startswith(f"corrects position {given} effective_date")
 
 
 def test_correction_of_an_event_that_does_not_exist_exits_2(

@@ -43,7 +43,6 @@ def progressed_on(recorder: TrialRecorder, cast: Cast, on_day: int) -> None:
     """Two PD assessments, then progression confirmed on ``on_day``: high-dose dex from it."""
     assess_serum(recorder, cast, day(on_day - 30), "4.0", "PD")
     assess_serum(recorder, cast, day(on_day), "4.1", "PD")
-    recorder.confirm_progression(cast.investigator, SUBJECT, "M-protein rising", day(on_day))
 
 
 def test_records_a_dose_the_calendar_calls_for(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import TrialRecorder
+from ledger.domain import Findings, TrialRecorder
 from ledger.errors import RuleViolation, ValidationError
 from ledger.events import Deviation, ProgressionConfirmed, RegimenChanged, ResponseAssessed
 from ledger.protocol.schedule import Regimen
@@ -23,9 +23,11 @@ def changes(recorded_events: tuple[object, ...]) -> list[tuple[str, str, str, da
     ]
 
 
-def two_pd(recorder: TrialRecorder, cast: Cast, first: int, second: int) -> None:
+def two_pd(recorder: TrialRecorder, cast: Cast, first: int, second: int) -> tuple[object, ...]:
+    """Two consecutive derived PD: the second assessment records the progression the rules
+    confirm, and the move it calls for, in its own commit; returns that commit's events."""
     assess_serum(recorder, cast, day(first), "4.0", "PD")
-    assess_serum(recorder, cast, day(second), "4.1", "PD")
+    return assess_serum(recorder, cast, day(second), "4.1", "PD").events
 
 
 def confirm(recorder: TrialRecorder, cast: Cast, on_day: int) -> tuple[object, ...]:
@@ -44,32 +46,41 @@ def low_dose_from_month_7(recorder: TrialRecorder, cast: Cast) -> None:
     assess_serum(recorder, cast, day(150), "3.0")
 
 
-def test_confirmed_progression_moves_to_high_dose_in_the_same_commit(
+def test_the_assessment_that_confirms_progression_records_it_and_moves_to_high_dose(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    two_pd(recorder, cast, 40, 70)
-    events = confirm(recorder, cast, 70)
-    assert isinstance(events[0], ProgressionConfirmed)
-    assert events[0].rule_ids == ("CONF-PD",)
+    """REG-PD-ANYTIME, REG-PD-START: confirmed by the rules at any assessment (as at month 6),
+    progression is recorded with it and high-dose dexamethasone starts that day."""
+    events = two_pd(recorder, cast, 40, 70)
+    assert [type(e).__name__ for e in events] == [
+        "ResponseAssessed",
+        "ProgressionConfirmed",
+        "RegimenChanged",
+    ]
+    progression = events[1]
+    assert isinstance(progression, ProgressionConfirmed)
+    assert progression.rule_ids == ("CONF-PD",)
     assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(70))]
 
 
 def test_confirmed_progression_is_dated_when_its_criteria_were_first_met(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    two_pd(recorder, cast, 40, 70)
-    progression = confirm(recorder, cast, 75)[0]
+    progression = two_pd(recorder, cast, 40, 70)[1]
     assert isinstance(progression, ProgressionConfirmed)
-    assert (progression.progression_date, progression.effective_date) == (day(40), day(75))
+    assert (progression.progression_date, progression.effective_date) == (day(40), day(70))
 
 
 def test_rejects_a_progression_date_the_rules_contradict(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    two_pd(recorder, cast, 40, 70)
-    with pytest.raises(ValidationError, match=r"progression_date.*CONF-PD.*2003-02-21"):
+    """Only a progression the rules do not confirm takes the investigator's date: with one
+    PD and a deviation, a date after the confirmation is refused."""
+    assess_serum(recorder, cast, day(40), "4.0", "PD")
+    deviation = Deviation(rule_id="CONF-PD", reason="clinical progression, bone pain")
+    with pytest.raises(ValidationError, match=r"progression_date.*REC-PROGRESSION-DATE"):
         recorder.confirm_progression(
-            cast.investigator, SUBJECT, "rising", day(70), progression_date=day(70)
+            cast.investigator, SUBJECT, "rising", day(45), deviation, progression_date=day(46)
         )
 
 
@@ -94,21 +105,23 @@ def test_marrow_progression_needs_no_second_assessment(
 ) -> None:
     """CONF-PD-SINGLE: marrow plasma cells 15% at baseline, 28% now (+87%, +13 points)."""
     recorder.record_lab(cast.coordinator, SUBJECT, "marrow_plasma_cells", Decimal(28), "%", day(60))
-    assess_serum(recorder, cast, day(60), "3.2", "PD")
-    events = confirm(recorder, cast, 60)
-    assert isinstance(events[0], ProgressionConfirmed)
-    assert events[0].rule_ids == ("CONF-PD-SINGLE",)
+    events = assess_serum(recorder, cast, day(60), "3.2", "PD").events
+    progression = events[1]
+    assert isinstance(progression, ProgressionConfirmed)
+    assert progression.rule_ids == ("CONF-PD-SINGLE",)
     assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(60))]
 
 
 def test_high_dose_may_start_next_month_by_the_other_reading_with_a_reason(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    """REG-PD-START, other reading: day 1 of the next protocol month (month 4 starts day 85)."""
-    two_pd(recorder, cast, 40, 70)
+    """REG-PD-START, other reading: day 1 of the next protocol month (month 4 starts day 85),
+    with the investigator's progression (one PD and a deviation from CONF-PD)."""
+    assess_serum(recorder, cast, day(70), "4.0", "PD")
     reading = Deviation(rule_id="REG-PD-START", reason="start with the next cycle's calendar")
+    judgement = Deviation(rule_id="CONF-PD", reason="symptomatic rise, act before confirming")
     events = recorder.confirm_progression(
-        cast.investigator, SUBJECT, "rising", day(70), start_deviation=reading
+        cast.investigator, SUBJECT, "rising", day(70), judgement, start_deviation=reading
     ).events
     assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(85))]
     change = events[1]
@@ -140,15 +153,6 @@ def test_records_the_investigators_progression_as_a_deviation(
     assert changes(recorded.events)[0][1] == "high_dose_dex"
 
 
-def test_rejects_a_progression_deviation_the_rules_make_needless(
-    recorder: TrialRecorder, cast: Cast, enrolled: str
-) -> None:
-    two_pd(recorder, cast, 40, 70)
-    deviation = Deviation(rule_id="CONF-PD", reason="belt and braces")
-    with pytest.raises(ValidationError, match=r"REC-DEVIATION.*rules confirm progression"):
-        recorder.confirm_progression(cast.investigator, SUBJECT, "rising", day(70), deviation)
-
-
 def test_rejects_a_progression_deviation_naming_another_rule(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
@@ -161,7 +165,6 @@ def test_rejects_confirming_the_same_progression_twice(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     two_pd(recorder, cast, 40, 70)
-    confirm(recorder, cast, 70)
     with pytest.raises(RuleViolation, match=r"REC-PROGRESSION-DUPLICATE.*2003-03-23"):
         confirm(recorder, cast, 71)
 
@@ -170,7 +173,6 @@ def test_responses_after_progression_are_measured_from_the_progression(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     two_pd(recorder, cast, 40, 70)
-    confirm(recorder, cast, 70)
     event = assess_serum(recorder, cast, day(100), "3.0", "MR").events[0]
     assert isinstance(event, ResponseAssessed)
     assert event.values_used["serum.baseline"] == "4.1"
@@ -181,10 +183,9 @@ def test_progression_on_high_dose_ends_treatment_and_starts_follow_up(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     two_pd(recorder, cast, 40, 70)
-    confirm(recorder, cast, 70)
     assess_serum(recorder, cast, day(100), "5.2", "PD")
-    assess_serum(recorder, cast, day(130), "5.4", "PD")
-    assert changes(confirm(recorder, cast, 130)) == [
+    events = assess_serum(recorder, cast, day(130), "5.4", "PD").events
+    assert changes(events) == [
         ("high_dose_dex", "off_treatment", "REG-PD-ON-HIGHDEX", day(130)),
         ("off_treatment", "follow_up", "REG-EOT-FOLLOW-UP", day(130)),
     ]
@@ -196,9 +197,8 @@ def test_progression_after_treatment_changes_no_regimen(
     continuation_from_month_7(recorder, cast)
     recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
     assess_serum(recorder, cast, month_start(14), "4.0", "PD")
-    assess_serum(recorder, cast, month_start(15), "4.2", "PD")
-    events = confirm(recorder, cast, 28 * 14 + 1)
-    assert [type(e).__name__ for e in events] == ["ProgressionConfirmed"]
+    events = assess_serum(recorder, cast, month_start(15), "4.2", "PD").events
+    assert [type(e).__name__ for e in events] == ["ResponseAssessed", "ProgressionConfirmed"]
     assert recorder.patient(SUBJECT).current_regimen is Regimen.FOLLOW_UP
 
 
@@ -206,16 +206,15 @@ def test_progression_before_a_scheduled_month_7_start_supersedes_it(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     assess_serum(recorder, cast, day(100), "3.1")
-    assess_serum(recorder, cast, day(145), "3.0")  # SD confirmed: low-dose dex from day 169
+    assess_serum(recorder, cast, day(145), "3.0")  # month 6, SD: low-dose dex from day 169
     assess_serum(recorder, cast, day(150), "4.0", "PD")
-    assess_serum(recorder, cast, day(160), "4.1", "PD")
+    events = assess_serum(recorder, cast, day(160), "4.1", "PD").events
     # From the regimen in force on day 160 (induction): the low-dose start never happened.
-    assert changes(confirm(recorder, cast, 160)) == [
-        ("induction", "high_dose_dex", "REG-PD-ANYTIME", day(160))
-    ]
+    assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(160))]
     patient = recorder.patient(SUBJECT)
     assert patient.regimen_on(day(159)) is Regimen.INDUCTION
     assert patient.regimen_on(day(200)) is Regimen.HIGH_DOSE_DEX
+    assert [p.rule_id for p in patient.timeline.cancelled] == ["REG-M6-SD"]
 
 
 def test_advance_at_month_7_without_a_month_6_assessment_treats_the_patient_as_stable(
@@ -293,7 +292,6 @@ def test_the_high_dose_course_ends_after_six_protocol_months(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     two_pd(recorder, cast, 40, 70)
-    confirm(recorder, cast, 70)
     with pytest.raises(RuleViolation, match=r"REC-NOTHING-DUE.*high-dose course on 2003-09-07"):
         recorder.advance_regimen(cast.investigator, SUBJECT, day(237))
     events = recorder.advance_regimen(cast.investigator, SUBJECT, day(238)).events
@@ -333,7 +331,11 @@ def test_rejects_stopping_treatment_in_follow_up(
 def test_a_regimen_change_names_its_events_in_one_commit(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    two_pd(recorder, cast, 40, 70)
-    recorded = recorder.confirm_progression(cast.investigator, SUBJECT, "rising", day(70))
-    assert event_names(recorded) == ["ProgressionConfirmed", "RegimenChanged"]
-    assert len(recorded.positions) == 2
+    recorder.record_lab(
+        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("4.0"), "g/dL", day(40)
+    )
+    recorded = recorder.assess_response(
+        cast.investigator, SUBJECT, "PD", day(40), Findings(new_bone_lesions=True)
+    )  # new bone lesions: progression by a single assessment (CONF-PD-SINGLE)
+    assert event_names(recorded) == ["ResponseAssessed", "ProgressionConfirmed", "RegimenChanged"]
+    assert len(recorded.positions) == 3

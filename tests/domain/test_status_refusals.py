@@ -130,7 +130,15 @@ def test_accepts_corrections_and_signatures_after_death(
 ) -> None:
     dose = COMMANDS["dose"](recorder, cast, day(2)).positions[0]
     recorder.record_death(cast.investigator, SUBJECT, "myocardial infarction", day(30))
-    recorder.correct(cast.coordinator, SUBJECT, dose, "dose", "50", "diary misread", day(40))
+    recorder.correct(
+        cast.coordinator,
+        SUBJECT,
+        dose,
+        "effective_date",
+        day(3).isoformat(),
+        "diary misread",
+        day(40),
+    )
     recorder.sign(cast.monitor, SUBJECT, [dose], "review", "source verified", day(40))
 
 
@@ -148,7 +156,8 @@ def test_withdrawal_from_treatment_keeps_follow_up_and_refuses_doses(
     with pytest.raises(RuleViolation, match=r"REC-AFTER-WITHDRAWAL.*withdrawn from study treat"):
         COMMANDS["dose"](recorder, cast, day(21))
     with pytest.raises(RuleViolation, match=r"REC-AFTER-WITHDRAWAL.*only follow-up visits"):
-        COMMANDS["lab"](recorder, cast, day(21))
+        COMMANDS["adverse event"](recorder, cast, day(21))
+    COMMANDS["lab"](recorder, cast, day(21))  # disease follow-up goes on, as after stopping
     COMMANDS["death"](recorder, cast, day(400))
 
 

@@ -105,12 +105,12 @@ def test_primary_response_rate_counts_induction_responses_with_an_exact_interval
     ]
 
 
-def test_primary_response_rate_waits_for_month_6_of_a_subject_withdrawn_from_treatment_only(
+def test_primary_response_rate_excludes_a_subject_whose_treatment_ended_before_month_6(
     summary: dict[str, Any],
 ) -> None:
     # S6 left study treatment on 2003-03-01 but is still on study, in follow-up.
     assert reasons(summary["primary_response_rate"])[S6] == (
-        "not yet at month 6 (last recorded date 2003-03-05, month 6 ends 2003-07-18)"
+        "treatment ended before month 6 (2003-03-01) without a month-6 assessment"
     )
 
 
@@ -205,7 +205,9 @@ def test_progression_free_at_6_months(summary: dict[str, Any]) -> None:
         S3: False,
     }
     # S6 is in follow-up after leaving treatment: an evaluation from month 6 on may still come.
-    assert reasons(pfs)[S6] == "not yet followed to month 6 (last evaluation None)"
+    assert reasons(pfs)[S6] == (
+        "treatment ended 2003-03-01, no disease evaluation from month 6 on (last evaluation None)"
+    )
 
 
 def test_time_to_progression_censors_at_the_last_evaluation(summary: dict[str, Any]) -> None:

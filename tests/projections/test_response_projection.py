@@ -184,6 +184,7 @@ def test_progression_comes_from_the_recorded_confirmation(views: sqlite3.Connect
         "basis": "serum M-protein rose 30% from nadir",
         "rule_ids": ["CONF-PD"],
         "confirmed_by_rules": False,  # no assessment shows it: the investigator's judgement
+        "supported": True,  # recorded with a deviation from CONF-PD
     }
 
 
