@@ -126,13 +126,13 @@ def patient(
         raise UsageError(f"SUBJECT {subject!r}: expected a subject id such as MC0282-001-017")
     if as_of is not None and position is not None:
         raise UsageError("give at most one of --as-of TIME and --position N")
-    on_date = parse_date(on, "--on").isoformat() if on else None
+    on_date = parse_date(on, "--on").isoformat() if on is not None else None
     with LedgerReader(db) as reader:
         engine = _caught_up(reader, views)
         conn = engine.connect()
         try:
             head = _tracked(engine)
-            requested = _utc(as_of, "--as-of") if as_of else None
+            requested = _utc(as_of, "--as-of") if as_of is not None else None
             upto = head
             if requested is not None:
                 upto = position_at(conn, requested)
@@ -141,7 +141,7 @@ def patient(
                     raise UsageError(f"--position {position}: the ledger holds 1..{head}")
                 upto = position
             entries = subject_entries(reader, subject, upto, check_leaves=True)
-            history = as_on(subject, entries, parse_date(on, "--on") if on else None)
+            history = as_on(subject, entries, parse_date(on, "--on") if on is not None else None)
             source = "ledger"
             if requested is None and position is None and on_date is None:
                 _check_views_agree(conn, subject, history if entries else None)
@@ -159,7 +159,7 @@ def patient(
                     "source": source,
                     "views_proved": engine.last_proof(),
                 },
-                **patient_report(history, parse_date(on, "--on") if on else None),
+                **patient_report(history, parse_date(on, "--on") if on is not None else None),
                 "response": response_report(history),
             }
         finally:

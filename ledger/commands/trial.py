@@ -503,11 +503,27 @@ def assess(
         str, typer.Option("--category", help="Investigator's category: CR VGPR PR MR SD PD.")
     ],
     new_bone_lesions: Annotated[
-        bool | None, typer.Option("--new-bone-lesions/--no-new-bone-lesions")
+        bool | None,
+        typer.Option(
+            "--new-bone-lesions/--no-new-bone-lesions",
+            help="New or growing lytic lesions (progression by itself, CONF-PD-SINGLE); MR "
+            "needs --no-new-bone-lesions.",
+        ),
     ] = None,
-    plasmacytoma: Annotated[bool | None, typer.Option("--plasmacytoma/--no-plasmacytoma")] = None,
+    plasmacytoma: Annotated[
+        bool | None,
+        typer.Option(
+            "--plasmacytoma/--no-plasmacytoma",
+            help="A soft-tissue plasmacytoma is present (or not). Present after an assessment "
+            "that recorded none: a new plasmacytoma, progression by itself (CONF-PD-SINGLE).",
+        ),
+    ] = None,
     hypercalcaemia: Annotated[
-        bool | None, typer.Option("--hypercalcaemia/--no-hypercalcaemia")
+        bool | None,
+        typer.Option(
+            "--hypercalcaemia/--no-hypercalcaemia",
+            help="Hypercalcaemia attributed to myeloma (progression by itself, CONF-PD-SINGLE).",
+        ),
     ] = None,
     other_month6_reading: OtherMonth6ReadingOption = None,
     start_next_month: StartNextMonthOption = None,

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 
 from ledger.domain.guards import (
+    Activity,
     TrialContext,
     build,
     check_date,
@@ -203,10 +204,14 @@ def _refuse_due_transition(p: Patient, params: ProtocolParameters, on: date, wha
         return
     due = evaluation.due_on(p, params, period)
     if due is not None and due[0] <= on:
+        how = (
+            f"`assess` at the month-6 visit, or `advance --date {on}`"
+            if due[1] == "the month-6 decision"
+            else f"`advance --date {on}`"
+        )
         raise RuleViolation(
             f"[REC-TRANSITION-DUE] {due[1]} of {p.subject_id} was due on {due[0]}: record it "
-            f"(`assess` at the month-6 visit, or `advance --date {on}`) before a {what} dated "
-            f"{on}"
+            f"({how}) before a {what} dated {on}"
         )
 
 
@@ -618,7 +623,7 @@ def assess_response(
             "month-6 decision to read otherwise",
         )
     run = first_progression(runs(in_line(evaluations, len(draft.progressions)), params))
-    if run is not None and run.confirmed_on == on:  # the rules confirm progression now
+    if run is not None:  # the rules confirm progression, not yet recorded: record it now
         _record_progression(draft, events, run, on, "confirmed at this assessment")
         regimen = draft.regimen_on(on)
         if regimen in ON_TREATMENT:
@@ -1147,6 +1152,7 @@ def _check_corrected(
                 )
         else:
             check_date(p, after.effective_date, ctx, field="new_value")
+            _check_moved(p, after)
     if isinstance(after, DoseAdministered):
         _check_corrected_dose(p, ctx, after)
     if isinstance(after, DoseAdministered | DoseMissed) and isinstance(
@@ -1160,11 +1166,42 @@ def _check_corrected(
             )
 
 
+_TREATMENT_RECORDS = (DoseAdministered, DoseMissed, AdverseEventReported)
+_ENDS = (SubjectWithdrawn, SubjectOffStudy, SubjectDied)
+
+
+def _check_moved(p: Patient, after: SubjectEvent) -> None:
+    """A clinical date moved by a correction obeys the rules a new record on that date would:
+    not after death, consent withdrawal or going off study (treatment records: not after a
+    withdrawal from treatment either), an AE resolved on or after its onset."""
+    if isinstance(after, (*_ENDS, RegimenChanged)):
+        return
+    on = after.effective_date
+    activity: Activity = "treatment" if isinstance(after, _TREATMENT_RECORDS) else "follow-up"
+    require_on_study(p, on, f"{event_name(after.TOPIC)}", activity)
+    if isinstance(after, AdverseEventReported | AdverseEventResolved):
+        known = p.adverse_events.get(after.ae_id)
+        onset = after.effective_date if isinstance(after, AdverseEventReported) else None
+        resolved = after.effective_date if isinstance(after, AdverseEventResolved) else None
+        if known is not None:
+            onset = onset or known.onset
+            resolved = resolved or (known.resolution.effective_date if known.resolution else None)
+        if onset is not None and resolved is not None and resolved < onset:
+            raise ValidationError(
+                "new_value",
+                after.effective_date.isoformat(),
+                f"[AE-RESOLVED] {after.ae_id} would be resolved ({resolved}) before its onset "
+                f"({onset})",
+            )
+
+
 def _check_corrected_dose(p: Patient, ctx: TrialContext, after: DoseAdministered) -> None:
     """[REC-CORRECT-RULES] A dose as the correction leaves it must be one the dosing rules
-    accept on its date (or carry a deviation naming the rule it departs from)."""
+    accept on its date (or carry a deviation naming the rule it departs from), and not dated
+    on or after a transition the protocol made due (REC-TRANSITION-DUE)."""
     on = after.effective_date
     require_on_study(p, on, "dose", "treatment")
+    _refuse_due_transition(p, p.params(ctx.amendment), on, "dose")
     try:
         _dose_check(p, p.params(ctx.amendment), on, after.drug, after.dose, after.route)
     except DoseRuleViolation as v:

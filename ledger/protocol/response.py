@@ -21,7 +21,8 @@ How :func:`derive_response` reads the table (each point cites its rule id):
 * Progression by any single criterion gives PD [RESP-PD-*]; it is checked before responses.
   Marrow: >= 25% above the nadir and an absolute rise >= 10 percentage points (the protocol's
   "absolute >= 10%" read, like urine's "absolute >= 200 mg", as a rise). A plasmacytoma is new
-  only when the baseline recorded none; a baseline that did not record it cannot show "new".
+  only when the baseline or an earlier assessment of the line recorded none; a history that
+  never recorded its absence cannot show "new".
 * Comparisons are exact Decimal arithmetic (no division); percentages in ``values_used`` are
   rounded to 0.01 for display only.
 """
@@ -225,11 +226,12 @@ def _progression(
     serum: _Marker,
     urine: _Marker,
     marrow: _Marker,
-    baseline: Measurement,
+    history: Sequence[Measurement],
     current: Measurement,
     r: ResponseThresholds,
 ) -> list[tuple[str, str]]:
-    """Every PD criterion that holds (IMWG 2006 PD; any single one suffices)."""
+    """Every PD criterion that holds (IMWG 2006 PD; any single one suffices). ``history``: the
+    baseline and the assessments before ``current``."""
     found: list[tuple[str, str]] = []
     if _serum_progressed(serum, r):
         found.append(
@@ -251,8 +253,10 @@ def _progression(
         )
     if current.new_bone_lesions is True:
         found.append(("RESP-PD-BONE", "new or growing lytic bone lesions"))
-    if current.plasmacytoma is True and baseline.plasmacytoma is False:
-        found.append(("RESP-PD-PLASMACYTOMA", "plasmacytoma absent at baseline is now present"))
+    if current.plasmacytoma is True and any(m.plasmacytoma is False for m in history):
+        found.append(
+            ("RESP-PD-PLASMACYTOMA", "a plasmacytoma recorded absent before is now present")
+        )
     if current.hypercalcaemia is True:
         found.append(("RESP-PD-CALCIUM", "hypercalcaemia attributed to myeloma"))
     return found
@@ -391,7 +395,7 @@ def derive_response(
         )
 
     progression = _progression(
-        serum=serum, urine=urine, marrow=marrow, baseline=baseline, current=current, r=r
+        serum=serum, urine=urine, marrow=marrow, history=history, current=current, r=r
     )
     if progression:
         return result(

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import TrialRecorder
-from ledger.errors import RuleViolation
+from ledger.domain import Findings, TrialRecorder
+from ledger.errors import RuleViolation, ValidationError
+from ledger.events import ProgressionConfirmed, ResponseAssessed
 from ledger.protocol.schedule import Regimen
 from tests.domain.trial_helpers import SUBJECT, assess_serum, day, month_start
 from tests.support import Cast
@@ -89,3 +90,93 @@ def test_a_stop_on_the_day_a_pending_regimen_starts_cancels_it(
     assert [(p.regimen, p.rule_id) for p in patient.timeline.cancelled] == [
         (Regimen.LOW_DOSE_DEX, "REG-M6-SD")
     ]
+
+
+def test_rejects_a_correction_moving_a_record_after_death(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    lab = recorder.record_lab(
+        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("3.0"), "g/dL", day(8)
+    ).positions[0]
+    recorder.record_death(cast.investigator, SUBJECT, "stroke", day(8))
+    with pytest.raises(RuleViolation, match=r"REC-AFTER-DEATH.*LabResulted dated 2003-01-25"):
+        recorder.correct(
+            cast.coordinator, SUBJECT, lab, "effective_date", day(13).isoformat(), "typo", day(20)
+        )
+
+
+def test_rejects_a_correction_moving_an_adverse_event_after_its_resolution(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    reported = recorder.report_adverse_event(
+        cast.coordinator, SUBJECT, "Fatigue", 1, "possible", "none", day(5)
+    )
+    recorder.resolve_adverse_event(cast.coordinator, SUBJECT, "AE-001", "recovered", day(9))
+    with pytest.raises(ValidationError, match=r"AE-RESOLVED.*resolved \(2003-01-21\) before"):
+        recorder.correct(
+            cast.coordinator,
+            SUBJECT,
+            reported.positions[0],
+            "effective_date",
+            day(12).isoformat(),
+            "typo",
+            day(20),
+        )
+
+
+def test_rejects_a_correction_moving_a_dose_past_a_due_transition(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    position = dose(recorder, cast, 160)
+    with pytest.raises(RuleViolation, match=r"REC-TRANSITION-DUE.*month-6 decision"):
+        recorder.correct(
+            cast.coordinator,
+            SUBJECT,
+            position,
+            "effective_date",
+            month_start(7).isoformat(),
+            "typo",
+            month_start(7),
+        )
+
+
+def test_a_progression_a_late_lab_confirmed_is_recorded_by_the_next_assessment(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    """PD on day 30; SD on day 58 (no lab since); a serum result dated day 57 entered late
+    makes day 58 PD as well: the next assessment records the progression the rules confirm."""
+    assess_serum(recorder, cast, day(30), "4.2", "PD")
+    recorder.assess_response(
+        cast.investigator, SUBJECT, "SD", day(58), Findings(new_bone_lesions=False)
+    )
+    recorder.record_lab(
+        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("4.3"), "g/dL", day(57)
+    )
+    events = assess_serum(recorder, cast, day(86), "4.4", "PD").events
+    assert [type(e).__name__ for e in events] == [
+        "ResponseAssessed",
+        "ProgressionConfirmed",
+        "RegimenChanged",
+    ]
+    progression = events[1]
+    assert isinstance(progression, ProgressionConfirmed)
+    assert progression.progression_date == day(30)
+
+
+def test_a_new_plasmacytoma_after_an_assessment_without_one_is_progression(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    recorder.record_lab(
+        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("3.1"), "g/dL", day(30)
+    )
+    recorder.assess_response(
+        cast.investigator, SUBJECT, "SD", day(30), Findings(False, False, False)
+    )
+    events = recorder.assess_response(
+        cast.investigator, SUBJECT, "PD", day(58), Findings(False, True, False)
+    ).events
+    assessed, progression = events[0], events[1]
+    assert isinstance(assessed, ResponseAssessed)
+    assert "RESP-PD-PLASMACYTOMA" in assessed.rule_ids
+    assert isinstance(progression, ProgressionConfirmed)
+    assert progression.rule_ids == ("CONF-PD-SINGLE",)
