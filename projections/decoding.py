@@ -6,8 +6,8 @@ a JSON parser (orjson) instead of validating a pydantic model per event (about 1
 fields look like once decoded:
 
 * dates (``effective_date``, ``treatment_start``, ...): ``"YYYY-MM-DD"`` strings, which compare
-  in date order as strings; :func:`day` turns one into a :class:`~datetime.date`;
-* measured numbers (``Decimal`` fields): decimal strings (``"2.45"``); :func:`number`;
+  in date order as strings;
+* measured numbers (``Decimal`` fields): decimal strings (``"2.45"``);
 * literals, ids, reasons: strings; ints and bools as themselves; absent optionals as ``None``;
 * nested models (``baseline``, ``key``, ``deviation``): objects.
 
@@ -18,8 +18,6 @@ fields look like once decoded:
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -65,16 +63,6 @@ def payload_of(state: bytes | str) -> Payload:
     """The stored JSON object of one event (its fields minus originator id and version)."""
     decoded: Payload = raw_payload(state)
     return decoded
-
-
-def day(value: str) -> date:
-    """A decoded date field as a :class:`date`."""
-    return date.fromisoformat(value)
-
-
-def number(value: str) -> Decimal:
-    """A decoded Decimal field (a JSON string) as a :class:`Decimal`."""
-    return Decimal(value)
 
 
 EVENT_TYPE: dict[str, str] = {cls.TOPIC: event_name(cls.TOPIC) for cls in ALL_EVENTS}
