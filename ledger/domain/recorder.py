@@ -3,12 +3,16 @@
 Each method loads the subject (:class:`Patient`, with the position of every event), runs the
 command function, which checks the rules and builds the events, and appends them as one signed
 commit. A refusal raises a :class:`~ledger.errors.LedgerError` naming the field, the value and
-the rule, and writes nothing. Two writers racing on one subject cannot both succeed: the second
-commit reuses a stream version and is refused whole (:class:`~ledger.errors.ConcurrencyError`).
+the rule, and writes nothing. Two writers racing on one subject cannot both write the same
+stream version: the second commit is refused whole (:class:`~ledger.errors.ConcurrencyError`),
+and the recorder then reloads the subject, checks the rules again on what is now recorded and
+retries (up to :data:`BUSY_RETRIES` times), so a busy subject loses no work; the user sees a
+refusal only when the rules now refuse.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +27,7 @@ from ledger.domain import commands
 from ledger.domain.guards import TrialContext, check_subject_id
 from ledger.domain.imports import events_for
 from ledger.domain.patient import Patient
-from ledger.errors import LedgerError, NotFoundError, UsageError
+from ledger.errors import ConcurrencyError, LedgerError, NotFoundError, UsageError
 from ledger.events import BaselineLabs, Deviation, SubjectEvent, subject_stream_id
 from ledger.input_limits import read_import_lines
 from ledger.integrity.signing import Signer
@@ -35,6 +39,10 @@ from ledger.subject.evaluation import Findings
 P = ParamSpec("P")
 E = TypeVar("E", bound=SubjectEvent)
 Command = Callable[Concatenate[Patient, TrialContext, P], list[SubjectEvent]]
+BUSY_RETRIES = 8
+"""Attempts of one recording command when other commits keep extending the same subject."""
+BUSY_BACKOFF_S = 0.02
+"""Pause before the n-th retry: n times this (a short, growing wait)."""
 
 MAX_LISTED_PROBLEMS = 50
 
@@ -123,10 +131,20 @@ class TrialRecorder:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> Recorded:
-        patient = self.patient(subject_id)
-        events = command(patient, self.context(), *args, **kwargs)
-        commit = self.ledger.append(signer, events)
-        return Recorded(commit, tuple(events))
+        for attempt in range(1, BUSY_RETRIES + 1):
+            patient = self.patient(subject_id)
+            events = command(patient, self.context(), *args, **kwargs)
+            try:
+                commit = self.ledger.append(signer, events)
+            except ConcurrencyError:
+                # Another commit extended this subject first: reload it (patient() reads the
+                # events stored since) and check the rules again on what is now recorded.
+                if attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(BUSY_BACKOFF_S * attempt)
+                continue
+            return Recorded(commit, tuple(events))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def screen(
         self, signer: Signer, subject_id: str, site: str, age: int, sex: str, on: date
@@ -353,7 +371,18 @@ class TrialRecorder:
         and file size, line count, UTF-8 text) and refused whole at the first line beyond
         one."""
         name = str(source) if isinstance(source, Path) else "<lines>"
-        lines = read_import_lines(source) if isinstance(source, Path) else source
+        given = None if isinstance(source, Path) else list(source)
+        for attempt in range(1, BUSY_RETRIES + 1):
+            lines = read_import_lines(source) if isinstance(source, Path) else given or []
+            try:
+                return self._import(signer, name, lines)
+            except ConcurrencyError:
+                if attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(BUSY_BACKOFF_S * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _import(self, signer: Signer, name: str, lines: Iterable[str]) -> Recorded:
         ctx = self.context()
         registry = self.ledger.registry()
         registered = registry.signer(signer.key_id, AT_HEAD, ctx.today)
