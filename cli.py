@@ -2,15 +2,21 @@
 
 Exit codes: 0 success; 1 integrity failure (verify, verify-bundle); 2 refused input or usage
 error (nothing was written). No traceback reaches a user: every LedgerError and every pydantic
-validation error is printed as one message naming the field, the value and the rule.
+validation error is printed as one message naming the field, the value and the rule. With
+``--json``, a failure also prints one JSON object on stdout: ``{"error", "rule", "field",
+"value", "exit_code"}`` (``rule``, ``field`` and ``value`` null when the message has none).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 import traceback
 from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError as PydanticValidationError
@@ -19,7 +25,7 @@ from typer._click.exceptions import ClickException
 
 from ledger.commands import backup, demo, foundation, trial
 from ledger.commands.common import err_console
-from ledger.errors import LedgerError, printable, refusal_from_pydantic
+from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
 from ledger.storage_errors import storage_refusal
 from projections import commands as projection_commands
 
@@ -30,6 +36,30 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            found = version("trial-ledger")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            found = "unknown"
+        typer.echo(f"trial-ledger {found}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Signed, hash-chained, Merkle-checkpointed event ledger for trial NCT00635154."""
+
+
 foundation.register(app)
 projection_commands.register(app)
 trial.register(app)
@@ -63,15 +93,17 @@ def run(argv: list[str]) -> int:
     (including a ledger file SQLite reports damaged). ``TRIAL_LEDGER_TRACEBACK=1`` also prints
     the traceback of an unexpected error, for whoever debugs it."""
 
-    def fail(message: str, code: int) -> int:
+    def fail(message: str, code: int, error: Exception | None = None) -> int:
         err_console.print(f"error: {printable(message)}", markup=False, emoji=False)
+        if "--json" in argv:
+            sys.stdout.write(json.dumps(error_object(message, code, error), default=str) + "\n")
         return code
 
     try:
         # Without standalone mode a command's typer.Exit(code) comes back as the return value.
         returned = command().main(args=argv, standalone_mode=False, prog_name="trial-ledger")
     except LedgerError as e:
-        return fail(e.diagnostics(), e.exit_code)
+        return fail(e.diagnostics(), e.exit_code, e)
     except PydanticValidationError as e:
         return fail(describe_validation_error(e), 2)
     except typer.Abort:
@@ -79,6 +111,8 @@ def run(argv: list[str]) -> int:
         return 2
     except ClickException as e:
         e.show()
+        if "--json" in argv:
+            sys.stdout.write(json.dumps(error_object(e.format_message(), 2, None)) + "\n")
         return 2
     except typer.Exit as e:
         return e.exit_code
@@ -97,6 +131,19 @@ def run(argv: list[str]) -> int:
             2,
         )
     return returned if isinstance(returned, int) else 0
+
+
+_RULE = re.compile(r"\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+|ELIGIBILITY)\]|^([A-Z]+(?:-[A-Z0-9]+)+):")
+
+
+def error_object(message: str, code: int, error: Exception | None) -> dict[str, Any]:
+    """The JSON a ``--json`` command prints on stdout when it fails (see the module docstring):
+    the rule is the first rule id the message cites."""
+    found = _RULE.search(message)
+    rule = (found.group(1) or found.group(2)) if found else None
+    field = error.field if isinstance(error, ValidationError) else None
+    value = error.value if isinstance(error, ValidationError) else None
+    return {"error": message, "rule": rule, "field": field, "value": value, "exit_code": code}
 
 
 def main() -> None:

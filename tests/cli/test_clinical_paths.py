@@ -86,7 +86,8 @@ def check_refused(attempt: Attempt, *fragments: str) -> None:
     """Exit 2, one error line naming every fragment, nothing written."""
     result = attempt.result
     assert result.code == 2, result
-    assert result.out == ""
+    # --json: the same refusal as one JSON error object on stdout, nothing else
+    assert json.loads(result.out)["error"] == result.err.removeprefix("error: ").strip()
     assert result.err.startswith("error: "), result.err
     for fragment in fragments:
         assert fragment in result.err, (fragment, result.err)

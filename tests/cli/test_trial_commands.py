@@ -127,7 +127,11 @@ def size(db: Path) -> int:
 
 def refused(result: Result, *fragments: str) -> None:
     assert result.code == 2, result
-    assert result.out == ""
+    # with --json the refusal again as one JSON error object on stdout; without, nothing
+    if result.out:
+        error = json.loads(result.out)
+        message = result.err.removeprefix("error: ").strip()
+        assert (error["error"], error["exit_code"]) == (message, 2)
     assert result.err.startswith("error: ")
     for fragment in fragments:
         assert fragment in result.err, (fragment, result.err)

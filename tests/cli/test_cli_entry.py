@@ -1,0 +1,45 @@
+"""The command line's own options and its failure output for scripts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_clinical_paths import (
+    ANAKINRA,
+    MONTH_7,
+    iso,
+    new_trial,
+    run,
+    template,  # noqa: F401 - the module's template ledger fixture
+)
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = run("--version")
+    assert result.code == 0
+    assert result.out.startswith("trial-ledger ")
+    assert result.out.split()[1][0].isdigit()
+
+
+def test_a_refused_json_command_prints_an_error_object_on_stdout(
+    template: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    t = new_trial(template, tmp_path_factory, "json-error")
+    t.enrol("MC0282-001-042")
+    refused = t.record("cole", *t.dose_args(MONTH_7, "dexamethasone", "20", "PO"))
+    assert refused.code == 2
+    error = json.loads(refused.out)
+    assert error["exit_code"] == 2
+    assert error["rule"] == "REC-TRANSITION-DUE"
+    assert "was due on" in error["error"]
+    assert refused.err.startswith("error: ")
+    bad_date = t.record("cole", *t.dose_args(MONTH_7, *ANAKINRA)[:-1], "2003-13-01")
+    assert json.loads(bad_date.out)["error"].startswith("--date '2003-13-01'")
+    value = t.record("cole", "lab", "--subject", t.subject, "--analyte", "serum_m_protein",
+                     "--value", "99", "--unit", "g/dL", "--date", iso(MONTH_7))  # fmt: skip
+    error = json.loads(value.out)
+    assert (error["rule"], error["field"], error["value"]) == ("LAB-RANGE", "value", "99")
