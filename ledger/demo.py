@@ -284,8 +284,16 @@ class DemoBuilder:
         self.ledger.rotate_key(
             self.sponsor, old.signer.key_id, key, "scheduled annual key rotation", on
         )
-        self._write_key(f"{label}-rotated", new_signer)
+        self._retire_key_file(label, f"rotated-{on.isoformat()}")
+        self._write_key(label, new_signer)
         self.staff[label] = Staff(old.role, old.site, old.name, new_signer)
+
+    def _retire_key_file(self, label: str, why: str) -> None:
+        """``label.key`` always holds the current key: a retired one is renamed
+        ``label.<why>.key`` (e.g. ``coordinator-002.rotated-2004-06-01.key``)."""
+        for suffix in (".key", ".key.pub"):
+            (self.keys_dir / f"{label}{suffix}").rename(self.keys_dir / f"{label}.{why}{suffix}")
+        self.summary.keys[f"{label}.{why}"] = str(self.keys_dir / f"{label}.{why}.key")
 
     def _revoke_and_replace(self, label: str, on: date) -> None:
         assert self.ledger is not None
@@ -293,7 +301,15 @@ class DemoBuilder:
         self.ledger.revoke_key(
             self.sponsor, old.signer.key_id, "investigator left the institution", on
         )
+        self._retire_key_file(label, f"revoked-{on.isoformat()}")
         self._register(label, old.role, old.site, "Dr. Helena Quist", on, f"{label}-successor")
+        # the successor's key, derived as "<label>-successor", is filed as the current one
+        for suffix in (".key", ".key.pub"):
+            (self.keys_dir / f"{label}-successor{suffix}").rename(
+                self.keys_dir / f"{label}{suffix}"
+            )
+        self.summary.keys[label] = str(self.keys_dir / f"{label}.key")
+        self.summary.keys.pop(f"{label}-successor", None)
 
     def _subject(self, subject: str, site: str, course: Course, screened_on: date) -> None:
         rng, inv, coord = self.rng, self._inv(site), self._coord(site)
