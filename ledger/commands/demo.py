@@ -39,7 +39,8 @@ def demo(
     daily doses come from the protocol's dosing calendar as monthly diaries. The staff's key
     files (encrypted with the passphrase) are written to --keys so you can go on recording.
 
-    Example: TRIAL_LEDGER_PASSPHRASE=demo trial-ledger demo --db demo-out/trial.db
+    Example (passphrase from TRIAL_LEDGER_PASSPHRASE):
+    trial-ledger demo --db demo-out/trial.db --keys demo-out/keys
     """
     if db.exists():
         raise UsageError(f"--db {db}: a file already exists there; refusing to overwrite")

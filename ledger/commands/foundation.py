@@ -255,7 +255,11 @@ def keys_rotate(
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Replace a person's key with a new one; the old one signs nothing after this position."""
+    """Replace a person's key with a new one; the old one signs nothing after this position.
+
+    Example: trial-ledger keys rotate --db trial.db --sponsor-key sponsor.key
+    --key-id ed25519:0716597540ee... --out cole-2027.key --reason "annual rotation"
+    """
     with TrialLedger.open(db) as ledger:
         sponsor = load_signer(sponsor_key, passphrase_file)
         old = ledger.registry().keys.get(key_id_)
@@ -283,7 +287,11 @@ def keys_revoke(
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Revoke a key (lost, compromised, person left): it signs nothing after this position."""
+    """Revoke a key (lost, compromised, person left): it signs nothing after this position.
+
+    Example: trial-ledger keys revoke --db trial.db --sponsor-key sponsor.key
+    --key-id ed25519:2477827fafc8... --reason "left the institution"
+    """
     with TrialLedger.open(db) as ledger:
         sponsor = load_signer(sponsor_key, passphrase_file)
         commit = ledger.revoke_key(sponsor, key_id_, reason, today())
@@ -297,7 +305,10 @@ def keys_revoke(
 
 @keys_app.command("list")
 def keys_list(db: DbOption, json_out: JsonFlag = False) -> None:
-    """List every key ever registered, with its person, role, site and status."""
+    """List every key ever registered, with its person, role, site and status.
+
+    Example: trial-ledger keys list --db trial.db --json
+    """
     with TrialLedger.open(db) as ledger:
         registry = ledger.registry()
     rows = [
@@ -469,6 +480,8 @@ def proof_inclusion(
     """Prove that the event at POSITION is in the tree.
 
     JSON: {leafIdx, treeSize, leafHash, root, proof}, hashes base64, leafIdx = position - 1.
+
+    Example: trial-ledger proof inclusion --db trial.db --position 42 --json
     """
     with LedgerReader(db) as reader:
         doc = inclusion(reader, position, tree_size)
@@ -495,6 +508,8 @@ def proof_consistency(
     """Prove the tree of size --to extends the tree of size --from.
 
     JSON: {size1, size2, root1, root2, proof}, hashes base64.
+
+    Example: trial-ledger proof consistency --db trial.db --from 1000 --to 2000 --json
     """
     with LedgerReader(db) as reader:
         doc = consistency(reader, from_, to)
@@ -551,6 +566,8 @@ def verify_bundle(
 
     Also reports bundle files whose SHA-256 differs from the manifest (a damaged copy);
     --json adds them as "damaged_files".
+
+    Example: trial-ledger verify-bundle bundle-2026-12 --sponsor-key sponsor.key.pub --json
     """
     sponsor = read_public_key(sponsor_key)
     source = BundleSource(folder)

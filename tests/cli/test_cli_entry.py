@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import cli
 from tests.cli.test_clinical_paths import (
     ANAKINRA,
     MONTH_7,
@@ -43,3 +45,18 @@ def test_a_refused_json_command_prints_an_error_object_on_stdout(
                      "--value", "99", "--unit", "g/dL", "--date", iso(MONTH_7))  # fmt: skip
     error = json.loads(value.out)
     assert (error["rule"], error["field"], error["value"]) == ("LAB-RANGE", "value", "99")
+
+
+def _leaf_commands(cmd: Any, path: list[str]) -> list[tuple[str, Any]]:
+    subs = getattr(cmd, "commands", None)
+    if not subs:
+        return [(" ".join(path), cmd)]
+    return [found for name, sub in subs.items() for found in _leaf_commands(sub, [*path, name])]
+
+
+def test_every_command_and_subcommand_has_an_example_in_its_help() -> None:
+    commands = _leaf_commands(cli.command(), [])
+    assert len(commands) > 30
+    missing = [name for name, cmd in commands if "Example: trial-ledger" not in (cmd.help or "")
+               and "trial-ledger " + name not in (cmd.help or "")]  # fmt: skip
+    assert missing == []
