@@ -15,7 +15,6 @@ import re
 import sys
 import traceback
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
 
 import typer
@@ -26,7 +25,6 @@ from typer._click.exceptions import ClickException
 from ledger.commands import backup, demo, foundation, trial
 from ledger.commands.common import err_console
 from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
-from ledger.storage_errors import storage_refusal
 from projections import commands as projection_commands
 
 app = typer.Typer(
@@ -40,6 +38,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - rare path
+
         try:
             found = version("trial-ledger")
         except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
@@ -119,6 +119,8 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return fail("interrupted; an append in progress is rolled back whole", 2)
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
+        from ledger.storage_errors import storage_refusal  # noqa: PLC0415 - only on failure
+
         refusal = storage_refusal(e, argv)
         if refusal is not None:
             return fail(refusal.diagnostics(), refusal.exit_code)

@@ -10,7 +10,6 @@ from typing import Annotated, ClassVar
 
 import typer
 
-from ledger.backup import PAGES_PER_STEP, backup_ledger
 from ledger.commands.common import DbOption, JsonFlag, console, emit_json, progress_bar
 
 
@@ -56,7 +55,7 @@ def backup(
             help="Database pages copied per step; progress is shown between steps.",
             min=1,
         ),
-    ] = PAGES_PER_STEP,
+    ] = 1024,  # ledger.backup.PAGES_PER_STEP (a test keeps them equal; imported lazily)
     json_out: JsonFlag = False,
 ) -> None:
     """Copy a ledger, even while others append to it: a consistent, verified single file.
@@ -72,6 +71,8 @@ def backup(
     """
     with ExitStack() as stack:
         progress = _StagedProgress(stack, pages_per_step)
+        from ledger.backup import backup_ledger  # noqa: PLC0415 - heavy: only when run
+
         result = backup_ledger(db, out, pages_per_step=pages_per_step, progress=progress)
     if json_out:
         emit_json(result.to_json())

@@ -17,7 +17,6 @@ from ledger.commands.common import (
     progress_bar,
     read_passphrase,
 )
-from ledger.demo import build_demo, subjects_in_plan
 from ledger.errors import UsageError
 
 
@@ -48,6 +47,8 @@ def demo(
     if keys_dir.exists() and any(keys_dir.iterdir()):
         raise UsageError(f"--keys {keys_dir}: folder is not empty; refusing to overwrite key files")
     passphrase = read_passphrase(passphrase_file, "the demo's key files")
+    from ledger.demo import build_demo, subjects_in_plan  # noqa: PLC0415 - heavy: only when run
+
     with progress_bar("demo subjects", subjects_in_plan(), enabled=True) as progress:
         summary = build_demo(db, keys_dir, seed=seed, passphrase=passphrase, progress=progress)
     document = summary.to_json()

@@ -60,3 +60,11 @@ def test_every_command_and_subcommand_has_an_example_in_its_help() -> None:
     missing = [name for name, cmd in commands if "Example: trial-ledger" not in (cmd.help or "")
                and "trial-ledger " + name not in (cmd.help or "")]  # fmt: skip
     assert missing == []
+
+
+def test_the_backup_commands_default_step_is_the_backup_modules() -> None:
+    from ledger.backup import PAGES_PER_STEP  # noqa: PLC0415
+
+    backup = dict(_leaf_commands(cli.command(), []))["backup"]
+    step = next(p for p in backup.params if p.name == "pages_per_step")
+    assert step.default == PAGES_PER_STEP
