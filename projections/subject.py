@@ -127,7 +127,7 @@ class SubjectProjection(Projection):
             dirty.add(subject)
             if subject in refold:
                 return
-            h = histories.get(subject) or self._history(subject)
+            h = history_of(subject)
             iso = p["effective_date"]
             on = days.get(iso)
             if on is None:
