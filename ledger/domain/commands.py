@@ -1113,6 +1113,13 @@ def correct(
         )
     if field != RECORD_STATUS_FIELD:
         corrected = with_field(target.current, field, new_value)
+        if corrected == target.current:  # another spelling of the same value (100 vs 100.0)
+            raise ValidationError(
+                "new_value",
+                new_value,
+                f"[REC-CORRECT-SAME] {field} of position {position} already has that value "
+                f"({show_value(current_text)})",
+            )
         check_values(corrected)
         _check_corrected(p, ctx, target.current, corrected, position)
     return [

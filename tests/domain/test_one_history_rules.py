@@ -180,3 +180,11 @@ def test_a_new_plasmacytoma_after_an_assessment_without_one_is_progression(
     assert "RESP-PD-PLASMACYTOMA" in assessed.rule_ids
     assert isinstance(progression, ProgressionConfirmed)
     assert progression.rule_ids == ("CONF-PD-SINGLE",)
+
+
+def test_rejects_a_correction_that_only_respells_the_value(
+    recorder: TrialRecorder, cast: Cast, enrolled: str
+) -> None:
+    position = dose(recorder, cast, 30)
+    with pytest.raises(ValidationError, match=r"REC-CORRECT-SAME.*already has that value"):
+        recorder.correct(cast.coordinator, SUBJECT, position, "dose", "100.0", "respelt", day(31))
