@@ -105,12 +105,14 @@ class _Subject:
     h: SubjectHistory
     params: ProtocolParameters = field(init=False)
     evaluations: list[Evaluation] = field(init=False)
+    progressions: list[Progression] = field(init=False)
     progression: Progression | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.params = params_of(self.h)
         self.evaluations = evaluation.evaluate(self.h, self.params)
-        self.progression = evaluation.first_progression_of(self.h, self.params)
+        self.progressions = evaluation.progressions(self.h, self.params, self.evaluations)
+        self.progression = next((p for p in self.progressions if p.supported), None)
 
     @property
     def subject_id(self) -> str:
@@ -413,7 +415,11 @@ def _duration_of_response(subjects: Sequence[_Subject]) -> dict[str, Any]:
     excluded: list[dict[str, Any]] = []
     for s in subjects:
         why = s.exclusion()
-        duration = duration_of_response(s.h, s.evaluations, s.params) if why is None else None
+        duration = (
+            duration_of_response(s.h, s.evaluations, s.params, s.progressions)
+            if why is None
+            else None
+        )
         if duration is None:
             excluded.append(
                 {

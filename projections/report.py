@@ -230,22 +230,20 @@ def _next_visits(h: SubjectHistory, ref: date | None, params: ProtocolParameters
     overdue: list[tuple[date, str, str]] = []
     visits: list[tuple[date, str, str]] = []
     pending = [p for p in h.periods if p.starts_on > ref]
+    due = evaluation.due_transition(h, params)
     if pending:
         p = pending[0]
         visits.append((p.starts_on, f"{p.regimen.value} starts", p.rule_id))
-    else:
-        due = evaluation.due_transition(h, params)
-        if due is not None and h.regimen_on(ref) is not Regimen.FOLLOW_UP:
-            if due[0] <= ref:
-                overdue.append((due[0], f"{due[2]} (overdue)", due[1].rule_id))
-            else:
-                visits.append((due[0], due[2], due[1].rule_id))
+    elif due is not None and h.regimen_on(ref) is not Regimen.FOLLOW_UP:
+        if due[0] <= ref:
+            overdue.append((due[0], f"{due[2]} (overdue)", due[1].rule_id))
+        else:
+            visits.append((due[0], due[2], due[1].rule_id))
     end = h.timeline.treatment_end()
     if end is not None:
         visits.extend(
             (on, "follow-up visit", "REG-EOT-FOLLOW-UP") for on in follow_up_visits(end, params)
         )
-        due = evaluation.due_transition(h, params)
         if due is not None and due[1].rule_id == "REG-FU-COMPLETE":
             visits.append((due[0], due[2], "REG-FU-COMPLETE"))
     upcoming = sorted(v for v in visits if v[0] > ref and (ends is None or v[0] < ends))
@@ -283,7 +281,10 @@ def best_confirmed(
 
 
 def duration_of_response(
-    h: SubjectHistory, evaluations: list[Evaluation], params: ProtocolParameters
+    h: SubjectHistory,
+    evaluations: list[Evaluation],
+    params: ProtocolParameters,
+    progressions: list[evaluation.Progression] | None = None,
 ) -> dict[str, Any] | None:
     """From the first assessment of the first confirmed run at MR or better to progression
     (event) or the last disease evaluation (censored)."""
@@ -291,9 +292,9 @@ def duration_of_response(
     if not found:
         return None
     first = min(found, key=lambda r: r.first_on).first_on
-    progression = next(
-        (p for p in evaluation.progressions(h, params) if p.supported and p.on >= first), None
-    )
+    if progressions is None:
+        progressions = evaluation.progressions(h, params, evaluations)
+    progression = next((p for p in progressions if p.supported and p.on >= first), None)
     if progression is not None:
         end, event = progression.on, True
     else:
@@ -370,7 +371,7 @@ def response_report(h: SubjectHistory) -> dict[str, Any]:
     """The documented ``response`` part of the ``patient`` JSON."""
     params = params_of(h)
     evaluations = evaluation.evaluate(h, params)
-    found = evaluation.progressions(h, params)
+    found = evaluation.progressions(h, params, evaluations)
     supported = [p for p in found if p.supported]
     derived = [p for p in found if p.by_rules]
     return {
@@ -400,7 +401,7 @@ def response_report(h: SubjectHistory) -> dict[str, Any]:
         "progression": supported[0].to_json() if supported else None,
         "progressions": [p.to_json() for p in found],
         "derived_progression_on": derived[0].on.isoformat() if derived else None,
-        "duration_of_response": duration_of_response(h, evaluations, params),
-        "decision_reviews": evaluation.decision_reviews(h, params),
+        "duration_of_response": duration_of_response(h, evaluations, params, found),
+        "decision_reviews": evaluation.decision_reviews(h, params, evaluations),
         "last_evaluation": _iso(last_evaluation(h)),
     }

@@ -264,12 +264,17 @@ def in_line(evaluations: list[Evaluation], line: int) -> list[Evaluation]:
 # --------------------------------------------------------------------------- progression
 
 
-def progressions(h: SubjectHistory, params: ProtocolParameters) -> list[Progression]:
+def progressions(
+    h: SubjectHistory,
+    params: ProtocolParameters,
+    evaluations: list[Evaluation] | None = None,
+) -> list[Progression]:
     """Every progression, by date: recorded ones (dated from the corrected assessments that
     confirm them, else from the investigator's progression date or the confirmation), one the
     rules confirm in the current line that nobody recorded yet, and follow-up visits that found
-    progression."""
-    evaluations = evaluate(h, params)
+    progression. ``evaluations``: :func:`evaluate` of ``h``, when the caller has it already."""
+    if evaluations is None:
+        evaluations = evaluate(h, params)
     found: list[Progression] = []
     for line, (position, event) in enumerate(h.progressions):
         upto = [e for e in in_line(evaluations, line) if e.on <= event.effective_date]
@@ -322,11 +327,13 @@ def progressions(h: SubjectHistory, params: ProtocolParameters) -> list[Progress
     return found
 
 
-def first_progression_of(h: SubjectHistory, params: ProtocolParameters) -> Progression | None:
+def first_progression_of(
+    h: SubjectHistory, params: ProtocolParameters, evaluations: list[Evaluation] | None = None
+) -> Progression | None:
     """The first progression the corrected record supports (the objectives' event): one the
     rules no longer confirm after a correction, and that no investigator judgement was
     recorded for, is not counted (it is listed in :func:`decision_reviews`)."""
-    return next((p for p in progressions(h, params) if p.supported), None)
+    return next((p for p in progressions(h, params, evaluations) if p.supported), None)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -452,10 +459,17 @@ def due_transition(
     return due[0], decision, due[1]
 
 
-def decision_reviews(h: SubjectHistory, params: ProtocolParameters) -> list[dict[str, Any]]:
+def decision_reviews(
+    h: SubjectHistory,
+    params: ProtocolParameters,
+    evaluations: list[Evaluation] | None = None,
+) -> list[dict[str, Any]]:
     """Month-6 decisions the corrected data would now decide otherwise, and progressions
     recorded on the rules that the corrected data no longer confirm (a monitor's query: the
     regimen given stays as recorded; the difference is shown, never hidden)."""
+    if evaluations is None:
+        evaluations = evaluate(h, params)
+    known_progressions = progressions(h, params, evaluations)
     found: list[dict[str, Any]] = [
         {
             "position": p.position,
@@ -467,7 +481,7 @@ def decision_reviews(h: SubjectHistory, params: ProtocolParameters) -> list[dict
             "counted as an event (record the investigator's judgement with a deviation if it "
             "stands)",
         }
-        for p in progressions(h, params)
+        for p in known_progressions
         if not p.supported
     ]
     found += [
@@ -480,7 +494,7 @@ def decision_reviews(h: SubjectHistory, params: ProtocolParameters) -> list[dict
             "reason": f"the corrected assessments confirm progression on {p.confirmed_on} "
             f"(criteria first met {p.on}), which is not recorded: record it with `progression`",
         }
-        for p in progressions(h, params)
+        for p in known_progressions
         if p.source == "derived"
     ]
     found += [
@@ -493,10 +507,9 @@ def decision_reviews(h: SubjectHistory, params: ProtocolParameters) -> list[dict
             "reason": f"the corrected assessments confirm this progression from "
             f"{p.rules_confirmed_on}, before it was recorded ({p.confirmed_on})",
         }
-        for p in progressions(h, params)
+        for p in known_progressions
         if p.rules_confirmed_on is not None and p.rules_confirmed_on < p.confirmed_on
     ]
-    evaluations = evaluate(h, params)
     for period in h.periods:
         if not period.rule_id.startswith("REG-M6-") or period.deviation is not None:
             continue
