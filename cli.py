@@ -22,10 +22,10 @@ from pydantic import ValidationError as PydanticValidationError
 from typer._click.core import Command
 from typer._click.exceptions import ClickException
 
-from ledger.commands import backup, demo, foundation, trial
-from ledger.commands.common import err_console
+from ledger.cli import backup, demo, foundation, trial
+from ledger.cli import projections as projection_commands
+from ledger.cli.common import err_console
 from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
-from projections import commands as projection_commands
 
 app = typer.Typer(
     name="trial-ledger",

@@ -35,12 +35,12 @@ from uuid import UUID, uuid5
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.domain.patient import Patient
-from ledger.domain.recorder import Recorded, TrialRecorder
 from ledger.events import AdverseEventReported, BaselineLabs, Deviation, RegimenChanged
 from ledger.integrity.signing import Signer, write_private_key, write_public_key
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.protocol.parameters import ProtocolParameters, parameters_for
 from ledger.protocol.schedule import Regimen, doses_called_for
+from ledger.recording import Recorded, TrialRecorder
 from ledger.service import TrialLedger, person_key
 from ledger.subject.evaluation import Findings, due_on, due_transition
 from ledger.verify import VerifyReport, verify_ledger

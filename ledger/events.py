@@ -33,6 +33,7 @@ sees the value as given, before surrounding whitespace is stripped.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -50,6 +51,8 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic_core import PydanticCustomError
+
+from ledger.errors import NotFoundError
 
 Role = Literal["sponsor", "investigator", "coordinator", "monitor", "data-manager", "auditor"]
 ROLES: tuple[Role, ...] = (
@@ -647,3 +650,17 @@ def event_name(topic: str) -> str:
 def created_at_utc(value: datetime) -> str:
     """RFC 3339 UTC with microseconds and ``Z``: the form every recorded time takes."""
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def decode_event(
+    topic: str, state: bytes, originator_id: UUID | str, originator_version: int
+) -> LedgerEvent:
+    """Rebuild the pydantic event from its stored columns (validates the payload again)."""
+    try:
+        cls = EVENT_BY_TOPIC[topic]
+    except KeyError:
+        raise NotFoundError(f"unknown event topic {topic!r}: no event model has it") from None
+    payload = json.loads(state)
+    payload["originator_id"] = originator_id
+    payload["originator_version"] = originator_version
+    return cls.model_validate(payload)

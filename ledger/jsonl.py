@@ -2,7 +2,7 @@
 
 Each line is a JSON object whose ``command`` names a recording command (``screen``, ``dose``,
 ``lab``, ...), with the subject, the clinical ``date`` and that command's fields, exactly the
-arguments of the :class:`~ledger.domain.recorder.TrialRecorder` method of the same name
+arguments of the :class:`~ledger.recording.TrialRecorder` method of the same name
 (:mod:`ledger.domain.imports` maps each line to its command). Numbers
 are read as decimals (``2.45`` and ``"2.45"`` are the same; no binary float is ever made).
 :func:`import_line_schema` is the JSON Schema (2020-12) generated from these models; the

@@ -19,7 +19,6 @@ Triggers refuse UPDATE and DELETE on the ledger tables: append-only through the 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -63,11 +62,10 @@ from ledger.chain import (
 from ledger.errors import (
     ConcurrencyError,
     LedgerError,
-    NotFoundError,
     UsageError,
     VerificationError,
 )
-from ledger.events import EVENT_BY_TOPIC, LedgerEvent, created_at_utc
+from ledger.events import LedgerEvent, created_at_utc, decode_event
 from ledger.integrity import merkle
 from ledger.integrity.canonical import canonical_json
 from ledger.integrity.signing import Signer
@@ -491,20 +489,6 @@ class LedgerMapper(Mapper[UUID]):
             stored_event.originator_id,
             stored_event.originator_version,
         )
-
-
-def decode_event(
-    topic: str, state: bytes, originator_id: UUID | str, originator_version: int
-) -> LedgerEvent:
-    """Rebuild the pydantic event from its stored columns (validates the payload again)."""
-    try:
-        cls = EVENT_BY_TOPIC[topic]
-    except KeyError:
-        raise NotFoundError(f"unknown event topic {topic!r}: no event model has it") from None
-    payload = json.loads(state)
-    payload["originator_id"] = originator_id
-    payload["originator_version"] = originator_version
-    return cls.model_validate(payload)
 
 
 def sqlite_env(db_path: Path) -> dict[str, str]:

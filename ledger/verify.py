@@ -53,6 +53,7 @@ from ledger.events import (
     REGISTRY_TOPICS,
     SCREENING_TOPIC,
     TrialCreated,
+    decode_event,
     event_name,
     trial_stream_id,
 )
@@ -67,7 +68,6 @@ from ledger.integrity.checkpoint import (
 from ledger.integrity.signing import key_id, verify_signature
 from ledger.registry import KeyRegistry, RegisteredKey
 from ledger.storage_errors import is_damage
-from ledger.store import decode_event
 from ledger.verifier_state import RegistryEvent, VerifierState, load_state, save_state
 
 TRIAL_ID = "NCT00635154"

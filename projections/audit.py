@@ -42,8 +42,8 @@ from ledger.events import (
     event_name,
 )
 from ledger.store import LedgerReader
+from projections.base import ALL_TOPICS, Context, Handler, Projection, Row
 from projections.decoding import EVENT_TYPE, Payload, event_type, payload_of
-from projections.engine import ALL_TOPICS, Context, Handler, Projection, Row
 
 COLUMNS: tuple[str, ...] = (
     "position",

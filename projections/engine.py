@@ -39,71 +39,20 @@ import contextlib
 import fcntl
 import multiprocessing
 import sqlite3
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from ledger.errors import UsageError, VerificationError
-from ledger.events import ALL_EVENTS
 from ledger.store import LedgerReader
 from ledger.verify import verify_from
-from projections.decoding import Payload, raw_payload
-
-Row = tuple[Any, ...]
-"""A stored row as the engine reads it: (position, originator_id, originator_version, topic,
-state, leaf_hash, commit_seq)."""
-Handler = Callable[[Row, Payload], None]
-"""Called with (position, commit seq, decoded payload) for each event of a handled topic."""
-
-ALL_TOPICS: frozenset[str] = frozenset(cls.TOPIC for cls in ALL_EVENTS)
-
-
-@dataclass
-class Context:
-    """What a projection may use while consuming: the ledger (read-only) and its view file."""
-
-    reader: LedgerReader
-    conn: sqlite3.Connection
-
-
-class Projection(ABC):
-    """One read model: its tables, its per-topic handlers, and how it writes a batch."""
-
-    name: ClassVar[str]
-    version: ClassVar[int] = 1
-    """Schema/semantics version: a change makes the engine rebuild the views."""
-    handles: ClassVar[frozenset[str]]
-    ignores: ClassVar[frozenset[str]]
-    """Topics deliberately not read (with ``handles``: every topic of ``ALL_EVENTS``)."""
-    tables: ClassVar[tuple[str, ...]]
-    """Tables the projection owns, dumped in this order by :meth:`dump`."""
-
-    @abstractmethod
-    def create(self, conn: sqlite3.Connection) -> None:
-        """Create the tables (idempotent)."""
-
-    def create_indexes(self, conn: sqlite3.Connection) -> None:  # noqa: B027 - optional hook
-        """Create secondary indexes (after a rebuild's bulk load, or with the tables)."""
-
-    @abstractmethod
-    def start(self, ctx: Context) -> None:
-        """Begin consuming (called once per catch-up, before the first event)."""
-
-    @abstractmethod
-    def handlers(self) -> dict[str, Handler]:
-        """The handler of each topic in :attr:`handles`."""
-
-    def unknown(self, topic: str) -> Handler | None:
-        """Handler for a topic this build does not know (default: ignore it)."""
-        return None
-
-    @abstractmethod
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
-        """Write the view rows changed since the last flush (events up to ``upto`` applied)."""
+from projections.audit import AuditProjection
+from projections.base import Context, Handler, Projection
+from projections.decoding import raw_payload
+from projections.subject import SubjectProjection
 
 
 @dataclass(frozen=True)
@@ -220,9 +169,7 @@ def default_views_path(db_path: Path) -> Path:
 
 
 def default_projections() -> list[Projection]:
-    from projections.audit import AuditProjection  # noqa: PLC0415 - modules import the engine
-    from projections.subject import SubjectProjection  # noqa: PLC0415
-
+    """The trial's read models: the subject view and the audit trail."""
     return [SubjectProjection(), AuditProjection()]
 
 

@@ -31,13 +31,14 @@ from ledger.events import (
     CorrectionRecorded,
     DoseAdministered,
     SubjectEvent,
+    decode_event,
     subject_stream_id,
 )
 from ledger.protocol.schedule import Regimen
-from ledger.store import LedgerReader, decode_event
+from ledger.store import LedgerReader
 from ledger.subject.history import HISTORY_JSON, Entry, SubjectHistory
+from projections.base import Context, Handler, Projection, Row
 from projections.decoding import Payload
-from projections.engine import Context, Handler, Projection, Row
 
 SUBJECT_TOPICS: frozenset[str] = frozenset(
     cls.TOPIC for cls in ALL_EVENTS if issubclass(cls, SubjectEvent)

@@ -3,20 +3,15 @@
 * :mod:`ledger.domain.patient`: :class:`Patient`, folded from a subject's events (state only).
 * :mod:`ledger.domain.guards`: the ledger's recording rules (ids ``REC-*``, ``LAB-*``, ``AE-*``).
 * :mod:`ledger.domain.commands`: one pure function per command: rules, then events.
-* :mod:`ledger.domain.recorder`: :class:`TrialRecorder`, the commands over a signed ledger.
 """
 
 from ledger.domain.guards import RECORDING_RULE_IDS, TrialContext
 from ledger.domain.patient import Patient
-from ledger.domain.recorder import ImportRefused, Recorded, TrialRecorder
 from ledger.subject.evaluation import Findings
 
 __all__ = [
     "RECORDING_RULE_IDS",
     "Findings",
-    "ImportRefused",
     "Patient",
-    "Recorded",
     "TrialContext",
-    "TrialRecorder",
 ]

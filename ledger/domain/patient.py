@@ -23,8 +23,8 @@ from ledger.events import (
     DoseMissed,
     LedgerEvent,
     SubjectEvent,
+    decode_event,
 )
-from ledger.store import decode_event
 from ledger.subject.corrections import Record, apply_correction
 from ledger.subject.history import SubjectHistory
 

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 
 import cli
 from ledger import input_limits
-from ledger.domain import TrialRecorder
 from ledger.errors import LedgerError, ValidationError, show_value
 from ledger.input_limits import (
     MAX_DEPTH,
@@ -37,6 +36,7 @@ from ledger.input_limits import (
 )
 from ledger.integrity.signing import Signer, generate_private_key, write_private_key
 from ledger.jsonl import parse_line
+from ledger.recording import TrialRecorder
 from ledger.service import person_key
 from tests.domain.trial_helpers import SUBJECT, TODAY, day, enrol_subject
 from tests.support import GENESIS_DATE, Cast, create_ledger

@@ -13,9 +13,8 @@ import pytest
 
 from cli import run
 from ledger.demo import build_demo
-from ledger.events import DoseAdministered, KeyRevoked, KeyRotated, RegimenChanged
+from ledger.events import DoseAdministered, KeyRevoked, KeyRotated, RegimenChanged, decode_event
 from ledger.service import TrialLedger
-from ledger.store import decode_event
 from ledger.verify import verify_ledger
 
 

@@ -13,9 +13,9 @@ import typer
 from typer.main import get_command
 
 import cli
-from ledger.domain import TrialRecorder
 from ledger.integrity.signing import Signer, generate_private_key, write_private_key
 from ledger.jsonl import import_line_schema_text
+from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger, person_key
 from ledger.store import LedgerReader
 from tests.domain.trial_helpers import (

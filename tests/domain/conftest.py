@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.domain import TrialRecorder
+from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from tests.domain.trial_helpers import SUBJECT, TODAY, enrol_subject
 from tests.support import Cast

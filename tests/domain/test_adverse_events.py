@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.domain import TrialRecorder
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
 from ledger.events import AdverseEventReported, AdverseEventResolved
+from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import SUBJECT, day
 from tests.support import Cast
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from ledger.domain import TrialRecorder
 from ledger.errors import ValidationError
 from ledger.events import SubjectId, is_subject_id
+from ledger.recording import TrialRecorder
 from ledger.service import person_key
 from tests.domain.trial_helpers import SCREENED_ON
 from tests.support import Cast, screening

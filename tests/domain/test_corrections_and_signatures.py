@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import TrialRecorder
 from ledger.errors import AuthorisationError, NotFoundError, RuleViolation, ValidationError
 from ledger.events import (
     ENTERED_IN_ERROR,
@@ -16,6 +15,7 @@ from ledger.events import (
     RecordSigned,
     SubjectEnrolled,
 )
+from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import OTHER, SUBJECT, assess_serum, day, enrol_subject
 from tests.support import Cast
 

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import TrialRecorder
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
 from ledger.events import ENTERED_IN_ERROR, RECORD_STATUS_FIELD, Deviation, DoseAdministered
 from ledger.protocol.schedule import DoseRuleViolation
+from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import (
     OTHER,
     START,

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import TrialRecorder
 from ledger.errors import AuthorisationError, NotFoundError, RuleViolation, ValidationError
 from ledger.events import Deviation, EligibilityAssessed, RegimenChanged, SubjectEnrolled
+from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import (
     ENROLLED_ON,
     SCREENED_ON,

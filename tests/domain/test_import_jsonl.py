@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from ledger.domain import ImportRefused, TrialRecorder
 from ledger.errors import AuthorisationError, UsageError
 from ledger.events import LabResulted
 from ledger.jsonl import import_line_schema, import_line_schema_text
+from ledger.recording import ImportRefused, TrialRecorder
 from tests.domain.trial_helpers import OTHER, SUBJECT, baseline, day, eligible_inputs
 from tests.support import Cast, new_signer
 

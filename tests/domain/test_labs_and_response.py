@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Findings, Recorded, TrialRecorder
+from ledger.domain import Findings
 from ledger.errors import RuleViolation, ValidationError
 from ledger.events import (
     Deviation,
@@ -17,6 +17,7 @@ from ledger.events import (
     ResponseAssessed,
 )
 from ledger.protocol.schedule import Regimen
+from ledger.recording import Recorded, TrialRecorder
 from tests.domain.trial_helpers import (
     ENROLLED_ON,
     START,

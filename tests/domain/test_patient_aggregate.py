@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Patient, TrialRecorder, commands
+from ledger.domain import Patient, commands
 from ledger.errors import ConcurrencyError, UsageError
 from ledger.events import (
     ENTERED_IN_ERROR,
@@ -18,6 +18,7 @@ from ledger.events import (
     subject_stream_id,
 )
 from ledger.protocol.schedule import Regimen
+from ledger.recording import TrialRecorder
 from ledger.subject.evaluation import evaluate
 from tests.domain.trial_helpers import START, SUBJECT, assess_serum, day
 from tests.support import Cast

@@ -25,7 +25,6 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 import cli
-from ledger.domain import TrialRecorder
 from ledger.errors import ValidationError
 from ledger.events import (
     CorrectionRecorded,
@@ -41,6 +40,7 @@ from ledger.events import (
     subject_stream_id,
     trial_stream_id,
 )
+from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import SUBJECT, day
 from tests.support import Cast
 

@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Findings, TrialRecorder
+from ledger.domain import Findings
 from ledger.errors import RuleViolation, ValidationError
 from ledger.events import Deviation, ProgressionConfirmed, RegimenChanged, ResponseAssessed
 from ledger.protocol.schedule import Regimen
+from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import SUBJECT, assess_serum, day, event_names, month_start
 from tests.support import Cast
 

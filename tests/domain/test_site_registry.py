@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from ledger.domain import TrialRecorder
 from ledger.errors import AuthorisationError, UsageError, ValidationError
 from ledger.events import (
     KeyRegistered,
@@ -21,6 +20,7 @@ from ledger.events import (
     PersonKey,
     SiteRegistered,
 )
+from ledger.recording import TrialRecorder
 from ledger.registry import KeyRegistry
 from ledger.service import TRIAL_STREAM, TrialLedger, person_key, site_registered, today
 from ledger.store import CommitSeal, LedgerReader

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Recorded, TrialRecorder
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
 from ledger.events import RegimenChanged
 from ledger.protocol.schedule import Regimen
+from ledger.recording import Recorded, TrialRecorder
 from tests.domain.trial_helpers import (
     OTHER,
     SCREENED_ON,

@@ -6,9 +6,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ledger.domain import Findings, Recorded, TrialRecorder
+from ledger.domain import Findings
 from ledger.events import BaselineLabs
 from ledger.protocol.eligibility import EligibilityInput
+from ledger.recording import Recorded, TrialRecorder
 from tests.support import Cast
 
 SUBJECT = "MC0282-001-017"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from ledger.commands.common import read_passphrase
+from ledger.cli.common import read_passphrase
 from ledger.errors import KeyFileError, UsageError
 from ledger.integrity.signing import (
     check_owner_only,

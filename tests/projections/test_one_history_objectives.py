@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ledger.domain import TrialRecorder
+from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from projections.engine import ProjectionEngine
 from projections.objectives import trial_summary

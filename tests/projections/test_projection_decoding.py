@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.events import ALL_EVENTS, EVENT_BY_TOPIC
+from ledger.events import ALL_EVENTS, EVENT_BY_TOPIC, decode_event
 from ledger.service import TrialLedger
-from ledger.store import decode_event
+from projections.base import ALL_TOPICS, Projection
 from projections.decoding import FIELDS_READ, event_type, payload_of
-from projections.engine import ALL_TOPICS, Projection, default_projections
+from projections.engine import default_projections
 from tests.projection_support import Trial, every_event_type, trial  # noqa: F401
 
 ALL_TOPIC_NAMES = sorted(cls.TOPIC for cls in ALL_EVENTS)

@@ -28,13 +28,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.domain import Patient, TrialRecorder, commands
+from ledger.domain import Patient, commands
 from ledger.domain.guards import TrialContext
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
 from ledger.events import ENTERED_IN_ERROR, RECORD_STATUS_FIELD, LabResulted, SubjectEvent
 from ledger.integrity.signing import Signer
 from ledger.protocol.parameters import MC0282_ORIGINAL
 from ledger.protocol.schedule import ON_TREATMENT
+from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from ledger.subject import evaluation
 from ledger.subject.evaluation import Findings

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ledger.commands.common import (
+from ledger.cli.common import (
     DbOption,
     JsonFlag,
     PassphraseFileOption,

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.commands.common import (
+from ledger.cli.common import (
     DbOption,
     JsonFlag,
     console,

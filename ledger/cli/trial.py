@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.chain import CommitHeader, EventRow
-from ledger.commands.common import (
+from ledger.cli.common import (
     DbOption,
     JsonFlag,
     KeyOption,
@@ -30,7 +30,7 @@ from ledger.commands.common import (
     load_signer,
     parse_date,
 )
-from ledger.domain import Findings, Recorded, TrialRecorder
+from ledger.domain import Findings
 from ledger.domain.guards import check_subject_id
 from ledger.errors import UsageError, ValidationError
 from ledger.events import (
@@ -44,6 +44,7 @@ from ledger.input_limits import load_json_file, parse_decimal
 from ledger.integrity.signing import Signer
 from ledger.jsonl import import_line_schema_text
 from ledger.protocol.eligibility import EligibilityInput
+from ledger.recording import Recorded, TrialRecorder
 from ledger.registry import KeyRegistry
 from ledger.service import TrialLedger, today
 from ledger.store import LedgerReader

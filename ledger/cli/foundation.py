@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from ledger.bundle import BundleSource, export_bundle
-from ledger.commands import sites
-from ledger.commands.common import (
+from ledger.cli import sites
+from ledger.cli.common import (
     DbOption,
     JsonFlag,
     PassphraseFileOption,

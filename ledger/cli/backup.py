@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar
 
 import typer
 
-from ledger.commands.common import DbOption, JsonFlag, console, emit_json, progress_bar
+from ledger.cli.common import DbOption, JsonFlag, console, emit_json, progress_bar
 
 
 class _StagedProgress:
