@@ -219,31 +219,11 @@ def _disease_burden(inp: EligibilityInput, t: EligibilityThresholds) -> Criterio
     )
 
 
-def assess_eligibility(inp: EligibilityInput, params: ProtocolParameters) -> EligibilityResult:
-    """Check every eligibility criterion of NCT00635154 (protocol, Eligibility).
-
-    Disease: smoldering/indolent myeloma (ELIG-DIAGNOSIS) with at least one of marrow plasma
-    cells >= 10%, serum IgG/IgA M-protein >= 3.0 g/dL, urine light chain >= 1 g/24 h
-    (ELIG-DISEASE; an IgM, IgD or light-chain-only serum M-protein does not count); measurable
-    disease; no need for immediate chemotherapy; no active myeloma or amyloidosis needing it; no
-    interacting agents. Patient: age, ECOG <= 0, WBC >= 3500, ANC >= 1700, creatinine <= 1.5 x
-    ULN, self-injection, pregnancy, infection/IV antibiotics (12 weeks), open wounds, other
-    malignancy (5 years), NYHA III/IV, RA/immunosuppression, asthma/IBD/debilitating illness.
-    Prior therapy: strictly more than 30 days since a prohibited agent (ELIG-WASHOUT).
-    """
-    t = params.eligibility
-    weeks = t.infection_lookback_weeks
-    years = t.malignancy_lookback_years
-    washout = inp.days_since_prohibited_agent
-    pregnancy_ok = inp.pregnancy_test in ("negative", "not_applicable")
-    criteria = (
-        CriterionResult(
-            criterion_id="ELIG-AGE",
-            description="age in years",
-            measured=str(inp.age_years),
-            threshold=f"{t.age_min_years}-{t.age_max_years}",
-            passed=t.age_min_years <= inp.age_years <= t.age_max_years,
-        ),
+def _disease_criteria(
+    inp: EligibilityInput, t: EligibilityThresholds
+) -> tuple[CriterionResult, ...]:
+    """The disease: diagnosis, burden, measurable, and no need (nor bar) for chemotherapy."""
+    return (
         _present(
             "ELIG-DIAGNOSIS",
             "new or existing smoldering or indolent multiple myeloma",
@@ -266,6 +246,14 @@ def assess_eligibility(inp: EligibilityInput, params: ProtocolParameters) -> Eli
             "agents interacting with anakinra (etanercept, infliximab, thalidomide)",
             inp.interacting_agents,
         ),
+    )
+
+
+def _fitness_criteria(
+    inp: EligibilityInput, t: EligibilityThresholds
+) -> tuple[CriterionResult, ...]:
+    """Performance status and laboratory values: ECOG, WBC, ANC, creatinine."""
+    return (
         CriterionResult(
             criterion_id="ELIG-ECOG",
             description="ECOG performance status",
@@ -284,6 +272,17 @@ def assess_eligibility(inp: EligibilityInput, params: ProtocolParameters) -> Eli
             threshold=f"<= {t.creatinine_max_x_uln} x ULN",
             passed=inp.creatinine_x_uln <= t.creatinine_max_x_uln,
         ),
+    )
+
+
+def _patient_criteria(
+    inp: EligibilityInput, t: EligibilityThresholds
+) -> tuple[CriterionResult, ...]:
+    """The patient: self-injection, pregnancy, and the conditions that exclude."""
+    weeks = t.infection_lookback_weeks
+    years = t.malignancy_lookback_years
+    pregnancy_ok = inp.pregnancy_test in ("negative", "not_applicable")
+    return (
         _present(
             "ELIG-SELF-INJECT",
             "able to self-inject or has a caregiver who can",
@@ -321,6 +320,34 @@ def assess_eligibility(inp: EligibilityInput, params: ProtocolParameters) -> Eli
             "asthma, inflammatory bowel disease or debilitating illness",
             inp.asthma_ibd_or_debilitating_illness,
         ),
+    )
+
+
+def assess_eligibility(inp: EligibilityInput, params: ProtocolParameters) -> EligibilityResult:
+    """Check every eligibility criterion of NCT00635154 (protocol, Eligibility).
+
+    Disease: smoldering/indolent myeloma (ELIG-DIAGNOSIS) with at least one of marrow plasma
+    cells >= 10%, serum IgG/IgA M-protein >= 3.0 g/dL, urine light chain >= 1 g/24 h
+    (ELIG-DISEASE; an IgM, IgD or light-chain-only serum M-protein does not count); measurable
+    disease; no need for immediate chemotherapy; no active myeloma or amyloidosis needing it; no
+    interacting agents. Patient: age, ECOG <= 0, WBC >= 3500, ANC >= 1700, creatinine <= 1.5 x
+    ULN, self-injection, pregnancy, infection/IV antibiotics (12 weeks), open wounds, other
+    malignancy (5 years), NYHA III/IV, RA/immunosuppression, asthma/IBD/debilitating illness.
+    Prior therapy: strictly more than 30 days since a prohibited agent (ELIG-WASHOUT).
+    """
+    t = params.eligibility
+    washout = inp.days_since_prohibited_agent
+    criteria = (
+        CriterionResult(
+            criterion_id="ELIG-AGE",
+            description="age in years",
+            measured=str(inp.age_years),
+            threshold=f"{t.age_min_years}-{t.age_max_years}",
+            passed=t.age_min_years <= inp.age_years <= t.age_max_years,
+        ),
+        *_disease_criteria(inp, t),
+        *_fitness_criteria(inp, t),
+        *_patient_criteria(inp, t),
         CriterionResult(
             criterion_id="ELIG-WASHOUT",
             description="days since DHEA, clarithromycin, pamidronate, steroids, M-protein agents",
