@@ -155,6 +155,12 @@ class SubjectHistory:
             return
         if self.last_date is None or e.effective_date > self.last_date:
             self.last_date = e.effective_date
+        if not self._fold_clinical(e, pos):
+            self._fold_participation(e, pos)
+
+    def _fold_clinical(self, e: SubjectEvent, pos: int | None) -> bool:
+        """Doses, labs, assessments, progressions, adverse events, follow-up visits and regimen
+        changes; False for any other event."""
         if isinstance(e, DoseAdministered):
             self.tally_dose(e.drug, e.effective_date)
         elif isinstance(e, DoseMissed):
@@ -167,7 +173,19 @@ class SubjectHistory:
             _insert_by_date(self.assessment_records, (pos, e))
         elif isinstance(e, RegimenChanged):
             self.timeline.add(e, pos)
-        elif isinstance(e, SubjectScreened):
+        elif isinstance(e, ProgressionConfirmed):
+            _insert_by_date(self.progressions, (pos, e))
+        elif isinstance(e, AdverseEventReported | AdverseEventResolved):
+            self._adverse_event(e, pos)
+        elif isinstance(e, FollowUpVisit):
+            self.follow_ups.append((pos, e))
+        else:
+            return False
+        return True
+
+    def _fold_participation(self, e: SubjectEvent, pos: int | None) -> None:
+        """Screening, eligibility, consent, enrolment and the ends of participation."""
+        if isinstance(e, SubjectScreened):
             self.screening, self.screening_position = e, pos
         elif isinstance(e, EligibilityAssessed):
             self.eligibility, self.eligibility_position = e, pos
@@ -175,12 +193,6 @@ class SubjectHistory:
             self.consents.append(e)
         elif isinstance(e, SubjectEnrolled):
             self.enrolment = e
-        elif isinstance(e, ProgressionConfirmed):
-            _insert_by_date(self.progressions, (pos, e))
-        elif isinstance(e, AdverseEventReported | AdverseEventResolved):
-            self._adverse_event(e, pos)
-        elif isinstance(e, FollowUpVisit):
-            self.follow_ups.append((pos, e))
         elif isinstance(e, SubjectWithdrawn):
             if e.consent_withdrawn:
                 self.consent_withdrawal = e
