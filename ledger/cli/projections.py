@@ -80,7 +80,7 @@ def _caught_up(reader: LedgerReader, views: Path | None) -> ProjectionEngine:
     engine = ProjectionEngine(reader, views)
     behind = reader.size() - min((t.position for t in engine.status()), default=0)
     with progress_bar("projections", behind, enabled=behind >= QUIET_BELOW) as progress:
-        engine.catch_up(progress)
+        engine.catch_up(lambda done, _total: progress(done))
     return engine
 
 
@@ -438,8 +438,8 @@ def projections_rebuild(
     with LedgerReader(db) as reader:
         engine = ProjectionEngine(reader, views)
         started = time.perf_counter()
-        with progress_bar("rebuild", reader.size(), enabled=True) as progress:
-            report = engine.rebuild(progress)
+        with progress_bar("rebuild", reader.size(), enabled=not json_out) as progress:
+            report = engine.rebuild(lambda done, _total: progress(done))
         seconds = time.perf_counter() - started
     result = {
         "views": str(engine.views_path),
