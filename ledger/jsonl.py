@@ -18,204 +18,30 @@ Example (a returned dosing diary and a lab transfer)::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from ledger import input_limits
+from ledger.domain.commands import COMMANDS, Command
+from ledger.domain.commands.base import check_numbers
 from ledger.errors import ValidationError, refusal_from_pydantic
-from ledger.events import (
-    ActionTaken,
-    AeId,
-    Analyte,
-    Attribution,
-    BaselineLabs,
-    Deviation,
-    Drug,
-    Reason,
-    ResponseCategory,
-    Route,
-    Seriousness,
-    ShortText,
-    SiteCode,
-    SubjectId,
-)
-from ledger.protocol.eligibility import EligibilityInput
 
 SCHEMA_ID = "urn:trial-ledger:schema:import-line:v1"
 
 
-class _Line(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+IMPORTABLE: tuple[type[Command], ...] = tuple(c for c in COMMANDS if c.importable)
+"""The commands an import line may name: every recording command whose commit is one of
+authorship (a signature, ``sign``, is its own commit with its own meaning)."""
 
-    subject_id: SubjectId = Field(description="Pseudonymous subject id, e.g. MC0282-001-017.")
-    date: dt.date = Field(description="Clinical (effective) date of the fact, YYYY-MM-DD.")
-
-
-class ScreenLine(_Line):
-    """A subject is screened at a site."""
-
-    command: Literal["screen"]
-    site: SiteCode
-    age_years: int = Field(ge=18, le=120)
-    sex: Literal["F", "M", "U"]
+IMPORT_LINE: TypeAdapter[Command] = TypeAdapter(
+    Annotated[Union[IMPORTABLE], Field(discriminator="command")]  # type: ignore[arg-type]  # noqa: UP007 - a union built from the command list
+)
 
 
-class EligibilityLine(_Line):
-    """Every eligibility criterion's measured value (the protocol checks them all)."""
-
-    command: Literal["eligibility"]
-    inputs: EligibilityInput
-
-
-class ConsentLine(_Line):
-    command: Literal["consent"]
-    consent_version: ShortText
-
-
-class EnrolLine(_Line):
-    """Enrolment with baseline labs; a waiver (naming every failing criterion) records a
-    protocol deviation for an ineligible subject."""
-
-    command: Literal["enrol"]
-    treatment_start: dt.date
-    baseline: BaselineLabs
-    waiver: Deviation | None = None
-
-
-class DoseLine(_Line):
-    """A dose given; one the calendar does not call for needs a deviation (rule, reason)."""
-
-    command: Literal["dose"]
-    drug: Drug
-    dose: Decimal = Field(gt=0, le=1000)
-    unit: Literal["mg"] = "mg"
-    route: Route
-    deviation: Deviation | None = None
-
-
-class MissedDoseLine(_Line):
-    command: Literal["missed-dose"]
-    drug: Drug
-    reason: Reason
-    held: bool = Field(default=False, description="true: held by the investigator.")
-
-
-class LabLine(_Line):
-    """A lab result in its analyte's unit (serum_m_protein g/dL, urine_m_protein mg/24h, ...)."""
-
-    command: Literal["lab"]
-    analyte: Analyte
-    value: Decimal = Field(ge=0)
-    unit: str
-
-
-class AssessLine(_Line):
-    """A response assessment: the investigator's category; the rules derive their own."""
-
-    command: Literal["assess"]
-    investigator_category: ResponseCategory
-    new_bone_lesions: bool | None = None
-    plasmacytoma: bool | None = None
-    hypercalcaemia: bool | None = None
-
-
-class ProgressionLine(_Line):
-    command: Literal["progression"]
-    basis: Reason
-    deviation: Deviation | None = None
-
-
-class AdvanceLine(_Line):
-    """Apply the scheduled regimen transitions due by the date."""
-
-    command: Literal["advance"]
-    physician_continues: bool = False
-
-
-class StopTreatmentLine(_Line):
-    command: Literal["stop-treatment"]
-    reason: Reason
-
-
-class AdverseEventLine(_Line):
-    command: Literal["ae"]
-    term: ShortText = Field(description="CTCAE term.")
-    grade: int = Field(ge=1, le=5)
-    attribution: Attribution
-    action_taken: ActionTaken
-    seriousness_criteria: tuple[Seriousness, ...] = ()
-    ae_id: AeId | None = None
-
-
-class ResolveAdverseEventLine(_Line):
-    command: Literal["ae-resolve"]
-    ae_id: AeId
-    outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"]
-
-
-class FollowUpLine(_Line):
-    command: Literal["follow-up"]
-    disease_status: Literal["no-progression", "progression", "unknown"]
-    note: str = ""
-
-
-class WithdrawLine(_Line):
-    command: Literal["withdraw"]
-    reason: Reason
-    consent_withdrawn: bool = True
-
-
-class OffStudyLine(_Line):
-    command: Literal["off-study"]
-    reason: Reason
-
-
-class DeathLine(_Line):
-    command: Literal["death"]
-    cause: Reason
-
-
-class CorrectLine(_Line):
-    """A correction of the event at ``position`` (of the same subject, already in the ledger)."""
-
-    command: Literal["correct"]
-    position: int = Field(ge=1)
-    field: ShortText
-    new_value: str
-    old_value: str | None = None
-    reason: Reason
-
-
-ImportLine = Annotated[
-    ScreenLine
-    | EligibilityLine
-    | ConsentLine
-    | EnrolLine
-    | DoseLine
-    | MissedDoseLine
-    | LabLine
-    | AssessLine
-    | ProgressionLine
-    | AdvanceLine
-    | StopTreatmentLine
-    | AdverseEventLine
-    | ResolveAdverseEventLine
-    | FollowUpLine
-    | WithdrawLine
-    | OffStudyLine
-    | DeathLine
-    | CorrectLine,
-    Field(discriminator="command"),
-]
-IMPORT_LINE: TypeAdapter[ImportLine] = TypeAdapter(ImportLine)
-
-
-def parse_line(text: str) -> ImportLine:
+def parse_line(text: str) -> Command:
     """One line as its model; a refusal names the field, the (truncated) value and the rule.
 
     The line is parsed within the limits of :mod:`ledger.input_limits` (nesting depth, number
@@ -230,26 +56,16 @@ def parse_line(text: str) -> ImportLine:
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             raise ValidationError("command", document.get("command"), error["msg"]) from None
         raise refusal_from_pydantic(error, skip=1, default_field="line") from None
-    _check_decimals(line)
+    check_numbers(line)
     return line
-
-
-def _check_decimals(value: object, path: str = "") -> None:
-    """Every decimal of a line within the number limits (a decimal may be written as a JSON
-    string, which the JSON hooks do not see)."""
-    if isinstance(value, Decimal):
-        input_limits.check_number(path, value)
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            _check_decimals(getattr(value, name), f"{path}.{name}" if path else name)
-    elif isinstance(value, tuple | list):
-        for index, item in enumerate(value):
-            _check_decimals(item, f"{path}.{index}")
 
 
 def import_line_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of one import line, generated from the models above."""
     schema = IMPORT_LINE.json_schema(mode="validation")
+    for definition in schema.get("$defs", {}).values():
+        if "command" in definition.get("properties", {}):  # the tag is required in a line
+            definition["required"] = ["command", *definition.get("required", [])]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -16,35 +16,32 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
 
 from ledger.chain import CommitRecord
-from ledger.domain import commands
+from ledger.domain.commands import Command, handler_for
 from ledger.domain.guards import TrialContext, check_subject_id
-from ledger.domain.imports import events_for
 from ledger.domain.patient import Patient
 from ledger.errors import ConcurrencyError, LedgerError, NotFoundError, UsageError
-from ledger.events import BaselineLabs, Deviation, SubjectEvent, subject_stream_id
+from ledger.events import SubjectEvent, subject_stream_id
 from ledger.input_limits import read_import_lines
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
-from ledger.protocol.eligibility import EligibilityInput
+from ledger.recording_legacy import LegacyCommands
 from ledger.service import AT_HEAD, TrialLedger, today
-from ledger.subject.evaluation import Findings
 
-P = ParamSpec("P")
 E = TypeVar("E", bound=SubjectEvent)
-Command = Callable[Concatenate[Patient, TrialContext, P], list[SubjectEvent]]
 BUSY_RETRIES = 8
 """Attempts of one recording command when other commits keep extending the same subject."""
 BUSY_BACKOFF_S = 0.02
 """Pause before the n-th retry: n times this (a short, growing wait)."""
 
 MAX_LISTED_PROBLEMS = 50
+PROGRESS_EVERY = 100
+"""Lines between two progress reports of an import."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ class ImportRefused(LedgerError):
         )
 
 
-class TrialRecorder:
+class TrialRecorder(LegacyCommands):
     """One method per recording command; each returns what it wrote (:class:`Recorded`)."""
 
     def __init__(self, ledger: TrialLedger, *, clock: Callable[[], date] = today) -> None:
@@ -123,19 +120,17 @@ class TrialRecorder:
 
     # ------------------------------------------------------------------ writing
 
-    def _record(
-        self,
-        signer: Signer,
-        subject_id: str,
-        command: Command[P],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> Recorded:
+    def record(self, signer: Signer, command: Command) -> Recorded:
+        """Run ``command`` for its subject and append its events as one commit signed by
+        ``signer`` (with the command's meaning). A refusal writes nothing. When another commit
+        extended the subject first, the subject is reloaded and the rules checked again (up to
+        :data:`BUSY_RETRIES` times)."""
+        handler = handler_for(command)
         for attempt in range(1, BUSY_RETRIES + 1):
-            patient = self.patient(subject_id)
-            events = command(patient, self.context(), *args, **kwargs)
+            patient = self.patient(command.subject_id)
+            events = handler(patient, self.context(), command)
             try:
-                commit = self.ledger.append(signer, events)
+                commit = self.ledger.append(signer, events, meaning=command.meaning)
             except ConcurrencyError:
                 # Another commit extended this subject first: reload it (patient() reads the
                 # events stored since) and check the rules again on what is now recorded.
@@ -146,243 +141,40 @@ class TrialRecorder:
             return Recorded(commit, tuple(events))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def screen(
-        self, signer: Signer, subject_id: str, site: str, age: int, sex: str, on: date
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.screen, site, age, sex, on)
-
-    def assess_eligibility(
-        self, signer: Signer, subject_id: str, inputs: EligibilityInput, on: date
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.assess_eligibility, inputs, on)
-
-    def consent(self, signer: Signer, subject_id: str, consent_version: str, on: date) -> Recorded:
-        return self._record(signer, subject_id, commands.consent, consent_version, on)
-
-    def enrol(
-        self,
-        signer: Signer,
-        subject_id: str,
-        treatment_start: date,
-        baseline: BaselineLabs,
-        on: date,
-        waiver: Deviation | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer, subject_id, commands.enrol, treatment_start, baseline, on, waiver
-        )
-
-    def record_dose(
-        self,
-        signer: Signer,
-        subject_id: str,
-        drug: str,
-        dose: Decimal,
-        route: str,
-        on: date,
-        deviation: Deviation | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer, subject_id, commands.record_dose, drug, dose, route, on, deviation
-        )
-
-    def record_missed_dose(
-        self,
-        signer: Signer,
-        subject_id: str,
-        drug: str,
-        reason: str,
-        on: date,
-        held: bool = False,
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.record_missed_dose, drug, reason, on, held)
-
-    def record_lab(
-        self,
-        signer: Signer,
-        subject_id: str,
-        analyte: str,
-        value: Decimal,
-        unit: str,
-        on: date,
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.record_lab, analyte, value, unit, on)
-
-    def assess_response(
-        self,
-        signer: Signer,
-        subject_id: str,
-        investigator_category: str,
-        on: date,
-        findings: Findings | None = None,
-        m6_deviation: Deviation | None = None,
-        start_deviation: Deviation | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer,
-            subject_id,
-            commands.assess_response,
-            investigator_category,
-            on,
-            findings,
-            m6_deviation,
-            start_deviation,
-        )
-
-    def confirm_progression(
-        self,
-        signer: Signer,
-        subject_id: str,
-        basis: str,
-        on: date,
-        deviation: Deviation | None = None,
-        progression_date: date | None = None,
-        start_deviation: Deviation | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer,
-            subject_id,
-            commands.confirm_progression,
-            basis,
-            on,
-            deviation,
-            progression_date,
-            start_deviation,
-        )
-
-    def advance_regimen(
-        self,
-        signer: Signer,
-        subject_id: str,
-        on: date,
-        *,
-        physician_continues: bool = False,
-        m6_deviation: Deviation | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer,
-            subject_id,
-            commands.advance_regimen,
-            on,
-            physician_continues=physician_continues,
-            m6_deviation=m6_deviation,
-        )
-
-    def stop_treatment(self, signer: Signer, subject_id: str, reason: str, on: date) -> Recorded:
-        return self._record(signer, subject_id, commands.stop_treatment, reason, on)
-
-    def report_adverse_event(
-        self,
-        signer: Signer,
-        subject_id: str,
-        term: str,
-        grade: int,
-        attribution: str,
-        action_taken: str,
-        on: date,
-        seriousness_criteria: Sequence[str] = (),
-        ae_id: str | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer,
-            subject_id,
-            commands.report_adverse_event,
-            term,
-            grade,
-            attribution,
-            action_taken,
-            on,
-            seriousness_criteria,
-            ae_id,
-        )
-
-    def resolve_adverse_event(
-        self, signer: Signer, subject_id: str, ae_id: str, outcome: str, on: date
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.resolve_adverse_event, ae_id, outcome, on)
-
-    def follow_up(
-        self, signer: Signer, subject_id: str, disease_status: str, on: date, note: str = ""
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.follow_up, disease_status, on, note)
-
-    def withdraw(
-        self,
-        signer: Signer,
-        subject_id: str,
-        reason: str,
-        on: date,
-        consent_withdrawn: bool = True,
-    ) -> Recorded:
-        return self._record(signer, subject_id, commands.withdraw, reason, on, consent_withdrawn)
-
-    def off_study(self, signer: Signer, subject_id: str, reason: str, on: date) -> Recorded:
-        return self._record(signer, subject_id, commands.off_study, reason, on)
-
-    def record_death(self, signer: Signer, subject_id: str, cause: str, on: date) -> Recorded:
-        return self._record(signer, subject_id, commands.record_death, cause, on)
-
-    def correct(
-        self,
-        signer: Signer,
-        subject_id: str,
-        position: int,
-        field: str,
-        new_value: str,
-        reason: str,
-        on: date,
-        old_value: str | None = None,
-    ) -> Recorded:
-        return self._record(
-            signer,
-            subject_id,
-            commands.correct,
-            position,
-            field,
-            new_value,
-            reason,
-            on,
-            old_value,
-        )
-
-    def sign(
-        self,
-        signer: Signer,
-        subject_id: str,
-        positions: Sequence[int],
-        meaning: str,
-        statement: str,
-        on: date,
-    ) -> Recorded:
-        """A review, approval or statement of responsibility; the commit carries the meaning."""
-        patient = self.patient(subject_id)
-        events = commands.sign(patient, self.context(), positions, meaning, statement, on)
-        commit = self.ledger.append(signer, events, meaning=meaning)
-        return Recorded(commit, tuple(events))
-
     # ------------------------------------------------------------------ import
 
-    def import_jsonl(self, signer: Signer, source: Path | Iterable[str]) -> Recorded:
+    def import_jsonl(
+        self,
+        signer: Signer,
+        source: Path | Iterable[str],
+        progress: Callable[[int], None] | None = None,
+    ) -> Recorded:
         """Append every line of a JSON Lines file (see :mod:`ledger.jsonl`) as ONE signed
         commit. Lines are checked in order against the domain rules, each on the state the
         lines before it leave, and against the signer's role and site; if any line is invalid
         the whole file is refused, listing every invalid line by number. Blank lines are
         skipped. A file is streamed within the limits of :mod:`ledger.input_limits` (line
         and file size, line count, UTF-8 text) and refused whole at the first line beyond
-        one."""
+        one. ``progress`` is called with the number of lines checked so far."""
         name = str(source) if isinstance(source, Path) else "<lines>"
         given = None if isinstance(source, Path) else list(source)
         for attempt in range(1, BUSY_RETRIES + 1):
             lines = read_import_lines(source) if isinstance(source, Path) else given or []
             try:
-                return self._import(signer, name, lines)
+                return self._import(signer, name, lines, progress)
             except ConcurrencyError:
                 if attempt == BUSY_RETRIES:
                     raise
                 time.sleep(BUSY_BACKOFF_S * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _import(self, signer: Signer, name: str, lines: Iterable[str]) -> Recorded:
+    def _import(
+        self,
+        signer: Signer,
+        name: str,
+        lines: Iterable[str],
+        progress: Callable[[int], None] | None,
+    ) -> Recorded:
         ctx = self.context()
         registry = self.ledger.registry()
         registered = registry.signer(signer.key_id, AT_HEAD, ctx.today)
@@ -390,7 +182,11 @@ class TrialRecorder:
         events: list[SubjectEvent] = []
         problems: list[tuple[int, str]] = []
         count = 0
+        seen = 0
         for number, text_line in enumerate(lines, start=1):
+            seen = number
+            if progress is not None and number % PROGRESS_EVERY == 0:
+                progress(number)
             if not text_line.strip():
                 continue
             count += 1
@@ -399,7 +195,7 @@ class TrialRecorder:
                 patient = patients.get(line.subject_id)
                 if patient is None:
                     patient = patients[line.subject_id] = self.patient(line.subject_id).copy()
-                new = events_for(line, patient, ctx)
+                new = handler_for(line)(patient, ctx, line)
                 for event in new:
                     registry.check_may_record(
                         registered, event.TOPIC, self.ledger.subject_site(event)
@@ -413,6 +209,8 @@ class TrialRecorder:
             for event in new:
                 patient.apply(event)
             events.extend(new)
+        if progress is not None:
+            progress(seen)
         if problems:
             raise ImportRefused(name, count, problems)
         if not events:

@@ -535,7 +535,7 @@ def test_an_inputs_file_missing_every_field_lists_a_few_as_missing(
         ),
         (
             ["screen", "--site", "001", "--age", "99999999999999999999", "--sex", "F"],
-            ("age_years=99999999999999999999 refused", "less than or equal to 120"),
+            ("--age=99999999999999999999 refused", "less than or equal to 120"),
         ),
     ],
     ids=["dose-1e400", "dose-5000-digits", "dose-5000", "lab-tiny", "age-huge"],

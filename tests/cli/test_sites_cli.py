@@ -286,7 +286,7 @@ def test_screen_refuses_subject_id_with_arabic_indic_digits(
     before = ledger_state(capsys, work)
     refused(
         run(capsys, *screen(work, ARABIC_INDIC, "001")),
-        "subject_id=",
+        "--subject=",
         "refused: [REC-SUBJECT-ID] expected MC0282-NNN-NNN",
     )
     assert ledger_state(capsys, work) == before

@@ -301,7 +301,7 @@ def test_the_other_month_6_reading_is_recorded_with_a_deviation(
 def test_rejects_a_month_6_deviation_naming_another_rule(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    with pytest.raises(ValidationError, match=r"deviation\.rule_id.*REG-M6-BASIS"):
+    with pytest.raises(ValidationError, match=r"other_month6_reading\.rule_id.*REG-M6-BASIS"):
         recorder.assess_response(
             cast.investigator,
             SUBJECT,

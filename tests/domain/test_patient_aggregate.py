@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Patient, commands
+from ledger.domain import Patient
+from ledger.domain.commands import HANDLERS, RecordDose
 from ledger.errors import ConcurrencyError, UsageError
 from ledger.events import (
     ENTERED_IN_ERROR,
@@ -129,7 +130,10 @@ def test_a_command_built_on_a_stale_patient_is_refused_whole(
 ) -> None:
     stale = recorder.patient(SUBJECT)
     recorder.record_dose(cast.coordinator, SUBJECT, "anakinra", Decimal(100), "SC", day(1))
-    events = commands.record_dose(stale, recorder.context(), "anakinra", Decimal(100), "SC", day(2))
+    dose = RecordDose(
+        subject_id=SUBJECT, date=day(2), drug="anakinra", dose=Decimal(100), route="SC"
+    )
+    events = HANDLERS[RecordDose](stale, recorder.context(), dose)
     head = recorder.ledger.reader.size()
     with pytest.raises(ConcurrencyError, match=r"nothing was written"):
         recorder.ledger.append(cast.coordinator, events)

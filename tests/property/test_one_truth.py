@@ -28,7 +28,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.domain import Patient, commands
+from ledger.domain import Patient
+from ledger.domain.commands import (
+    HANDLERS,
+    AdvanceRegimen,
+    AssessEligibility,
+    AssessResponse,
+    Command,
+    ConfirmProgression,
+    Consent,
+    Correct,
+    Enrol,
+    RecordDeath,
+    RecordDose,
+    RecordFollowUp,
+    RecordLab,
+    Screen,
+    StopTreatment,
+    Withdraw,
+)
+from ledger.domain.commands.base import command_from
 from ledger.domain.guards import TrialContext
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
 from ledger.events import ENTERED_IN_ERROR, RECORD_STATUS_FIELD, LabResulted, SubjectEvent
@@ -38,7 +57,6 @@ from ledger.protocol.schedule import ON_TREATMENT
 from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from ledger.subject import evaluation
-from ledger.subject.evaluation import Findings
 from ledger.subject.history import SubjectHistory, as_on
 from projections.engine import ProjectionEngine
 from projections.objectives import trial_summary
@@ -72,19 +90,20 @@ class Clinic:
         self.enrol(baseline_serum)
 
     def enrol(self, baseline_serum: str) -> None:
-        self.must(commands.screen, "001", 61, "F", SCREENED_ON)
-        self.must(commands.consent, "2002-10", date(2003, 1, 7))
-        self.must(commands.assess_eligibility, eligible_inputs(), date(2003, 1, 8))
+        self.must(Screen, SCREENED_ON, site="001", age_years=61, sex="F")
+        self.must(Consent, date(2003, 1, 7), consent_version="2002-10")
+        self.must(AssessEligibility, date(2003, 1, 8), inputs=eligible_inputs())
         self.must(
-            commands.enrol,
-            START,
-            baseline(serum_m_protein_g_dl=Decimal(baseline_serum)),
+            Enrol,
             ENROLLED_ON,
+            treatment_start=START,
+            baseline=baseline(serum_m_protein_g_dl=Decimal(baseline_serum)),
         )
 
-    def run(self, command: Callable[..., list[SubjectEvent]], *args: Any, **kw: Any) -> bool:
+    def run(self, model: type[Command], on: date, **fields: Any) -> bool:
         try:
-            events = command(self.p, CTX, *args, **kw)
+            command = command_from(model, {"subject_id": SUBJECT, "date": on, **fields})
+            events = HANDLERS[model](self.p, CTX, command)
         except REFUSED:
             return False
         for event in events:
@@ -93,18 +112,19 @@ class Clinic:
             self.entries.append((self.position, event))
         return True
 
-    def must(self, command: Callable[..., list[SubjectEvent]], *args: Any, **kw: Any) -> None:
-        assert self.run(command, *args, **kw), f"{command.__name__} refused"
+    def must(self, model: type[Command], on: date, **fields: Any) -> None:
+        assert self.run(model, on, **fields), f"{model.name} refused"
 
     def lab(self, on: date, analyte: str, value: Decimal) -> int | None:
         unit = {"serum_m_protein": "g/dL", "marrow_plasma_cells": "%"}[analyte]
-        if not self.run(commands.record_lab, analyte, value, unit, on):
+        if not self.run(RecordLab, on, analyte=analyte, value=value, unit=unit):
             return None
         return self.position
 
-    def would_accept(self, command: Callable[..., list[SubjectEvent]], *args: Any) -> bool:
+    def would_accept(self, model: type[Command], on: date, **fields: Any) -> bool:
         try:
-            command(self.p, CTX, *args)
+            command = command_from(model, {"subject_id": SUBJECT, "date": on, **fields})
+            HANDLERS[model](self.p, CTX, command)
         except REFUSED:
             return False
         return True
@@ -167,7 +187,7 @@ def build(steps: list[tuple[int, str, int, str]], clinic: Callable[[], Clinic] =
             if found is not None:
                 labs.append(found)
         if action in ("assess", "visit"):
-            if c.run(commands.assess_response, category, on, Findings(new_bone_lesions=False)):
+            if c.run(AssessResponse, on, investigator_category=category, new_bone_lesions=False):
                 visits.append(on)
         elif action == "marrow":
             found = c.lab(on, "marrow_plasma_cells", Decimal(level // 4))
@@ -176,27 +196,43 @@ def build(steps: list[tuple[int, str, int, str]], clinic: Callable[[], Clinic] =
         elif action == "dose":
             view = patient_report(c.p, on)
             for due in view["due_today"]:
-                c.run(commands.record_dose, due["drug"], Decimal(due["dose"]), due["route"], on)
+                c.run(
+                    RecordDose, on, drug=due["drug"], dose=Decimal(due["dose"]), route=due["route"]
+                )
         elif action == "progression":
-            c.run(commands.confirm_progression, "rising M-protein", on)
+            c.run(ConfirmProgression, on, basis="rising M-protein")
         elif action == "advance":
-            c.run(commands.advance_regimen, on)
+            c.run(AdvanceRegimen, on)
         elif action == "stop" and rare:
-            c.run(commands.stop_treatment, "patient declined further treatment", on)
+            c.run(StopTreatment, on, reason="patient declined further treatment")
         elif action == "stop_at_visit" and visits:
-            c.run(commands.stop_treatment, "patient declined dexamethasone", visits[-1])
+            c.run(StopTreatment, visits[-1], reason="patient declined dexamethasone")
         elif action in ("correct", "void") and labs:
             target = labs[(level + change) % len(labs)]
             if action == "void":
-                c.run(commands.correct, target, RECORD_STATUS_FIELD, ENTERED_IN_ERROR, "dup", on)
+                c.run(
+                    Correct,
+                    on,
+                    position=target,
+                    field=RECORD_STATUS_FIELD,
+                    new_value=ENTERED_IN_ERROR,
+                    reason="dup",
+                )
             else:
-                c.run(commands.correct, target, "value", str(value), "transcription error", on)
+                c.run(
+                    Correct,
+                    on,
+                    position=target,
+                    field="value",
+                    new_value=str(value),
+                    reason="transcription error",
+                )
         elif action == "withdraw" and rare and change > 0:
-            c.run(commands.withdraw, "moved away", on, consent_withdrawn=change % 2 == 0)
+            c.run(Withdraw, on, reason="moved away", consent_withdrawn=change % 2 == 0)
         elif action == "death" and rare and change < 0:
-            c.run(commands.record_death, "myocardial infarction", on)
+            c.run(RecordDeath, on, cause="myocardial infarction")
         elif action == "follow_up":
-            c.run(commands.follow_up, "no-progression" if change else "progression", on)
+            c.run(RecordFollowUp, on, disease_status="no-progression" if change else "progression")
     return c
 
 
@@ -234,7 +270,7 @@ def test_the_regimen_the_view_reports_on_a_date_is_the_regimen_the_rules_apply(
         ):
             if (drug, on) in c.p.doses or (drug, on) in c.p.missed:
                 continue
-            accepted = c.would_accept(commands.record_dose, drug, Decimal(dose), route, on)
+            accepted = c.would_accept(RecordDose, on, drug=drug, dose=Decimal(dose), route=route)
             assert accepted == ((drug, dose, route) in due), (on, drug, dose, view["regimen"])
         if view["regimen"] not in {r.value for r in ON_TREATMENT}:
             assert not due
@@ -283,28 +319,28 @@ def record_plan(
         if marrow % 3 == 0:
             c.lab(on, "marrow_plasma_cells", Decimal(marrow))
         if assessed:
-            c.run(commands.assess_response, "SD", on, Findings(new_bone_lesions=False))
+            c.run(AssessResponse, on, investigator_category="SD", new_bone_lesions=False)
     fix_on = on
     if corrected:
         if baseline_serum[0] != baseline_serum[1]:
             enrolment = next(pos for pos, e in c.entries if type(e).__name__ == "SubjectEnrolled")
             c.must(
-                commands.correct,
-                enrolment,
-                "baseline.serum_m_protein_g_dl",
-                baseline_serum[1],
-                "baseline re-read from the source document",
+                Correct,
                 fix_on,
+                position=enrolment,
+                field="baseline.serum_m_protein_g_dl",
+                new_value=baseline_serum[1],
+                reason="baseline re-read from the source document",
             )
         for position, later in to_fix:
             if later == -1:
                 c.must(
-                    commands.correct,
-                    position,
-                    RECORD_STATUS_FIELD,
-                    ENTERED_IN_ERROR,
-                    "wrong patient",
+                    Correct,
                     fix_on,
+                    position=position,
+                    field=RECORD_STATUS_FIELD,
+                    new_value=ENTERED_IN_ERROR,
+                    reason="wrong patient",
                 )
             else:
                 text = str(_serum(later))
@@ -312,7 +348,14 @@ def record_plan(
                 assert current is not None
                 assert isinstance(current.current, LabResulted)
                 if str(current.current.value) != text:
-                    c.must(commands.correct, position, "value", text, "transcription error", fix_on)
+                    c.must(
+                        Correct,
+                        fix_on,
+                        position=position,
+                        field="value",
+                        new_value=text,
+                        reason="transcription error",
+                    )
     return c
 
 
@@ -372,12 +415,14 @@ def test_a_corrected_nadir_makes_a_later_rise_progression() -> None:
     c = Clinic("3.2")
     first, second = START + timedelta(days=27), START + timedelta(days=55)
     nadir = c.lab(first, "serum_m_protein", Decimal("2.5"))
-    c.must(commands.assess_response, "SD", first, Findings(new_bone_lesions=False))
+    c.must(AssessResponse, first, investigator_category="SD", new_bone_lesions=False)
     c.lab(second, "serum_m_protein", Decimal("2.6"))
-    c.must(commands.assess_response, "SD", second, Findings(new_bone_lesions=False))
+    c.must(AssessResponse, second, investigator_category="SD", new_bone_lesions=False)
     assert nadir is not None
     fixed = second + timedelta(days=3)
-    c.must(commands.correct, nadir, "value", "2.0", "transcription error", fixed)
+    c.must(
+        Correct, fixed, position=nadir, field="value", new_value="2.0", reason="transcription error"
+    )
     found = evaluation.evaluate(c.p, PARAMS)
     assert [(e.recorded_derived.value, e.derived.value) for e in found] == [
         ("SD", "MR"),
@@ -397,9 +442,10 @@ class LedgerClinic(Clinic):
         self.runs = 0
         super().__init__()
 
-    def run(self, command: Callable[..., list[SubjectEvent]], *args: Any, **kw: Any) -> bool:
+    def run(self, model: type[Command], on: date, **fields: Any) -> bool:
         try:
-            recorded = self.recorder._record(self.signer, SUBJECT, command, *args, **kw)
+            command = command_from(model, {"subject_id": SUBJECT, "date": on, **fields})
+            recorded = self.recorder.record(self.signer, command)
         except REFUSED:
             return False
         self.p = self.recorder.patient(SUBJECT)
