@@ -208,9 +208,13 @@ def reprove_commit(
         link = leaf
     if merkle.root(leaves) != h.events_root:
         return f"commit {h.seq}: the Merkle root of its events differs from the signed root"
-    if public_raw is not None:
-        try:
-            verify_signature(public_raw, h.to_bytes(), commit.signature)
-        except LedgerError:
-            return f"commit {h.seq}: the signature by {h.signer} does not verify over its header"
+    return None if public_raw is None else _signature_failure(commit, public_raw)
+
+
+def _signature_failure(commit: CommitRecord, public_raw: bytes) -> str | None:
+    h = commit.header
+    try:
+        verify_signature(public_raw, h.to_bytes(), commit.signature)
+    except LedgerError:
+        return f"commit {h.seq}: the signature by {h.signer} does not verify over its header"
     return None

@@ -100,12 +100,21 @@ def show_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, Enum):
         return show_value(value.value)
+    if isinstance(value, int | Decimal | float):
+        return _show_numeric(value)
+    return _show_other(value)
+
+
+def _show_numeric(value: int | Decimal | float) -> str:
     if isinstance(value, int):
         return _show_int(value)
     if isinstance(value, Decimal):
         return _show_decimal(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else str(value)
+    return repr(value) if math.isfinite(value) else str(value)
+
+
+def _show_other(value: object) -> str:
+    """:func:`show_value` of text, bytes, times, excerpts, containers and anything else."""
     if isinstance(value, str):
         return show_text(value)
     if isinstance(value, bytes | bytearray):

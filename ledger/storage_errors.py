@@ -77,39 +77,44 @@ def is_damage(error: BaseException | str) -> bool:
 def sqlite_refusal(error: BaseException | str, file: str) -> LedgerError:
     """The error to report for a SQLite (or eventsourcing persistence) ``error`` on ``file``."""
     said = str(error).strip() or "no message"
-    lowered = said.lower()
     if is_damage(said):
         return DamagedStorageError(
             f"{file} is damaged: SQLite reports {said!r}. Run `trial-ledger verify --db {file}`, "
             "and restore the ledger from a verified copy or bundle."
         )
+    return StorageError(_refusal_message(said, file))
+
+
+def _refusal_message(said: str, file: str) -> str:
+    """What to tell of a SQLite refusal that is not damage (read-only, full, locked, ...)."""
+    lowered = said.lower()
     if "readonly" in lowered or "read-only" in lowered:
-        return StorageError(
+        return (
             f"cannot write {file}: the file or its folder is read-only (SQLite: {said}). Make "
             f"both writable ({_SQLITE_SIDE_FILES}) or work on a writable copy; nothing was "
             "written."
         )
     if "full" in lowered:
-        return StorageError(
+        return (
             f"cannot write {file}: the disk is full (SQLite: {said}). Free some space and run "
             "the command again; nothing was written."
         )
     if "locked" in lowered or "busy" in lowered:
-        return StorageError(
+        return (
             f"{file} is locked by another process (SQLite: {said}). Wait for the other command "
             "to finish and run this one again; nothing was written."
         )
     if "unable to open" in lowered or "cannot open" in lowered:
-        return StorageError(
+        return (
             f"cannot open {file} (SQLite: {said}): check that it is a file, not a folder, and "
             f"that its folder exists and is writable ({_SQLITE_SIDE_FILES}); nothing was written."
         )
     if "i/o" in lowered:
-        return StorageError(
+        return (
             f"input/output error on {file} (SQLite: {said}): check the disk and its file "
             "system; nothing was written."
         )
-    return StorageError(f"storage error on {file} (SQLite: {said}); nothing was written.")
+    return f"storage error on {file} (SQLite: {said}); nothing was written."
 
 
 _OS_ADVICE = {

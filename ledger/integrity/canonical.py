@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import rfc8785
 
@@ -63,31 +64,9 @@ def _is_plain(item: object) -> bool:
 def _needs_reference(value: object) -> bool:
     """Validate ``value``; return True when it holds a float or a non-BMP object key."""
     if isinstance(value, dict):
-        slow = False
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _RefusedError("object keys must be str", key)
-            if not key.isascii() and max(key) > "\uffff":
-                slow = True
-            if _is_plain(item):
-                continue
-            try:
-                slow = _needs_reference(item) or slow
-            except _RefusedError as refused:
-                refused.segments.append(f"[{json.dumps(key)}]")
-                raise
-        return slow
+        return _object_needs_reference(value)
     if isinstance(value, list | tuple):
-        slow = False
-        for index, item in enumerate(value):
-            if _is_plain(item):
-                continue
-            try:
-                slow = _needs_reference(item) or slow
-            except _RefusedError as refused:
-                refused.segments.append(f"[{index}]")
-                raise
-        return slow
+        return _array_needs_reference(value)
     if value is None or isinstance(value, str | bool):
         return False
     if isinstance(value, int):
@@ -99,6 +78,36 @@ def _needs_reference(value: object) -> bool:
             return True
         raise _RefusedError("NaN and infinities have no JSON form", value)
     raise _RefusedError(f"type {type(value).__name__} has no JSON form", value)
+
+
+def _object_needs_reference(value: dict[Any, Any]) -> bool:
+    slow = False
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise _RefusedError("object keys must be str", key)
+        if not key.isascii() and max(key) > "\uffff":
+            slow = True
+        if _is_plain(item):
+            continue
+        try:
+            slow = _needs_reference(item) or slow
+        except _RefusedError as refused:
+            refused.segments.append(f"[{json.dumps(key)}]")
+            raise
+    return slow
+
+
+def _array_needs_reference(value: list[Any] | tuple[Any, ...]) -> bool:
+    slow = False
+    for index, item in enumerate(value):
+        if _is_plain(item):
+            continue
+        try:
+            slow = _needs_reference(item) or slow
+        except _RefusedError as refused:
+            refused.segments.append(f"[{index}]")
+            raise
+    return slow
 
 
 def _surrogate_path(value: object, path: str) -> tuple[str, str] | None:

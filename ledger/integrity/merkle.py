@@ -250,6 +250,17 @@ def verify_inclusion(
         )
 
 
+def _check_same_tree(size: int, proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
+    """Consistency of a tree with itself: an empty proof and equal roots."""
+    if proof:
+        raise ProofError(f"consistency {size}->{size}: expected empty proof; found {len(proof)}")
+    if root1 != root2:
+        raise ProofError(
+            f"consistency {size}->{size}: expected equal roots; found root1 {root1.hex()}, "
+            f"root2 {root2.hex()}"
+        )
+
+
 def verify_consistency(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> None:
@@ -261,15 +272,7 @@ def verify_consistency(
     if not 0 < size1 <= size2:
         raise ProofError(f"consistency: expected 1 <= size1 <= size2 = {size2}; found {size1}")
     if size1 == size2:
-        if proof:
-            raise ProofError(
-                f"consistency {size1}->{size2}: expected empty proof; found {len(proof)}"
-            )
-        if root1 != root2:
-            raise ProofError(
-                f"consistency {size1}->{size2}: expected equal roots; found root1 {root1.hex()}, "
-                f"root2 {root2.hex()}"
-            )
+        _check_same_tree(size1, proof, root1, root2)
         return
     # Length implied by the sizes; with it right the RFC loop below always ends at sn == 0.
     shift = (size1 & -size1).bit_length() - 1
