@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -225,6 +226,38 @@ def enrol(p: Patient, ctx: TrialContext, cmd: Enrol) -> list[SubjectEvent]:
             f"[REC-CONSENT-FIRST] subject {p.subject_id} has no consent obtained on or before "
             f"{on}: record consent before enrolment"
         )
+    _check_eligible(p, on, waiver)
+    if treatment_start < on:
+        raise ValidationError(
+            "treatment_start",
+            treatment_start.isoformat(),
+            f"[REC-TREATMENT-START] treatment starts on or after the enrolment date ({on})",
+        )
+    enrolled = build(
+        SubjectEnrolled,
+        p,
+        1,
+        effective_date=on,
+        site=screening.site,
+        treatment_start=treatment_start,
+        protocol_amendment=ctx.amendment,
+        baseline=baseline,
+        waiver=waiver,
+    )
+    draft = draft_of(p, [enrolled])
+    decision = schedule.regimen_after_screening(eligible=True)
+    if waiver is not None:
+        decision = decision.model_copy(
+            update={"reason": f"{decision.reason} (eligibility waived: {waiver.rule_id})"}
+        )
+    events: list[SubjectEvent] = [enrolled]
+    transition(draft, events, decision, treatment_start, on)
+    return events
+
+
+def _check_eligible(p: Patient, on: date, waiver: Deviation | None) -> None:
+    """[REC-ELIGIBILITY-FIRST] assessed by ``on``; [ELIGIBILITY] eligible, or [REC-WAIVER] a
+    waiver naming every failing criterion (and only for an ineligible subject)."""
     eligibility = p.eligibility
     if eligibility is None or eligibility.effective_date > on:
         raise RuleViolation(
@@ -257,29 +290,3 @@ def enrol(p: Patient, ctx: TrialContext, cmd: Enrol) -> list[SubjectEvent]:
                 f"[REC-WAIVER] a waiver names every failing criterion; not named: "
                 f"{', '.join(missing)}",
             )
-    if treatment_start < on:
-        raise ValidationError(
-            "treatment_start",
-            treatment_start.isoformat(),
-            f"[REC-TREATMENT-START] treatment starts on or after the enrolment date ({on})",
-        )
-    enrolled = build(
-        SubjectEnrolled,
-        p,
-        1,
-        effective_date=on,
-        site=screening.site,
-        treatment_start=treatment_start,
-        protocol_amendment=ctx.amendment,
-        baseline=baseline,
-        waiver=waiver,
-    )
-    draft = draft_of(p, [enrolled])
-    decision = schedule.regimen_after_screening(eligible=True)
-    if waiver is not None:
-        decision = decision.model_copy(
-            update={"reason": f"{decision.reason} (eligibility waived: {waiver.rule_id})"}
-        )
-    events: list[SubjectEvent] = [enrolled]
-    transition(draft, events, decision, treatment_start, on)
-    return events
