@@ -141,7 +141,7 @@ def check_subject_id(subject_id: str) -> None:
 def require_screened(p: Patient, what: str) -> SubjectScreened:
     if p.screening is None:
         raise NotFoundError(
-            f"[REC-SCREENED] subject {p.subject_id} was never screened: no {what} can be "
+            f"[REC-SCREENED] subject {p.subject_id} was never screened: {what} cannot be "
             "recorded (screen the subject first)"
         )
     return p.screening
