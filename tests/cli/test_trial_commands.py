@@ -13,6 +13,7 @@ import typer
 from typer.main import get_command
 
 import cli
+from ledger.domain.commands import AssessEligibility, Consent
 from ledger.integrity.signing import Signer, generate_private_key, write_private_key
 from ledger.jsonl import import_line_schema_text
 from ledger.recording import TrialRecorder
@@ -23,9 +24,10 @@ from tests.domain.trial_helpers import (
     SCREENED_ON,
     START,
     SUBJECT,
-    baseline,
     day,
     eligible_inputs,
+    enrol_command,
+    screen_command,
 )
 from tests.support import GENESIS_DATE, Cast, create_ledger, register_sites
 
@@ -90,10 +92,14 @@ def enrolled(db: Path, staff: Staff) -> Path:
     with TrialLedger.open(db) as ledger:
         recorder = TrialRecorder(ledger)
         ada, cole = staff.signers["ada"], staff.signers["cole"]
-        recorder.screen(cole, SUBJECT, "001", 61, "F", SCREENED_ON)
-        recorder.consent(cole, SUBJECT, "2002-10", SCREENED_ON)
-        recorder.assess_eligibility(ada, SUBJECT, eligible_inputs(), SCREENED_ON)
-        recorder.enrol(ada, SUBJECT, START, baseline(), ENROLLED_ON)
+        recorder.record(cole, screen_command())
+        recorder.record(
+            cole, Consent(subject_id=SUBJECT, date=SCREENED_ON, consent_version="2002-10")
+        )
+        recorder.record(
+            ada, AssessEligibility(subject_id=SUBJECT, date=SCREENED_ON, inputs=eligible_inputs())
+        )
+        recorder.record(ada, enrol_command())
     return db
 
 
@@ -330,10 +336,18 @@ def test_enrol_of_an_ineligible_subject_lists_every_failing_criterion(
 ) -> None:
     with TrialLedger.open(db) as ledger:
         recorder = TrialRecorder(ledger)
-        recorder.screen(staff.signers["cole"], SUBJECT, "001", 61, "F", SCREENED_ON)
-        recorder.consent(staff.signers["cole"], SUBJECT, "2002-10", SCREENED_ON)
-        recorder.assess_eligibility(
-            staff.signers["ada"], SUBJECT, eligible_inputs(ecog=1, open_wounds=True), SCREENED_ON
+        recorder.record(staff.signers["cole"], screen_command())
+        recorder.record(
+            staff.signers["cole"],
+            Consent(subject_id=SUBJECT, date=SCREENED_ON, consent_version="2002-10"),
+        )
+        recorder.record(
+            staff.signers["ada"],
+            AssessEligibility(
+                subject_id=SUBJECT,
+                date=SCREENED_ON,
+                inputs=eligible_inputs(ecog=1, open_wounds=True),
+            ),
         )
     head = size(db)
     argv = [
@@ -454,7 +468,7 @@ def test_an_event_for_a_subject_never_enrolled_exits_2(
     head = size(db)
     refused(record(capsys, db, staff, "cole", *dose_args(day(1))), "[REC-SCREENED]", SUBJECT)
     with TrialLedger.open(db) as ledger:
-        TrialRecorder(ledger).screen(staff.signers["cole"], SUBJECT, "001", 61, "F", SCREENED_ON)
+        TrialRecorder(ledger).record(staff.signers["cole"], screen_command())
     refused(record(capsys, db, staff, "cole", *dose_args(day(1))), "[REC-ENROLLED]")
     assert size(db) == head + 1
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from ledger.domain.commands import Screen
+from ledger.domain.commands.base import command_from
 from ledger.errors import ValidationError
 from ledger.events import SubjectId, is_subject_id
 from ledger.recording import TrialRecorder
@@ -36,7 +38,19 @@ def accepted_by_model(value: str) -> bool:
 def test_refuses_subject_id_with_arabic_indic_digits(recorder: TrialRecorder, cast: Cast) -> None:
     before = recorder.ledger.reader.size()
     with pytest.raises(ValidationError, match=r"subject_id=.* refused: \[REC-SUBJECT-ID\]"):
-        recorder.screen(cast.coordinator, ARABIC_INDIC, "001", 61, "F", SCREENED_ON)
+        recorder.record(
+            cast.coordinator,
+            command_from(
+                Screen,
+                {
+                    "subject_id": ARABIC_INDIC,
+                    "date": SCREENED_ON,
+                    "site": "001",
+                    "age_years": 61,
+                    "sex": "F",
+                },
+            ),
+        )
     assert recorder.ledger.reader.size() == before
     assert not is_subject_id(ARABIC_INDIC)
     assert not accepted_by_model(ARABIC_INDIC)

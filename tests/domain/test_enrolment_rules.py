@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.domain.commands import AssessEligibility, Consent, Screen
+from ledger.domain.commands.base import command_from
 from ledger.errors import AuthorisationError, NotFoundError, RuleViolation, ValidationError
 from ledger.events import Deviation, EligibilityAssessed, RegimenChanged, SubjectEnrolled
 from ledger.recording import TrialRecorder
@@ -15,10 +17,11 @@ from tests.domain.trial_helpers import (
     SCREENED_ON,
     START,
     SUBJECT,
-    baseline,
     eligible_inputs,
+    enrol_command,
     enrol_subject,
     event_names,
+    screen_command,
     screen_subject,
 )
 from tests.support import Cast
@@ -29,7 +32,7 @@ def size(recorder: TrialRecorder) -> int:
 
 
 def test_screening_is_the_first_event_of_a_subject(recorder: TrialRecorder, cast: Cast) -> None:
-    recorded = recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
+    recorded = recorder.record(cast.coordinator, screen_command())
     assert event_names(recorded) == ["SubjectScreened"]
     assert recorded.events[0].originator_version == 1
     assert recorded.positions == (size(recorder),)
@@ -37,10 +40,10 @@ def test_screening_is_the_first_event_of_a_subject(recorder: TrialRecorder, cast
 
 
 def test_rejects_screening_a_subject_twice(recorder: TrialRecorder, cast: Cast) -> None:
-    recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
+    recorder.record(cast.coordinator, screen_command())
     head = size(recorder)
     with pytest.raises(RuleViolation, match=r"REC-DUPLICATE-SUBJECT.*already screened"):
-        recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
+        recorder.record(cast.coordinator, screen_command())
     assert size(recorder) == head
 
 
@@ -48,30 +51,57 @@ def test_rejects_a_site_other_than_the_one_in_the_subject_id(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
     with pytest.raises(ValidationError, match=r"site='002' refused: \[REC-SITE\] .* site 001"):
-        recorder.screen(cast.coordinator, SUBJECT, "002", 61, "F", SCREENED_ON)
+        recorder.record(cast.coordinator, screen_command(site="002"))
 
 
 def test_rejects_screening_before_the_trial_started(recorder: TrialRecorder, cast: Cast) -> None:
     with pytest.raises(ValidationError, match=r"REC-DATE-BEFORE-TRIAL.*2002-11-01"):
-        recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", date(2002, 10, 31))
+        recorder.record(cast.coordinator, screen_command(on=date(2002, 10, 31)))
 
 
 def test_rejects_a_malformed_subject_id(recorder: TrialRecorder, cast: Cast) -> None:
     with pytest.raises(ValidationError, match=r"subject_id='MC0282-1-17' refused.*REC-SUBJECT-ID"):
-        recorder.screen(cast.coordinator, "MC0282-1-17", "001", 61, "F", SCREENED_ON)
+        recorder.record(
+            cast.coordinator,
+            command_from(
+                Screen,
+                {
+                    "subject_id": "MC0282-1-17",
+                    "date": SCREENED_ON,
+                    "site": "001",
+                    "age_years": 61,
+                    "sex": "F",
+                },
+            ),
+        )
 
 
 def test_rejects_an_age_below_18_naming_the_field(recorder: TrialRecorder, cast: Cast) -> None:
     with pytest.raises(ValidationError, match=r"age_years=17 refused: .*greater than or equal"):
-        recorder.screen(cast.coordinator, SUBJECT, "001", 17, "F", SCREENED_ON)
+        recorder.record(
+            cast.coordinator,
+            command_from(
+                Screen,
+                {
+                    "subject_id": SUBJECT,
+                    "date": SCREENED_ON,
+                    "site": "001",
+                    "age_years": 17,
+                    "sex": "F",
+                },
+            ),
+        )
 
 
 def test_eligibility_records_every_criterion_with_value_and_threshold(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
-    recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
-    recorded = recorder.assess_eligibility(
-        cast.investigator, SUBJECT, eligible_inputs(anc_per_mm3=Decimal(1500)), SCREENED_ON
+    recorder.record(cast.coordinator, screen_command())
+    recorded = recorder.record(
+        cast.investigator,
+        AssessEligibility(
+            subject_id=SUBJECT, date=SCREENED_ON, inputs=eligible_inputs(anc_per_mm3=Decimal(1500))
+        ),
     )
     event = recorded.events[0]
     assert isinstance(event, EligibilityAssessed)
@@ -86,10 +116,13 @@ def test_eligibility_records_every_criterion_with_value_and_threshold(
 def test_rejects_eligibility_with_an_age_other_than_screened(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
-    recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
+    recorder.record(cast.coordinator, screen_command())
     with pytest.raises(ValidationError, match=r"age_years=62 refused: \[REC-ELIGIBILITY-AGE\]"):
-        recorder.assess_eligibility(
-            cast.investigator, SUBJECT, eligible_inputs(age_years=62), SCREENED_ON
+        recorder.record(
+            cast.investigator,
+            AssessEligibility(
+                subject_id=SUBJECT, date=SCREENED_ON, inputs=eligible_inputs(age_years=62)
+            ),
         )
 
 
@@ -97,19 +130,28 @@ def test_rejects_eligibility_of_a_subject_never_screened(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
     with pytest.raises(NotFoundError, match=r"REC-SCREENED.*never screened"):
-        recorder.assess_eligibility(cast.investigator, SUBJECT, eligible_inputs(), SCREENED_ON)
+        recorder.record(
+            cast.investigator,
+            AssessEligibility(subject_id=SUBJECT, date=SCREENED_ON, inputs=eligible_inputs()),
+        )
 
 
 def test_rejects_eligibility_after_enrolment(recorder: TrialRecorder, cast: Cast) -> None:
     enrol_subject(recorder, cast)
     with pytest.raises(RuleViolation, match=r"REC-ALREADY-ENROLLED.*before enrolment"):
-        recorder.assess_eligibility(cast.investigator, SUBJECT, eligible_inputs(), ENROLLED_ON)
+        recorder.record(
+            cast.investigator,
+            AssessEligibility(subject_id=SUBJECT, date=ENROLLED_ON, inputs=eligible_inputs()),
+        )
 
 
 def test_rejects_the_same_consent_version_twice(recorder: TrialRecorder, cast: Cast) -> None:
     screen_subject(recorder, cast)
     with pytest.raises(RuleViolation, match=r"REC-DUPLICATE-CONSENT.*version 2002-10"):
-        recorder.consent(cast.coordinator, SUBJECT, "2002-10", ENROLLED_ON)
+        recorder.record(
+            cast.coordinator,
+            Consent(subject_id=SUBJECT, date=ENROLLED_ON, consent_version="2002-10"),
+        )
 
 
 def test_enrolment_starts_induction_in_the_same_commit(recorder: TrialRecorder, cast: Cast) -> None:
@@ -135,7 +177,7 @@ def test_refuses_an_ineligible_subject_listing_every_failing_criterion(
     screen_subject(recorder, cast, anc_per_mm3=Decimal(1500), wbc_per_mm3=Decimal(3000))
     head = size(recorder)
     with pytest.raises(RuleViolation, match=r"not eligible") as refused:
-        recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON)
+        recorder.record(cast.investigator, enrol_command())
     message = str(refused.value)
     assert "ELIG-WBC measured 3000/mm3, required >= 3500/mm3" in message
     assert "ELIG-ANC measured 1500/mm3, required >= 1700/mm3" in message
@@ -147,7 +189,7 @@ def test_enrols_an_ineligible_subject_with_a_waiver_as_a_deviation(
 ) -> None:
     screen_subject(recorder, cast, anc_per_mm3=Decimal(1650))
     waiver = Deviation(rule_id="ELIG-ANC", reason="ANC 1650 judged adequate by the PI")
-    recorded = recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON, waiver)
+    recorded = recorder.record(cast.investigator, enrol_command(waiver=waiver))
     enrolled, change = recorded.events
     assert isinstance(enrolled, SubjectEnrolled)
     assert isinstance(change, RegimenChanged)
@@ -161,36 +203,41 @@ def test_rejects_a_waiver_that_does_not_name_every_failing_criterion(
     screen_subject(recorder, cast, anc_per_mm3=Decimal(1500), ecog=1)
     waiver = Deviation(rule_id="ELIG-ANC", reason="PI judgement")
     with pytest.raises(ValidationError, match=r"waiver.rule_id='ELIG-ANC'.*not named: ELIG-ECOG"):
-        recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON, waiver)
+        recorder.record(cast.investigator, enrol_command(waiver=waiver))
 
 
 def test_rejects_a_waiver_for_an_eligible_subject(recorder: TrialRecorder, cast: Cast) -> None:
     screen_subject(recorder, cast)
     waiver = Deviation(rule_id="ELIG-ANC", reason="PI judgement")
     with pytest.raises(ValidationError, match=r"REC-WAIVER.*nothing to waive"):
-        recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON, waiver)
+        recorder.record(cast.investigator, enrol_command(waiver=waiver))
 
 
 def test_rejects_enrolment_without_consent(recorder: TrialRecorder, cast: Cast) -> None:
-    recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
-    recorder.assess_eligibility(cast.investigator, SUBJECT, eligible_inputs(), SCREENED_ON)
+    recorder.record(cast.coordinator, screen_command())
+    recorder.record(
+        cast.investigator,
+        AssessEligibility(subject_id=SUBJECT, date=SCREENED_ON, inputs=eligible_inputs()),
+    )
     with pytest.raises(RuleViolation, match=r"REC-CONSENT-FIRST"):
-        recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON)
+        recorder.record(cast.investigator, enrol_command())
 
 
 def test_rejects_enrolment_without_an_eligibility_assessment(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
-    recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
-    recorder.consent(cast.coordinator, SUBJECT, "2002-10", SCREENED_ON)
+    recorder.record(cast.coordinator, screen_command())
+    recorder.record(
+        cast.coordinator, Consent(subject_id=SUBJECT, date=SCREENED_ON, consent_version="2002-10")
+    )
     with pytest.raises(RuleViolation, match=r"REC-ELIGIBILITY-FIRST"):
-        recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON)
+        recorder.record(cast.investigator, enrol_command())
 
 
 def test_rejects_enrolling_a_subject_twice(recorder: TrialRecorder, cast: Cast) -> None:
     enrol_subject(recorder, cast)
     with pytest.raises(RuleViolation, match=r"REC-ALREADY-ENROLLED.*already enrolled"):
-        recorder.enrol(cast.investigator, SUBJECT, START, baseline(), ENROLLED_ON)
+        recorder.record(cast.investigator, enrol_command())
 
 
 def test_rejects_a_treatment_start_before_the_enrolment_date(
@@ -198,15 +245,15 @@ def test_rejects_a_treatment_start_before_the_enrolment_date(
 ) -> None:
     screen_subject(recorder, cast)
     with pytest.raises(ValidationError, match=r"treatment_start='2003-01-09'.*REC-TREATMENT-START"):
-        recorder.enrol(cast.investigator, SUBJECT, date(2003, 1, 9), baseline(), ENROLLED_ON)
+        recorder.record(cast.investigator, enrol_command(start=date(2003, 1, 9)))
 
 
 def test_rejects_enrolment_by_a_coordinator(recorder: TrialRecorder, cast: Cast) -> None:
     screen_subject(recorder, cast)
     with pytest.raises(AuthorisationError, match=r"may not record SubjectEnrolled"):
-        recorder.enrol(cast.coordinator, SUBJECT, START, baseline(), ENROLLED_ON)
+        recorder.record(cast.coordinator, enrol_command())
 
 
 def test_rejects_screening_by_staff_of_another_site(recorder: TrialRecorder, cast: Cast) -> None:
     with pytest.raises(AuthorisationError, match=r"site 002.*subject of site 001"):
-        recorder.screen(cast.coordinator_site2, SUBJECT, "001", 61, "F", SCREENED_ON)
+        recorder.record(cast.coordinator_site2, screen_command())

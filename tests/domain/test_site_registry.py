@@ -27,7 +27,7 @@ from ledger.store import CommitSeal, LedgerReader
 from ledger.verify import verify_ledger
 from projections.audit import AuditFilter, audit_trail
 from projections.engine import ProjectionEngine
-from tests.domain.trial_helpers import SCREENED_ON
+from tests.domain.trial_helpers import screen_command
 from tests.support import GENESIS_DATE, SITES, Cast, create_ledger, new_signer, screening
 
 
@@ -161,7 +161,10 @@ def test_refuses_screening_at_an_unregistered_site(recorder: TrialRecorder, cast
         match=r"site='004' refused: SubjectScreened is recorded only for a subject of a site in "
         r"this trial's registry .*registered sites: 001, 002, 003",
     ):
-        recorder.screen(cast.coordinator, "MC0282-004-001", "004", 61, "F", SCREENED_ON)
+        recorder.record(
+            cast.coordinator,
+            screen_command("MC0282-004-001", site="004"),
+        )
     assert size(recorder.ledger) == before
 
 

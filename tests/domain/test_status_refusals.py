@@ -8,6 +8,21 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.domain.commands import (
+    AdvanceRegimen,
+    AssessResponse,
+    Consent,
+    Correct,
+    Enrol,
+    RecordDeath,
+    RecordFollowUp,
+    RecordLab,
+    ReportAdverseEvent,
+    Screen,
+    Sign,
+    TakeOffStudy,
+    Withdraw,
+)
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
 from ledger.events import RegimenChanged
 from ledger.protocol.schedule import Regimen
@@ -17,10 +32,12 @@ from tests.domain.trial_helpers import (
     SCREENED_ON,
     SUBJECT,
     TODAY,
+    anakinra_command,
     assess_serum,
     baseline,
     day,
     month_start,
+    screen_command,
     screen_subject,
 )
 from tests.support import Cast
@@ -28,18 +45,34 @@ from tests.support import Cast
 Command = Callable[[TrialRecorder, Cast, date], Recorded]
 
 COMMANDS: dict[str, Command] = {
-    "dose": lambda r, c, on: r.record_dose(
-        c.coordinator, SUBJECT, "anakinra", Decimal(100), "SC", on
+    "dose": lambda r, c, on: r.record(
+        c.coordinator,
+        anakinra_command(on),
     ),
-    "lab": lambda r, c, on: r.record_lab(
-        c.coordinator, SUBJECT, "hs_crp", Decimal("2.1"), "mg/L", on
+    "lab": lambda r, c, on: r.record(
+        c.coordinator,
+        RecordLab(subject_id=SUBJECT, date=on, analyte="hs_crp", value=Decimal("2.1"), unit="mg/L"),
     ),
-    "assessment": lambda r, c, on: r.assess_response(c.investigator, SUBJECT, "SD", on),
-    "adverse event": lambda r, c, on: r.report_adverse_event(
-        c.coordinator, SUBJECT, "Fatigue", 1, "possible", "none", on
+    "assessment": lambda r, c, on: r.record(
+        c.investigator, AssessResponse(subject_id=SUBJECT, date=on, investigator_category="SD")
     ),
-    "follow-up": lambda r, c, on: r.follow_up(c.coordinator, SUBJECT, "no-progression", on),
-    "death": lambda r, c, on: r.record_death(c.investigator, SUBJECT, "stroke", on),
+    "adverse event": lambda r, c, on: r.record(
+        c.coordinator,
+        ReportAdverseEvent(
+            subject_id=SUBJECT,
+            date=on,
+            term="Fatigue",
+            grade=1,
+            attribution="possible",
+            action_taken="none",
+        ),
+    ),
+    "follow-up": lambda r, c, on: r.record(
+        c.coordinator, RecordFollowUp(subject_id=SUBJECT, date=on, disease_status="no-progression")
+    ),
+    "death": lambda r, c, on: r.record(
+        c.investigator, RecordDeath(subject_id=SUBJECT, date=on, cause="stroke")
+    ),
 }
 
 
@@ -84,13 +117,18 @@ def test_rejects_a_clinical_date_before_screening(
 
 
 def test_rejects_consent_dated_before_screening(recorder: TrialRecorder, cast: Cast) -> None:
-    recorder.screen(cast.coordinator, SUBJECT, "001", 61, "F", SCREENED_ON)
+    recorder.record(cast.coordinator, screen_command())
     with pytest.raises(ValidationError, match=r"REC-DATE-BEFORE-SCREENING"):
-        recorder.consent(cast.coordinator, SUBJECT, "2002-10", date(2003, 1, 1))
+        recorder.record(
+            cast.coordinator,
+            Consent(subject_id=SUBJECT, date=date(2003, 1, 1), consent_version="2002-10"),
+        )
 
 
 def test_rejects_dose_after_withdrawal(recorder: TrialRecorder, cast: Cast, enrolled: str) -> None:
-    withdrawn = recorder.withdraw(cast.coordinator, SUBJECT, "moved abroad", day(20))
+    withdrawn = recorder.record(
+        cast.coordinator, Withdraw(subject_id=SUBJECT, date=day(20), reason="moved abroad")
+    )
     assert regimens(withdrawn) == [("off_study", "REG-WITHDRAWAL")]
     head = recorder.ledger.reader.size()
     with pytest.raises(
@@ -103,7 +141,9 @@ def test_rejects_dose_after_withdrawal(recorder: TrialRecorder, cast: Cast, enro
 def test_accepts_a_late_entered_dose_dated_before_withdrawal(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.withdraw(cast.coordinator, SUBJECT, "moved abroad", day(20))
+    recorder.record(
+        cast.coordinator, Withdraw(subject_id=SUBJECT, date=day(20), reason="moved abroad")
+    )
     COMMANDS["dose"](recorder, cast, day(19))
 
 
@@ -111,7 +151,10 @@ def test_accepts_a_late_entered_dose_dated_before_withdrawal(
 def test_rejects_events_dated_after_death(
     recorder: TrialRecorder, cast: Cast, enrolled: str, command: str
 ) -> None:
-    died = recorder.record_death(cast.investigator, SUBJECT, "myocardial infarction", day(30))
+    died = recorder.record(
+        cast.investigator,
+        RecordDeath(subject_id=SUBJECT, date=day(30), cause="myocardial infarction"),
+    )
     assert regimens(died) == [("off_study", "REG-DEATH")]
     with pytest.raises(RuleViolation, match=r"REC-AFTER-DEATH.*died on 2003-02-11"):
         COMMANDS[command](recorder, cast, day(31))
@@ -120,33 +163,59 @@ def test_rejects_events_dated_after_death(
 def test_rejects_recording_a_death_twice(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.record_death(cast.investigator, SUBJECT, "myocardial infarction", day(30))
+    recorder.record(
+        cast.investigator,
+        RecordDeath(subject_id=SUBJECT, date=day(30), cause="myocardial infarction"),
+    )
     with pytest.raises(RuleViolation, match=r"REC-AFTER-DEATH.*no death can follow"):
-        recorder.record_death(cast.investigator, SUBJECT, "myocardial infarction", day(30))
+        recorder.record(
+            cast.investigator,
+            RecordDeath(subject_id=SUBJECT, date=day(30), cause="myocardial infarction"),
+        )
 
 
 def test_accepts_corrections_and_signatures_after_death(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     dose = COMMANDS["dose"](recorder, cast, day(2)).positions[0]
-    recorder.record_death(cast.investigator, SUBJECT, "myocardial infarction", day(30))
-    recorder.correct(
-        cast.coordinator,
-        SUBJECT,
-        dose,
-        "effective_date",
-        day(3).isoformat(),
-        "diary misread",
-        day(40),
+    recorder.record(
+        cast.investigator,
+        RecordDeath(subject_id=SUBJECT, date=day(30), cause="myocardial infarction"),
     )
-    recorder.sign(cast.monitor, SUBJECT, [dose], "review", "source verified", day(40))
+    recorder.record(
+        cast.coordinator,
+        Correct(
+            subject_id=SUBJECT,
+            date=day(40),
+            position=dose,
+            field="effective_date",
+            new_value=day(3).isoformat(),
+            reason="diary misread",
+        ),
+    )
+    recorder.record(
+        cast.monitor,
+        Sign(
+            subject_id=SUBJECT,
+            date=day(40),
+            positions=(dose,),
+            signature_meaning="review",
+            statement="source verified",
+        ),
+    )
 
 
 def test_withdrawal_from_treatment_keeps_follow_up_and_refuses_doses(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    withdrawn = recorder.withdraw(
-        cast.coordinator, SUBJECT, "intolerable injections", day(20), consent_withdrawn=False
+    withdrawn = recorder.record(
+        cast.coordinator,
+        Withdraw(
+            subject_id=SUBJECT,
+            date=day(20),
+            reason="intolerable injections",
+            consent_withdrawn=False,
+        ),
     )
     assert regimens(withdrawn) == [
         ("off_treatment", "REG-OFF-TREATMENT"),
@@ -166,22 +235,33 @@ def test_rejects_withdrawing_from_treatment_a_patient_not_on_treatment(
 ) -> None:
     screen_subject(recorder, cast)
     with pytest.raises(RuleViolation, match=r"REC-NOT-ON-TREATMENT.*regimen screening"):
-        recorder.withdraw(cast.coordinator, SUBJECT, "changed mind", day(1), False)
+        recorder.record(
+            cast.coordinator,
+            Withdraw(
+                subject_id=SUBJECT, date=day(1), reason="changed mind", consent_withdrawn=False
+            ),
+        )
 
 
 def test_rejects_withdrawing_consent_twice(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.withdraw(cast.coordinator, SUBJECT, "moved abroad", day(20))
+    recorder.record(
+        cast.coordinator, Withdraw(subject_id=SUBJECT, date=day(20), reason="moved abroad")
+    )
     with pytest.raises(RuleViolation, match=r"REC-AFTER-WITHDRAWAL.*no withdrawal can follow"):
-        recorder.withdraw(cast.coordinator, SUBJECT, "moved abroad", day(20))
+        recorder.record(
+            cast.coordinator, Withdraw(subject_id=SUBJECT, date=day(20), reason="moved abroad")
+        )
 
 
 def test_consent_withdrawn_during_screening_takes_the_subject_off_study(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
     screen_subject(recorder, cast)
-    withdrawn = recorder.withdraw(cast.coordinator, SUBJECT, "declined", date(2003, 1, 9))
+    withdrawn = recorder.record(
+        cast.coordinator, Withdraw(subject_id=SUBJECT, date=date(2003, 1, 9), reason="declined")
+    )
     change = withdrawn.events[1]
     assert isinstance(change, RegimenChanged)
     assert (change.from_regimen, change.to_regimen) == ("screening", "off_study")
@@ -191,16 +271,29 @@ def test_off_study_after_an_ineligible_screening_cites_the_screening_rule(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
     screen_subject(recorder, cast, ecog=2)
-    recorded = recorder.off_study(cast.coordinator, SUBJECT, "screen failure", date(2003, 1, 9))
+    recorded = recorder.record(
+        cast.coordinator,
+        TakeOffStudy(subject_id=SUBJECT, date=date(2003, 1, 9), reason="screen failure"),
+    )
     assert regimens(recorded) == [("off_study", "REG-SCREEN-INELIGIBLE")]
     with pytest.raises(RuleViolation, match=r"REC-AFTER-OFF-STUDY.*no enrolment can follow"):
-        recorder.enrol(cast.investigator, SUBJECT, day(1), baseline(), date(2003, 1, 10))
+        recorder.record(
+            cast.investigator,
+            Enrol(
+                subject_id=SUBJECT,
+                date=date(2003, 1, 10),
+                treatment_start=day(1),
+                baseline=baseline(),
+            ),
+        )
 
 
 def test_rejects_events_dated_after_going_off_study(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.off_study(cast.coordinator, SUBJECT, "lost to follow-up", day(50))
+    recorder.record(
+        cast.coordinator, TakeOffStudy(subject_id=SUBJECT, date=day(50), reason="lost to follow-up")
+    )
     with pytest.raises(RuleViolation, match=r"REC-AFTER-OFF-STUDY.*went off study on 2003-03-03"):
         COMMANDS["lab"](recorder, cast, day(51))
 
@@ -217,7 +310,7 @@ def test_follow_up_visits_are_recorded_after_treatment_ends(
 ) -> None:
     assess_serum(recorder, cast, day(100), "2.3", "MR")
     assess_serum(recorder, cast, day(150), "2.2", "MR")
-    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(13)))
     COMMANDS["follow-up"](recorder, cast, month_start(19))
     assert recorder.patient(SUBJECT).current_regimen is Regimen.FOLLOW_UP
 
@@ -226,6 +319,9 @@ def test_a_subject_of_another_site_has_a_separate_record(
     recorder: TrialRecorder, cast: Cast
 ) -> None:
     subject = "MC0282-002-001"
-    recorder.screen(cast.coordinator_site2, subject, "002", 58, "M", SCREENED_ON)
+    recorder.record(
+        cast.coordinator_site2,
+        Screen(subject_id=subject, date=SCREENED_ON, site="002", age_years=58, sex="M"),
+    )
     assert recorder.patient(subject).screened
     assert not recorder.patient(OTHER).screened

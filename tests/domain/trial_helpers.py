@@ -6,8 +6,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ledger.domain import Findings
-from ledger.events import BaselineLabs
+from ledger.domain.commands import (
+    AssessEligibility,
+    AssessResponse,
+    Consent,
+    Enrol,
+    RecordDose,
+    RecordLab,
+    Screen,
+)
+from ledger.events import BaselineLabs, Deviation, ResponseCategory
 from ledger.protocol.eligibility import EligibilityInput
 from ledger.recording import Recorded, TrialRecorder
 from tests.support import Cast
@@ -71,14 +79,44 @@ def baseline(**changes: Any) -> BaselineLabs:
     return BaselineLabs.model_validate(values)
 
 
+def screen_command(subject: str = SUBJECT, *, site: str = "001", on: date = SCREENED_ON) -> Screen:
+    """The screening of ``subject``, a woman of 61 (at site 001 unless ``site`` says)."""
+    return Screen(subject_id=subject, date=on, site=site, age_years=61, sex="F")
+
+
+def enrol_command(
+    subject: str = SUBJECT, *, start: date = START, waiver: Deviation | None = None
+) -> Enrol:
+    """The enrolment of ``subject`` on ENROLLED_ON with :func:`baseline`, treatment from
+    ``start``."""
+    return Enrol(
+        subject_id=subject,
+        date=ENROLLED_ON,
+        treatment_start=start,
+        baseline=baseline(),
+        waiver=waiver,
+    )
+
+
+def anakinra_command(on: date, subject: str = SUBJECT) -> RecordDose:
+    """The daily anakinra dose (100 mg SC) of ``subject`` on ``on``."""
+    return RecordDose(subject_id=subject, date=on, drug="anakinra", dose=Decimal(100), route="SC")
+
+
 def screen_subject(
     recorder: TrialRecorder, cast: Cast, subject: str = SUBJECT, **inputs: Any
 ) -> None:
     """Screened, consented and assessed (eligible unless ``inputs`` say otherwise)."""
-    recorder.screen(cast.coordinator, subject, "001", 61, "F", SCREENED_ON)
-    recorder.consent(cast.coordinator, subject, "2002-10", date(2003, 1, 7))
-    recorder.assess_eligibility(
-        cast.investigator, subject, eligible_inputs(**inputs), date(2003, 1, 8)
+    recorder.record(cast.coordinator, screen_command(subject))
+    recorder.record(
+        cast.coordinator,
+        Consent(subject_id=subject, date=date(2003, 1, 7), consent_version="2002-10"),
+    )
+    recorder.record(
+        cast.investigator,
+        AssessEligibility(
+            subject_id=subject, date=date(2003, 1, 8), inputs=eligible_inputs(**inputs)
+        ),
     )
 
 
@@ -86,7 +124,7 @@ def enrol_subject(
     recorder: TrialRecorder, cast: Cast, subject: str = SUBJECT, start: date = START
 ) -> Recorded:
     screen_subject(recorder, cast, subject)
-    return recorder.enrol(cast.investigator, subject, start, baseline(), ENROLLED_ON)
+    return recorder.record(cast.investigator, enrol_command(subject, start=start))
 
 
 def assess_serum(
@@ -94,14 +132,26 @@ def assess_serum(
     cast: Cast,
     on: date,
     serum: str,
-    investigator: str = "SD",
+    investigator: ResponseCategory = "SD",
     subject: str = SUBJECT,
 ) -> Recorded:
     """A serum M-protein result on ``on`` and a response assessment the same day (no new
     bone lesions, so MR is possible)."""
-    recorder.record_lab(cast.coordinator, subject, "serum_m_protein", Decimal(serum), "g/dL", on)
-    return recorder.assess_response(
-        cast.investigator, subject, investigator, on, Findings(new_bone_lesions=False)
+    recorder.record(
+        cast.coordinator,
+        RecordLab(
+            subject_id=subject,
+            date=on,
+            analyte="serum_m_protein",
+            value=Decimal(serum),
+            unit="g/dL",
+        ),
+    )
+    return recorder.record(
+        cast.investigator,
+        AssessResponse(
+            subject_id=subject, date=on, investigator_category=investigator, new_bone_lesions=False
+        ),
     )
 
 
