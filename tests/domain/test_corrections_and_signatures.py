@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.domain.commands import AssessResponse, Correct, RecordLab, Sign
 from ledger.errors import AuthorisationError, NotFoundError, RuleViolation, ValidationError
 from ledger.events import (
     ENTERED_IN_ERROR,
@@ -16,13 +17,27 @@ from ledger.events import (
     SubjectEnrolled,
 )
 from ledger.recording import TrialRecorder
-from tests.domain.trial_helpers import OTHER, SUBJECT, assess_serum, day, enrol_subject
+from tests.domain.trial_helpers import (
+    OTHER,
+    SUBJECT,
+    anakinra_command,
+    assess_serum,
+    day,
+    enrol_subject,
+)
 from tests.support import Cast
 
 
 def lab_position(recorder: TrialRecorder, cast: Cast, value: str = "2.9") -> int:
-    recorded = recorder.record_lab(
-        cast.coordinator, SUBJECT, "serum_m_protein", Decimal(value), "g/dL", day(10)
+    recorded = recorder.record(
+        cast.coordinator,
+        RecordLab(
+            subject_id=SUBJECT,
+            date=day(10),
+            analyte="serum_m_protein",
+            value=Decimal(value),
+            unit="g/dL",
+        ),
     )
     return recorded.positions[0]
 
@@ -35,8 +50,17 @@ def correct(
     new: str,
     old: str | None = None,
 ) -> CorrectionRecorded:
-    recorded = recorder.correct(
-        cast.coordinator, SUBJECT, position, field, new, "transcription error", day(12), old
+    recorded = recorder.record(
+        cast.coordinator,
+        Correct(
+            subject_id=SUBJECT,
+            date=day(12),
+            position=position,
+            field=field,
+            new_value=new,
+            reason="transcription error",
+            old_value=old,
+        ),
     )
     event = recorded.events[0]
     assert isinstance(event, CorrectionRecorded)
@@ -62,7 +86,10 @@ def test_a_corrected_lab_is_what_the_next_assessment_uses(
 ) -> None:
     position = lab_position(recorder, cast, "1.1")
     correct(recorder, cast, position, "value", "3.1")
-    event = recorder.assess_response(cast.investigator, SUBJECT, "SD", day(11)).events[0]
+    event = recorder.record(
+        cast.investigator,
+        AssessResponse(subject_id=SUBJECT, date=day(11), investigator_category="SD"),
+    ).events[0]
     assert event.values_used["serum.current"] == "3.1"  # type: ignore[attr-defined]
 
 
@@ -140,7 +167,10 @@ def test_rejects_a_correction_that_would_duplicate_a_dose(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     for n in (2, 3):
-        recorder.record_dose(cast.coordinator, SUBJECT, "anakinra", Decimal(100), "SC", day(n))
+        recorder.record(
+            cast.coordinator,
+            anakinra_command(day(n)),
+        )
     first = recorder.patient(SUBJECT).doses[("anakinra", day(2))]
     assert first is not None
     with pytest.raises(RuleViolation, match=r"REC-DUPLICATE-DOSE.*would duplicate"):
@@ -214,8 +244,15 @@ def test_a_review_signature_carries_its_meaning_in_the_commit(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     positions = recorder.patient(SUBJECT).positions
-    recorded = recorder.sign(
-        cast.monitor, SUBJECT, positions, "review", "source data verified", day(20)
+    recorded = recorder.record(
+        cast.monitor,
+        Sign(
+            subject_id=SUBJECT,
+            date=day(20),
+            positions=tuple(positions),
+            signature_meaning="review",
+            statement="source data verified",
+        ),
     )
     event = recorded.events[0]
     assert isinstance(event, RecordSigned)
@@ -228,7 +265,16 @@ def test_rejects_signing_events_of_another_subject(
 ) -> None:
     other = enrol_subject(recorder, cast, OTHER).positions[0]
     with pytest.raises(NotFoundError, match=rf"REC-SIGN-TARGET\] positions {other} hold no event"):
-        recorder.sign(cast.monitor, SUBJECT, [other], "approval", "approved", day(20))
+        recorder.record(
+            cast.monitor,
+            Sign(
+                subject_id=SUBJECT,
+                date=day(20),
+                positions=(other,),
+                signature_meaning="approval",
+                statement="approved",
+            ),
+        )
 
 
 def test_rejects_signing_a_position_twice_in_one_signature(
@@ -236,7 +282,16 @@ def test_rejects_signing_a_position_twice_in_one_signature(
 ) -> None:
     position = recorder.patient(SUBJECT).positions[0]
     with pytest.raises(ValidationError, match=r"REC-SIGN-TARGET\] each position once"):
-        recorder.sign(cast.monitor, SUBJECT, [position, position], "review", "reviewed", day(20))
+        recorder.record(
+            cast.monitor,
+            Sign(
+                subject_id=SUBJECT,
+                date=day(20),
+                positions=(position, position),
+                signature_meaning="review",
+                statement="reviewed",
+            ),
+        )
 
 
 def test_rejects_a_signature_by_a_role_that_may_not_sign(
@@ -244,4 +299,13 @@ def test_rejects_a_signature_by_a_role_that_may_not_sign(
 ) -> None:
     position = recorder.patient(SUBJECT).positions[0]
     with pytest.raises(AuthorisationError, match=r"may not record RecordSigned"):
-        recorder.sign(cast.coordinator, SUBJECT, [position], "review", "reviewed", day(20))
+        recorder.record(
+            cast.coordinator,
+            Sign(
+                subject_id=SUBJECT,
+                date=day(20),
+                positions=(position,),
+                signature_meaning="review",
+                statement="reviewed",
+            ),
+        )

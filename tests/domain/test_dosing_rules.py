@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
+from ledger.domain.commands import Correct, RecordDose, RecordMissedDose
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
-from ledger.events import ENTERED_IN_ERROR, RECORD_STATUS_FIELD, Deviation, DoseAdministered
+from ledger.events import (
+    ENTERED_IN_ERROR,
+    RECORD_STATUS_FIELD,
+    Deviation,
+    DoseAdministered,
+    Drug,
+    Route,
+)
 from ledger.protocol.schedule import DoseRuleViolation
 from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import (
@@ -22,14 +30,21 @@ from tests.domain.trial_helpers import (
 )
 from tests.support import Cast
 
-ANAKINRA = ("anakinra", Decimal(100), "SC")
-LOW_DEX = ("dexamethasone", Decimal(20), "PO")
-HIGH_DEX = ("dexamethasone", Decimal(40), "PO")
+Given = tuple[Drug, Decimal, Route]  # drug, dose in mg, route
+ANAKINRA: Given = ("anakinra", Decimal(100), "SC")
+LOW_DEX: Given = ("dexamethasone", Decimal(20), "PO")
+HIGH_DEX: Given = ("dexamethasone", Decimal(40), "PO")
 
 
-def dose(recorder: TrialRecorder, cast: Cast, on_day: int, what: tuple[str, Decimal, str]) -> int:
+def dose_of(subject: str, on: date, what: Given, deviation: Deviation | None = None) -> RecordDose:
     drug, amount, route = what
-    recorded = recorder.record_dose(cast.coordinator, SUBJECT, drug, amount, route, day(on_day))
+    return RecordDose(
+        subject_id=subject, date=on, drug=drug, dose=amount, route=route, deviation=deviation
+    )
+
+
+def dose(recorder: TrialRecorder, cast: Cast, on_day: int, what: Given) -> int:
+    recorded = recorder.record(cast.coordinator, dose_of(SUBJECT, day(on_day), what))
     return recorded.positions[0]
 
 
@@ -48,7 +63,7 @@ def progressed_on(recorder: TrialRecorder, cast: Cast, on_day: int) -> None:
 def test_records_a_dose_the_calendar_calls_for(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorded = recorder.record_dose(cast.coordinator, enrolled, *ANAKINRA, day(1))
+    recorded = recorder.record(cast.coordinator, dose_of(enrolled, day(1), ANAKINRA))
     event = recorded.events[0]
     assert isinstance(event, DoseAdministered)
     assert (event.drug, event.dose, event.unit, event.route) == (
@@ -81,14 +96,14 @@ def test_rejects_a_dose_before_treatment_start(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     with pytest.raises(DoseRuleViolation, match=r"DOSE-NOT-IN-REGIMEN.*regimen screening"):
-        recorder.record_dose(cast.coordinator, enrolled, *ANAKINRA, START - timedelta(days=1))
+        recorder.record(cast.coordinator, dose_of(enrolled, START - timedelta(days=1), ANAKINRA))
 
 
 def test_records_a_dose_outside_the_calendar_as_a_deviation(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     deviation = Deviation(rule_id="DOSE-NOT-IN-REGIMEN", reason="given in error by home nurse")
-    recorded = recorder.record_dose(cast.coordinator, enrolled, *LOW_DEX, day(3), deviation)
+    recorded = recorder.record(cast.coordinator, dose_of(enrolled, day(3), LOW_DEX, deviation))
     event = recorded.events[0]
     assert isinstance(event, DoseAdministered)
     assert event.deviation == deviation
@@ -99,7 +114,7 @@ def test_rejects_a_deviation_naming_another_rule(
 ) -> None:
     deviation = Deviation(rule_id="DOSE-LOWDEX-WEEKLY", reason="given in error")
     with pytest.raises(ValidationError, match=r"REC-DEVIATION.*departs from DOSE-NOT-IN-REGIMEN"):
-        recorder.record_dose(cast.coordinator, enrolled, *LOW_DEX, day(3), deviation)
+        recorder.record(cast.coordinator, dose_of(enrolled, day(3), LOW_DEX, deviation))
 
 
 def test_rejects_a_deviation_on_a_dose_the_calendar_calls_for(
@@ -107,7 +122,7 @@ def test_rejects_a_deviation_on_a_dose_the_calendar_calls_for(
 ) -> None:
     deviation = Deviation(rule_id="DOSE-ANAKINRA-DAILY", reason="just in case")
     with pytest.raises(ValidationError, match=r"REC-DEVIATION.*no deviation to record"):
-        recorder.record_dose(cast.coordinator, enrolled, *ANAKINRA, day(3), deviation)
+        recorder.record(cast.coordinator, dose_of(enrolled, day(3), ANAKINRA, deviation))
 
 
 def test_rejects_a_second_dose_of_a_drug_on_one_day(
@@ -122,14 +137,16 @@ def test_accepts_a_dose_again_once_the_first_was_entered_in_error(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     first = dose(recorder, cast, 2, ANAKINRA)
-    recorder.correct(
+    recorder.record(
         cast.coordinator,
-        enrolled,
-        first,
-        RECORD_STATUS_FIELD,
-        ENTERED_IN_ERROR,
-        "recorded for the wrong subject",
-        day(3),
+        Correct(
+            subject_id=enrolled,
+            date=day(3),
+            position=first,
+            field=RECORD_STATUS_FIELD,
+            new_value=ENTERED_IN_ERROR,
+            reason="recorded for the wrong subject",
+        ),
     )
     assert dose(recorder, cast, 2, ANAKINRA) > first
 
@@ -138,14 +155,16 @@ def test_accepts_a_dose_on_a_day_freed_by_correcting_the_date(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     first = dose(recorder, cast, 2, ANAKINRA)
-    recorder.correct(
+    recorder.record(
         cast.coordinator,
-        enrolled,
-        first,
-        "effective_date",
-        day(4).isoformat(),
-        "diary date misread",
-        day(5),
+        Correct(
+            subject_id=enrolled,
+            date=day(5),
+            position=first,
+            field="effective_date",
+            new_value=day(4).isoformat(),
+            reason="diary date misread",
+        ),
     )
     dose(recorder, cast, 2, ANAKINRA)
     with pytest.raises(RuleViolation, match=r"REC-DUPLICATE-DOSE"):
@@ -193,8 +212,15 @@ def test_rejects_high_dose_dexamethasone_off_its_calendar(
 
 
 def test_records_a_held_dose(recorder: TrialRecorder, cast: Cast, enrolled: str) -> None:
-    recorded = recorder.record_missed_dose(
-        cast.coordinator, enrolled, "anakinra", "grade 2 injection-site reaction", day(5), True
+    recorded = recorder.record(
+        cast.coordinator,
+        RecordMissedDose(
+            subject_id=enrolled,
+            date=day(5),
+            drug="anakinra",
+            reason="grade 2 injection-site reaction",
+            held=True,
+        ),
     )
     assert recorder.patient(enrolled).missed == {("anakinra", day(5)): recorded.positions[0]}
 
@@ -203,13 +229,21 @@ def test_rejects_missing_a_dose_that_was_not_due(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     with pytest.raises(RuleViolation, match=r"REC-MISSED-NOT-DUE.*no dexamethasone is due"):
-        recorder.record_missed_dose(cast.coordinator, enrolled, "dexamethasone", "forgot", day(5))
+        recorder.record(
+            cast.coordinator,
+            RecordMissedDose(
+                subject_id=enrolled, date=day(5), drug="dexamethasone", reason="forgot"
+            ),
+        )
 
 
 def test_rejects_a_dose_on_a_day_it_was_recorded_missed(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.record_missed_dose(cast.coordinator, enrolled, "anakinra", "travelling", day(5))
+    recorder.record(
+        cast.coordinator,
+        RecordMissedDose(subject_id=enrolled, date=day(5), drug="anakinra", reason="travelling"),
+    )
     with pytest.raises(RuleViolation, match=r"REC-DOSE-MISSED-CONFLICT"):
         dose(recorder, cast, 5, ANAKINRA)
 
@@ -219,15 +253,20 @@ def test_rejects_missing_a_dose_already_given(
 ) -> None:
     dose(recorder, cast, 5, ANAKINRA)
     with pytest.raises(RuleViolation, match=r"REC-DUPLICATE-DOSE"):
-        recorder.record_missed_dose(cast.coordinator, enrolled, "anakinra", "travelling", day(5))
+        recorder.record(
+            cast.coordinator,
+            RecordMissedDose(
+                subject_id=enrolled, date=day(5), drug="anakinra", reason="travelling"
+            ),
+        )
 
 
 def test_rejects_a_dose_for_a_subject_never_enrolled(recorder: TrialRecorder, cast: Cast) -> None:
     screen_subject(recorder, cast, OTHER)
     with pytest.raises(RuleViolation, match=r"REC-ENROLLED.*MC0282-001-018 was never enrolled"):
-        recorder.record_dose(cast.coordinator, OTHER, *ANAKINRA, day(1))
+        recorder.record(cast.coordinator, dose_of(OTHER, day(1), ANAKINRA))
 
 
 def test_rejects_a_dose_for_a_subject_never_screened(recorder: TrialRecorder, cast: Cast) -> None:
     with pytest.raises(NotFoundError, match=r"REC-SCREENED.*MC0282-001-018 was never screened"):
-        recorder.record_dose(cast.coordinator, OTHER, *ANAKINRA, day(1))
+        recorder.record(cast.coordinator, dose_of(OTHER, day(1), ANAKINRA))

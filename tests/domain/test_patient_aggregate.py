@@ -21,7 +21,7 @@ from ledger.events import (
 from ledger.protocol.schedule import Regimen
 from ledger.recording import TrialRecorder
 from ledger.subject.evaluation import evaluate
-from tests.domain.trial_helpers import START, SUBJECT, assess_serum, day
+from tests.domain.trial_helpers import START, SUBJECT, anakinra_command, assess_serum, day
 from tests.support import Cast
 
 
@@ -47,7 +47,10 @@ def dexamethasone_in_induction(version: int) -> DoseAdministered:
 def test_replaying_the_stream_gives_the_state_the_commands_left(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.record_dose(cast.coordinator, SUBJECT, "anakinra", Decimal(100), "SC", day(1))
+    recorder.record(
+        cast.coordinator,
+        anakinra_command(day(1)),
+    )
     assess_serum(recorder, cast, day(100), "2.3", "MR")
     assess_serum(recorder, cast, day(150), "2.2", "MR")
     loaded = recorder.patient(SUBJECT)
@@ -129,7 +132,10 @@ def test_a_command_built_on_a_stale_patient_is_refused_whole(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     stale = recorder.patient(SUBJECT)
-    recorder.record_dose(cast.coordinator, SUBJECT, "anakinra", Decimal(100), "SC", day(1))
+    recorder.record(
+        cast.coordinator,
+        anakinra_command(day(1)),
+    )
     dose = RecordDose(
         subject_id=SUBJECT, date=day(2), drug="anakinra", dose=Decimal(100), route="SC"
     )

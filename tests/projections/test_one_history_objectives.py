@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ledger.domain.commands import RecordDeath, ReportAdverseEvent, StopTreatment
 from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from projections.engine import ProjectionEngine
 from projections.objectives import trial_summary
 from projections.subject import stored_histories
 from tests.domain.conftest import enrolled, recorder  # noqa: F401 - fixtures
-from tests.domain.trial_helpers import SUBJECT, assess_serum, day, month_start
+from tests.domain.trial_helpers import SUBJECT, anakinra_command, assess_serum, day, month_start
 from tests.support import Cast
 
 
@@ -32,9 +33,20 @@ def test_an_adverse_event_on_the_day_treatment_ended_counts_with_the_treatment(
     enrolled: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    recorder.stop_treatment(cast.investigator, SUBJECT, "grade 3 neutropenia", day(40))
-    recorder.report_adverse_event(
-        cast.investigator, SUBJECT, "Neutrophil count decreased", 3, "probable", "none", day(40)
+    recorder.record(
+        cast.investigator,
+        StopTreatment(subject_id=SUBJECT, date=day(40), reason="grade 3 neutropenia"),
+    )
+    recorder.record(
+        cast.investigator,
+        ReportAdverseEvent(
+            subject_id=SUBJECT,
+            date=day(40),
+            term="Neutrophil count decreased",
+            grade=3,
+            attribution="probable",
+            action_taken="none",
+        ),
     )
     ae = summary(recorder.ledger, tmp_path / "v.sqlite")["adverse_events"]
     assert ae["excluded"] == []
@@ -47,10 +59,21 @@ def test_a_fatal_adverse_event_on_the_day_of_death_counts_with_the_treatment(
     enrolled: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    recorder.report_adverse_event(
-        cast.investigator, SUBJECT, "Sepsis", 5, "possible", "drug-withdrawn", day(50), ["death"]
+    recorder.record(
+        cast.investigator,
+        ReportAdverseEvent(
+            subject_id=SUBJECT,
+            date=day(50),
+            term="Sepsis",
+            grade=5,
+            attribution="possible",
+            action_taken="drug-withdrawn",
+            seriousness_criteria=("death",),
+        ),
     )
-    recorder.record_death(cast.investigator, SUBJECT, "sepsis", day(50))
+    recorder.record(
+        cast.investigator, RecordDeath(subject_id=SUBJECT, date=day(50), cause="sepsis")
+    )
     ae = summary(recorder.ledger, tmp_path / "v.sqlite")["adverse_events"]
     terms = ae["anakinra_alone"]["terms"]
     assert [(t["term"], t["by_worst_grade"]["5"]) for t in terms] == [("Sepsis", 1)]
@@ -64,8 +87,14 @@ def test_a_declined_low_dose_start_is_neither_exposure_nor_the_low_dose_populati
 ) -> None:
     assess_serum(recorder, cast, day(100), "3.1")
     assess_serum(recorder, cast, day(150), "3.0")  # SD at month 6: low-dose from month 7
-    recorder.record_dose(cast.coordinator, SUBJECT, "anakinra", 100, "SC", day(168))  # type: ignore[arg-type]
-    recorder.stop_treatment(cast.investigator, SUBJECT, "declined dexamethasone", month_start(7))
+    recorder.record(
+        cast.coordinator,
+        anakinra_command(day(168)),
+    )
+    recorder.record(
+        cast.investigator,
+        StopTreatment(subject_id=SUBJECT, date=month_start(7), reason="declined dexamethasone"),
+    )
     report = summary(recorder.ledger, tmp_path / "v.sqlite")
     assert report["adverse_events"]["with_dexamethasone"]["exposed_subject_ids"] == []
     low = report["low_dose_dexamethasone_response_rate"]
