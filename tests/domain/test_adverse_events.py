@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.domain.commands import ReportAdverseEvent, ResolveAdverseEvent
+from ledger.domain.commands.base import command_from
 from ledger.errors import NotFoundError, RuleViolation, ValidationError
-from ledger.events import AdverseEventReported, AdverseEventResolved
+from ledger.events import ActionTaken, AdverseEventReported, AdverseEventResolved, Seriousness
 from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import SUBJECT, day
 from tests.support import Cast
@@ -16,21 +18,23 @@ def report(
     cast: Cast,
     *,
     grade: int = 1,
-    action: str = "none",
-    criteria: tuple[str, ...] = (),
+    action: ActionTaken = "none",
+    criteria: tuple[Seriousness, ...] = (),
     on_day: int = 10,
     ae_id: str | None = None,
 ) -> AdverseEventReported:
-    recorded = recorder.report_adverse_event(
+    recorded = recorder.record(
         cast.coordinator,
-        SUBJECT,
-        "Injection site reaction",
-        grade,
-        "definite",
-        action,
-        day(on_day),
-        criteria,
-        ae_id,
+        ReportAdverseEvent(
+            subject_id=SUBJECT,
+            date=day(on_day),
+            term="Injection site reaction",
+            grade=grade,
+            attribution="definite",
+            action_taken=action,
+            seriousness_criteria=criteria,
+            ae_id=ae_id,
+        ),
     )
     event = recorded.events[0]
     assert isinstance(event, AdverseEventReported)
@@ -83,7 +87,20 @@ def test_rejects_a_seriousness_criterion_listed_twice(
 
 def test_rejects_an_out_of_range_grade(recorder: TrialRecorder, cast: Cast, enrolled: str) -> None:
     with pytest.raises(ValidationError, match=r"grade=6 refused: .*less than or equal to 5"):
-        report(recorder, cast, grade=6)
+        recorder.record(
+            cast.coordinator,
+            command_from(
+                ReportAdverseEvent,
+                {
+                    "subject_id": SUBJECT,
+                    "date": day(10),
+                    "term": "Injection site reaction",
+                    "grade": 6,
+                    "attribution": "definite",
+                    "action_taken": "none",
+                },
+            ),
+        )
 
 
 def test_rejects_an_action_on_study_drug_when_none_is_given(
@@ -99,7 +116,10 @@ def test_resolves_a_reported_adverse_event(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     report(recorder, cast)
-    recorder.resolve_adverse_event(cast.coordinator, SUBJECT, "AE-001", "recovered", day(14))
+    recorder.record(
+        cast.coordinator,
+        ResolveAdverseEvent(subject_id=SUBJECT, date=day(14), ae_id="AE-001", outcome="recovered"),
+    )
     resolution = recorder.patient(SUBJECT).adverse_events["AE-001"].resolution
     assert resolution is not None
     assert resolution.outcome == "recovered"
@@ -110,16 +130,29 @@ def test_rejects_resolving_an_adverse_event_never_reported(
 ) -> None:
     report(recorder, cast)
     with pytest.raises(NotFoundError, match=r"AE-UNKNOWN.*no adverse event AE-002.*AE-001"):
-        recorder.resolve_adverse_event(cast.coordinator, SUBJECT, "AE-002", "recovered", day(14))
+        recorder.record(
+            cast.coordinator,
+            ResolveAdverseEvent(
+                subject_id=SUBJECT, date=day(14), ae_id="AE-002", outcome="recovered"
+            ),
+        )
 
 
 def test_rejects_resolving_an_adverse_event_twice(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     report(recorder, cast)
-    recorder.resolve_adverse_event(cast.coordinator, SUBJECT, "AE-001", "recovered", day(14))
+    recorder.record(
+        cast.coordinator,
+        ResolveAdverseEvent(subject_id=SUBJECT, date=day(14), ae_id="AE-001", outcome="recovered"),
+    )
     with pytest.raises(RuleViolation, match=r"AE-RESOLVED.*already resolved on 2003-01-26"):
-        recorder.resolve_adverse_event(cast.coordinator, SUBJECT, "AE-001", "unknown", day(15))
+        recorder.record(
+            cast.coordinator,
+            ResolveAdverseEvent(
+                subject_id=SUBJECT, date=day(15), ae_id="AE-001", outcome="unknown"
+            ),
+        )
 
 
 def test_rejects_a_resolution_before_the_onset(
@@ -127,14 +160,27 @@ def test_rejects_a_resolution_before_the_onset(
 ) -> None:
     report(recorder, cast)
     with pytest.raises(ValidationError, match=r"AE-RESOLVED\] before the onset of AE-001"):
-        recorder.resolve_adverse_event(cast.coordinator, SUBJECT, "AE-001", "recovered", day(9))
+        recorder.record(
+            cast.coordinator,
+            ResolveAdverseEvent(
+                subject_id=SUBJECT, date=day(9), ae_id="AE-001", outcome="recovered"
+            ),
+        )
 
 
 def test_what_a_command_wrote_is_found_by_event_type(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorded = recorder.report_adverse_event(
-        cast.coordinator, SUBJECT, "Rash", 1, "possible", "none", day(3)
+    recorded = recorder.record(
+        cast.coordinator,
+        ReportAdverseEvent(
+            subject_id=SUBJECT,
+            date=day(3),
+            term="Rash",
+            grade=1,
+            attribution="possible",
+            action_taken="none",
+        ),
     )
     position, event = recorded.first(AdverseEventReported)
     assert (position, event.ae_id) == (recorded.positions[0], "AE-001")

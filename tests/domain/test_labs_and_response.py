@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Findings
+from ledger.domain.commands import AssessResponse, RecordLab
+from ledger.domain.commands.base import command_from
 from ledger.errors import RuleViolation, ValidationError
 from ledger.events import (
     Deviation,
@@ -15,6 +16,7 @@ from ledger.events import (
     ProgressionConfirmed,
     RegimenChanged,
     ResponseAssessed,
+    ResponseCategory,
 )
 from ledger.protocol.schedule import Regimen
 from ledger.recording import Recorded, TrialRecorder
@@ -33,9 +35,19 @@ from tests.support import Cast
 def lab(
     recorder: TrialRecorder, cast: Cast, analyte: str, value: str, unit: str, on_day: int
 ) -> Recorded:
-    return recorder.record_lab(
-        cast.coordinator, SUBJECT, analyte, Decimal(value), unit, day(on_day)
+    """A lab result as it is entered (analyte, value and unit as text): a value the command
+    refuses is the ledger's ValidationError naming the field, the value and the rule."""
+    command = command_from(
+        RecordLab,
+        {
+            "subject_id": SUBJECT,
+            "date": day(on_day),
+            "analyte": analyte,
+            "value": Decimal(value),
+            "unit": unit,
+        },
     )
+    return recorder.record(cast.coordinator, command)
 
 
 def test_records_a_lab_result_in_its_unit(
@@ -118,8 +130,11 @@ def test_assessment_uses_the_latest_labs_since_the_previous_assessment(
     lab(recorder, cast, "serum_m_protein", "2.9", "g/dL", 40)
     latest = lab(recorder, cast, "serum_m_protein", "2.2", "g/dL", 50).positions[0]
     marrow = lab(recorder, cast, "marrow_plasma_cells", "12", "%", 45).positions[0]
-    recorded = recorder.assess_response(
-        cast.investigator, SUBJECT, "MR", day(60), Findings(new_bone_lesions=False)
+    recorded = recorder.record(
+        cast.investigator,
+        AssessResponse(
+            subject_id=SUBJECT, date=day(60), investigator_category="MR", new_bone_lesions=False
+        ),
     )
     event = recorded.events[0]
     assert isinstance(event, ResponseAssessed)
@@ -133,7 +148,10 @@ def test_assessment_uses_the_latest_labs_since_the_previous_assessment(
 def test_a_missing_measurable_marker_lowers_the_derived_category(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorded = recorder.assess_response(cast.investigator, SUBJECT, "MR", day(30))
+    recorded = recorder.record(
+        cast.investigator,
+        AssessResponse(subject_id=SUBJECT, date=day(30), investigator_category="MR"),
+    )
     event = recorded.events[0]
     assert isinstance(event, ResponseAssessed)
     assert event.derived_category == "SD"
@@ -155,7 +173,7 @@ def test_a_missing_measurable_marker_lowers_the_derived_category(
     ],
 )
 def test_derived_category_through_the_ledger_at_each_boundary(
-    recorder: TrialRecorder, cast: Cast, enrolled: str, serum: str, expected: str
+    recorder: TrialRecorder, cast: Cast, enrolled: str, serum: str, expected: ResponseCategory
 ) -> None:
     event = assess_serum(recorder, cast, day(30), serum, investigator=expected).events[0]
     assert isinstance(event, ResponseAssessed)
@@ -173,8 +191,11 @@ def test_derives_complete_response_from_ife_marrow_and_findings(
         ("marrow_plasma_cells", "3", "%"),
     ):
         lab(recorder, cast, analyte, value, unit, 60)
-    recorded = recorder.assess_response(
-        cast.investigator, SUBJECT, "CR", day(60), Findings(plasmacytoma=False)
+    recorded = recorder.record(
+        cast.investigator,
+        AssessResponse(
+            subject_id=SUBJECT, date=day(60), investigator_category="CR", plasmacytoma=False
+        ),
     )
     event = recorded.events[0]
     assert isinstance(event, ResponseAssessed)
@@ -186,16 +207,25 @@ def test_rejects_assessments_out_of_date_order(
 ) -> None:
     assess_serum(recorder, cast, day(60), "3.0")
     with pytest.raises(RuleViolation, match=r"REC-ASSESSMENT-ORDER.*last assessed on 2003-03-13"):
-        recorder.assess_response(cast.investigator, SUBJECT, "SD", day(50))
+        recorder.record(
+            cast.investigator,
+            AssessResponse(subject_id=SUBJECT, date=day(50), investigator_category="SD"),
+        )
     with pytest.raises(RuleViolation, match=r"REC-ASSESSMENT-ORDER.*one per day"):
-        recorder.assess_response(cast.investigator, SUBJECT, "SD", day(60))
+        recorder.record(
+            cast.investigator,
+            AssessResponse(subject_id=SUBJECT, date=day(60), investigator_category="SD"),
+        )
 
 
 def test_rejects_an_assessment_before_treatment_start(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     with pytest.raises(ValidationError, match=r"REC-DATE-BEFORE-TREATMENT.*2003-01-13"):
-        recorder.assess_response(cast.investigator, SUBJECT, "SD", ENROLLED_ON)
+        recorder.record(
+            cast.investigator,
+            AssessResponse(subject_id=SUBJECT, date=ENROLLED_ON, investigator_category="SD"),
+        )
     assert START > ENROLLED_ON
 
 
@@ -280,16 +310,27 @@ def test_the_other_month_6_reading_is_recorded_with_a_deviation(
 ) -> None:
     """An investigator may decide on confirmed categories only (REG-M6-BASIS, other reading):
     the unconfirmed MR then adds low-dose dexamethasone, and the change carries the reason."""
-    recorder.record_lab(
-        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("2.3"), "g/dL", day(150)
+    recorder.record(
+        cast.coordinator,
+        RecordLab(
+            subject_id=SUBJECT,
+            date=day(150),
+            analyte="serum_m_protein",
+            value=Decimal("2.3"),
+            unit="g/dL",
+        ),
     )
-    recorded = recorder.assess_response(
+    recorded = recorder.record(
         cast.investigator,
-        SUBJECT,
-        "MR",
-        day(150),
-        Findings(new_bone_lesions=False),
-        Deviation(rule_id="REG-M6-BASIS", reason="response not confirmed; add dexamethasone"),
+        AssessResponse(
+            subject_id=SUBJECT,
+            date=day(150),
+            investigator_category="MR",
+            new_bone_lesions=False,
+            other_month6_reading=Deviation(
+                rule_id="REG-M6-BASIS", reason="response not confirmed; add dexamethasone"
+            ),
+        ),
     )
     change = recorded.events[1]
     assert isinstance(change, RegimenChanged)
@@ -302,13 +343,15 @@ def test_rejects_a_month_6_deviation_naming_another_rule(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     with pytest.raises(ValidationError, match=r"other_month6_reading\.rule_id.*REG-M6-BASIS"):
-        recorder.assess_response(
+        recorder.record(
             cast.investigator,
-            SUBJECT,
-            "SD",
-            day(150),
-            Findings(new_bone_lesions=False),
-            Deviation(rule_id="REG-M6-SD", reason="stable, add dex"),
+            AssessResponse(
+                subject_id=SUBJECT,
+                date=day(150),
+                investigator_category="SD",
+                new_bone_lesions=False,
+                other_month6_reading=Deviation(rule_id="REG-M6-SD", reason="stable, add dex"),
+            ),
         )
 
 

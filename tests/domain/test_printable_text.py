@@ -25,6 +25,8 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 import cli
+from ledger.domain.commands import ReportAdverseEvent
+from ledger.domain.commands.base import command_from
 from ledger.errors import ValidationError
 from ledger.events import (
     CorrectionRecorded,
@@ -207,8 +209,19 @@ def test_refuses_an_adverse_event_term_with_an_escape_through_the_recorder(
 ) -> None:
     before = recorder.ledger.reader.size()
     with pytest.raises(ValidationError, match=r"^term='Rash\\x1b\[0m' refused: " + RULE):
-        recorder.report_adverse_event(
-            cast.coordinator, enrolled, "Rash\x1b[0m", 1, "unrelated", "not-applicable", day(1)
+        recorder.record(
+            cast.coordinator,
+            command_from(
+                ReportAdverseEvent,
+                {
+                    "subject_id": enrolled,
+                    "date": day(1),
+                    "term": "Rash\x1b[0m",
+                    "grade": 1,
+                    "attribution": "unrelated",
+                    "action_taken": "not-applicable",
+                },
+            ),
         )
     assert recorder.ledger.reader.size() == before
 

@@ -7,7 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain import Findings
+from ledger.domain.commands import (
+    AdvanceRegimen,
+    AssessResponse,
+    ConfirmProgression,
+    RecordFollowUp,
+    RecordLab,
+    StopTreatment,
+)
 from ledger.errors import RuleViolation, ValidationError
 from ledger.events import Deviation, ProgressionConfirmed, RegimenChanged, ResponseAssessed
 from ledger.protocol.schedule import Regimen
@@ -32,8 +39,11 @@ def two_pd(recorder: TrialRecorder, cast: Cast, first: int, second: int) -> tupl
 
 
 def confirm(recorder: TrialRecorder, cast: Cast, on_day: int) -> tuple[object, ...]:
-    return recorder.confirm_progression(
-        cast.investigator, SUBJECT, "serum M-protein rising on two assessments", day(on_day)
+    return recorder.record(
+        cast.investigator,
+        ConfirmProgression(
+            subject_id=SUBJECT, date=day(on_day), basis="serum M-protein rising on two assessments"
+        ),
     ).events
 
 
@@ -80,8 +90,15 @@ def test_rejects_a_progression_date_the_rules_contradict(
     assess_serum(recorder, cast, day(40), "4.0", "PD")
     deviation = Deviation(rule_id="CONF-PD", reason="clinical progression, bone pain")
     with pytest.raises(ValidationError, match=r"progression_date.*REC-PROGRESSION-DATE"):
-        recorder.confirm_progression(
-            cast.investigator, SUBJECT, "rising", day(45), deviation, progression_date=day(46)
+        recorder.record(
+            cast.investigator,
+            ConfirmProgression(
+                subject_id=SUBJECT,
+                date=day(45),
+                basis="rising",
+                deviation=deviation,
+                progression_date=day(46),
+            ),
         )
 
 
@@ -90,11 +107,25 @@ def test_rejects_an_investigators_progression_date_outside_treatment(
 ) -> None:
     deviation = Deviation(rule_id="CONF-PD", reason="new lytic lesion on MRI, labs pending")
     with pytest.raises(ValidationError, match=r"REC-PROGRESSION-DATE.*between the treatment start"):
-        recorder.confirm_progression(
-            cast.investigator, SUBJECT, "lesion", day(40), deviation, progression_date=day(41)
+        recorder.record(
+            cast.investigator,
+            ConfirmProgression(
+                subject_id=SUBJECT,
+                date=day(40),
+                basis="lesion",
+                deviation=deviation,
+                progression_date=day(41),
+            ),
         )
-    recorded = recorder.confirm_progression(
-        cast.investigator, SUBJECT, "lesion", day(40), deviation, progression_date=day(30)
+    recorded = recorder.record(
+        cast.investigator,
+        ConfirmProgression(
+            subject_id=SUBJECT,
+            date=day(40),
+            basis="lesion",
+            deviation=deviation,
+            progression_date=day(30),
+        ),
     )
     progression = recorded.events[0]
     assert isinstance(progression, ProgressionConfirmed)
@@ -105,7 +136,16 @@ def test_marrow_progression_needs_no_second_assessment(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     """CONF-PD-SINGLE: marrow plasma cells 15% at baseline, 28% now (+87%, +13 points)."""
-    recorder.record_lab(cast.coordinator, SUBJECT, "marrow_plasma_cells", Decimal(28), "%", day(60))
+    recorder.record(
+        cast.coordinator,
+        RecordLab(
+            subject_id=SUBJECT,
+            date=day(60),
+            analyte="marrow_plasma_cells",
+            value=Decimal(28),
+            unit="%",
+        ),
+    )
     events = assess_serum(recorder, cast, day(60), "3.2", "PD").events
     progression = events[1]
     assert isinstance(progression, ProgressionConfirmed)
@@ -121,8 +161,15 @@ def test_high_dose_may_start_next_month_by_the_other_reading_with_a_reason(
     assess_serum(recorder, cast, day(70), "4.0", "PD")
     reading = Deviation(rule_id="REG-PD-START", reason="start with the next cycle's calendar")
     judgement = Deviation(rule_id="CONF-PD", reason="symptomatic rise, act before confirming")
-    events = recorder.confirm_progression(
-        cast.investigator, SUBJECT, "rising", day(70), judgement, start_deviation=reading
+    events = recorder.record(
+        cast.investigator,
+        ConfirmProgression(
+            subject_id=SUBJECT,
+            date=day(70),
+            basis="rising",
+            deviation=judgement,
+            start_next_month=reading,
+        ),
     ).events
     assert changes(events) == [("induction", "high_dose_dex", "REG-PD-ANYTIME", day(85))]
     change = events[1]
@@ -145,8 +192,11 @@ def test_records_the_investigators_progression_as_a_deviation(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     deviation = Deviation(rule_id="CONF-PD", reason="new lytic lesion on MRI, labs pending")
-    recorded = recorder.confirm_progression(
-        cast.investigator, SUBJECT, "new lytic lesion", day(40), deviation
+    recorded = recorder.record(
+        cast.investigator,
+        ConfirmProgression(
+            subject_id=SUBJECT, date=day(40), basis="new lytic lesion", deviation=deviation
+        ),
     )
     progression = recorded.events[0]
     assert isinstance(progression, ProgressionConfirmed)
@@ -159,7 +209,12 @@ def test_rejects_a_progression_deviation_naming_another_rule(
 ) -> None:
     deviation = Deviation(rule_id="RESP-PD-BONE", reason="new lesion")
     with pytest.raises(ValidationError, match=r"deviation.rule_id='RESP-PD-BONE'.*CONF-PD"):
-        recorder.confirm_progression(cast.investigator, SUBJECT, "new lesion", day(40), deviation)
+        recorder.record(
+            cast.investigator,
+            ConfirmProgression(
+                subject_id=SUBJECT, date=day(40), basis="new lesion", deviation=deviation
+            ),
+        )
 
 
 def test_rejects_confirming_the_same_progression_twice(
@@ -196,7 +251,7 @@ def test_progression_after_treatment_changes_no_regimen(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     continuation_from_month_7(recorder, cast)
-    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(13)))
     assess_serum(recorder, cast, month_start(14), "4.0", "PD")
     events = assess_serum(recorder, cast, month_start(15), "4.2", "PD").events
     assert [type(e).__name__ for e in events] == ["ResponseAssessed", "ProgressionConfirmed"]
@@ -222,7 +277,9 @@ def test_advance_at_month_7_without_a_month_6_assessment_treats_the_patient_as_s
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     assess_serum(recorder, cast, day(130), "2.3", "MR")  # month 5: no month-6 decision yet
-    events = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(7)).events
+    events = recorder.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(7))
+    ).events
     assert changes(events) == [("induction", "low_dose_dex", "REG-M6-NOT-ASSESSED", month_start(7))]
 
 
@@ -232,7 +289,7 @@ def test_rejects_advance_when_nothing_is_due(
     with pytest.raises(
         RuleViolation, match=r"REC-NOTHING-DUE.*next: the month-6 decision on 2003-06-30"
     ):
-        recorder.advance_regimen(cast.investigator, SUBJECT, day(100))
+        recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=day(100)))
 
 
 def test_month_12_ends_continuation_and_starts_follow_up(
@@ -240,7 +297,9 @@ def test_month_12_ends_continuation_and_starts_follow_up(
 ) -> None:
     continuation_from_month_7(recorder, cast)
     late = day(28 * 12 + 15)  # recorded two weeks after it was due
-    events = recorder.advance_regimen(cast.investigator, SUBJECT, late).events
+    events = recorder.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=late)
+    ).events
     assert changes(events) == [
         ("continuation", "off_treatment", "REG-M12-CONTINUATION-END", month_start(13)),
         ("off_treatment", "follow_up", "REG-EOT-FOLLOW-UP", month_start(13)),
@@ -252,15 +311,19 @@ def test_the_physician_may_continue_anakinra_beyond_month_12(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     continuation_from_month_7(recorder, cast)
-    events = recorder.advance_regimen(
-        cast.investigator, SUBJECT, month_start(13), physician_continues=True
+    events = recorder.record(
+        cast.investigator,
+        AdvanceRegimen(subject_id=SUBJECT, date=month_start(13), physician_continues=True),
     ).events
     assert changes(events) == [
         ("continuation", "continuation", "REG-M12-DISCRETION", month_start(13))
     ]
     with pytest.raises(RuleViolation, match=r"REC-NOTHING-DUE.*no scheduled end"):
-        recorder.advance_regimen(cast.investigator, SUBJECT, month_start(20))
-    stopped = recorder.stop_treatment(cast.investigator, SUBJECT, "patient's choice", day(600))
+        recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(20)))
+    stopped = recorder.record(
+        cast.investigator,
+        StopTreatment(subject_id=SUBJECT, date=day(600), reason="patient's choice"),
+    )
     assert [c[2] for c in changes(stopped.events)] == ["REG-OFF-TREATMENT", "REG-EOT-FOLLOW-UP"]
 
 
@@ -269,7 +332,9 @@ def test_low_dose_extends_to_month_18_when_stable_then_ends(
 ) -> None:
     low_dose_from_month_7(recorder, cast)
     assess_serum(recorder, cast, day(300), "3.0")
-    extended = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13)).events
+    extended = recorder.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(13))
+    ).events
     assert changes(extended) == [
         ("low_dose_dex", "low_dose_dex", "REG-M12-LOWDEX-EXTEND", month_start(13))
     ]
@@ -277,7 +342,9 @@ def test_low_dose_extends_to_month_18_when_stable_then_ends(
     period = patient.period_on(month_start(14))
     assert period is not None
     assert period.course_start == month_start(7)  # the weekly calendar does not restart
-    ended = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(19)).events
+    ended = recorder.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(19))
+    ).events
     assert [c[2] for c in changes(ended)] == ["REG-M18-LOWDEX-END", "REG-EOT-FOLLOW-UP"]
 
 
@@ -285,7 +352,9 @@ def test_low_dose_ends_at_month_12_without_an_assessment(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     low_dose_from_month_7(recorder, cast)
-    events = recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13)).events
+    events = recorder.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(13))
+    ).events
     assert [c[2] for c in changes(events)] == ["REG-M12-LOWDEX-END", "REG-EOT-FOLLOW-UP"]
 
 
@@ -294,8 +363,10 @@ def test_the_high_dose_course_ends_after_six_protocol_months(
 ) -> None:
     two_pd(recorder, cast, 40, 70)
     with pytest.raises(RuleViolation, match=r"REC-NOTHING-DUE.*high-dose course on 2003-09-07"):
-        recorder.advance_regimen(cast.investigator, SUBJECT, day(237))
-    events = recorder.advance_regimen(cast.investigator, SUBJECT, day(238)).events
+        recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=day(237)))
+    events = recorder.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=day(238))
+    ).events
     assert changes(events)[0] == (
         "high_dose_dex",
         "off_treatment",
@@ -308,15 +379,27 @@ def test_follow_up_ends_five_years_after_treatment(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     continuation_from_month_7(recorder, cast)
-    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(13)))
     later = TrialRecorder(recorder.ledger, clock=lambda: date(2010, 1, 1))
     # The last visit is due 2008-12-15; its 28-day window closes follow-up on 2009-01-12.
-    later.follow_up(cast.investigator, SUBJECT, "no-progression", date(2008, 12, 20))
+    later.record(
+        cast.investigator,
+        RecordFollowUp(
+            subject_id=SUBJECT, date=date(2008, 12, 20), disease_status="no-progression"
+        ),
+    )
     with pytest.raises(RuleViolation, match=r"end of follow-up on 2009-01-12"):
-        later.advance_regimen(cast.investigator, SUBJECT, date(2009, 1, 11))
+        later.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=date(2009, 1, 11)))
     with pytest.raises(RuleViolation, match=r"REG-FU-COMPLETE.*ended on 2009-01-12"):
-        later.follow_up(cast.investigator, SUBJECT, "no-progression", date(2009, 1, 13))
-    events = later.advance_regimen(cast.investigator, SUBJECT, date(2009, 1, 12)).events
+        later.record(
+            cast.investigator,
+            RecordFollowUp(
+                subject_id=SUBJECT, date=date(2009, 1, 13), disease_status="no-progression"
+            ),
+        )
+    events = later.record(
+        cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=date(2009, 1, 12))
+    ).events
     assert changes(events) == [("follow_up", "off_study", "REG-FU-COMPLETE", date(2009, 1, 12))]
 
 
@@ -324,19 +407,32 @@ def test_rejects_stopping_treatment_in_follow_up(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
     continuation_from_month_7(recorder, cast)
-    recorder.advance_regimen(cast.investigator, SUBJECT, month_start(13))
+    recorder.record(cast.investigator, AdvanceRegimen(subject_id=SUBJECT, date=month_start(13)))
     with pytest.raises(RuleViolation, match=r"REG-OFF-TREATMENT: expected an on-treatment"):
-        recorder.stop_treatment(cast.investigator, SUBJECT, "toxicity", month_start(14))
+        recorder.record(
+            cast.investigator,
+            StopTreatment(subject_id=SUBJECT, date=month_start(14), reason="toxicity"),
+        )
 
 
 def test_a_regimen_change_names_its_events_in_one_commit(
     recorder: TrialRecorder, cast: Cast, enrolled: str
 ) -> None:
-    recorder.record_lab(
-        cast.coordinator, SUBJECT, "serum_m_protein", Decimal("4.0"), "g/dL", day(40)
+    recorder.record(
+        cast.coordinator,
+        RecordLab(
+            subject_id=SUBJECT,
+            date=day(40),
+            analyte="serum_m_protein",
+            value=Decimal("4.0"),
+            unit="g/dL",
+        ),
     )
-    recorded = recorder.assess_response(
-        cast.investigator, SUBJECT, "PD", day(40), Findings(new_bone_lesions=True)
+    recorded = recorder.record(
+        cast.investigator,
+        AssessResponse(
+            subject_id=SUBJECT, date=day(40), investigator_category="PD", new_bone_lesions=True
+        ),
     )  # new bone lesions: progression by a single assessment (CONF-PD-SINGLE)
     assert event_names(recorded) == ["ResponseAssessed", "ProgressionConfirmed", "RegimenChanged"]
     assert len(recorded.positions) == 3
