@@ -17,14 +17,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.errors import UsageError
-from ledger.integrity.signing import Signer, check_owner_only
+
+if TYPE_CHECKING:
+    from ledger.integrity.signing import Signer
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -53,6 +54,8 @@ def read_passphrase(passphrase_file: Path | None, what: str = "key file") -> byt
     """The passphrase for ``what``. A passphrase file is held to the key files' mode rule
     (:func:`~ledger.integrity.signing.check_owner_only`): group or other access refuses it."""
     if passphrase_file is not None:
+        from ledger.integrity.signing import check_owner_only  # noqa: PLC0415 - as load_signer
+
         try:
             fd = os.open(passphrase_file, os.O_RDONLY)
         except OSError as e:
@@ -87,6 +90,10 @@ def read_passphrase(passphrase_file: Path | None, what: str = "key file") -> byt
 
 
 def load_signer(key_file: Path, passphrase_file: Path | None) -> Signer:
+    """The signer of an encrypted key file. The signing module (cryptography) is imported here,
+    by the commands that sign, not by every command that imports this module."""
+    from ledger.integrity.signing import Signer  # noqa: PLC0415 - only for the commands that sign
+
     passphrase = read_passphrase(passphrase_file, str(key_file))
     return Signer.from_key_file(key_file, passphrase)
 
@@ -145,6 +152,13 @@ def progress_bar(
 
         yield report
         return
+    from rich.progress import (  # noqa: PLC0415 - a bar only on a terminal, imported only there
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
