@@ -22,7 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 from typer._click.core import Command
 from typer._click.exceptions import ClickException
 
-from ledger.cli import backup, demo, foundation, trial
+from ledger.cli import backup, bundles, demo, foundation, keys, proof, sites, trial, verification
 from ledger.cli import projections as projection_commands
 from ledger.cli.common import err_console
 from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
@@ -61,6 +61,11 @@ def _options(
 
 
 foundation.register(app)
+keys.register(app)
+sites.register(app)
+verification.register(app)
+proof.register(app)
+bundles.register(app)
 projection_commands.register(app)
 trial.register(app)
 demo.register(app)
