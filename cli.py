@@ -22,7 +22,20 @@ from pydantic import ValidationError as PydanticValidationError
 from typer._click.core import Command
 from typer._click.exceptions import ClickException
 
-from ledger.cli import backup, bundles, demo, foundation, keys, proof, sites, trial, verification
+from ledger.cli import (
+    audit,
+    backup,
+    bundles,
+    demo,
+    foundation,
+    keys,
+    patient,
+    proof,
+    sites,
+    summary,
+    trial,
+    verification,
+)
 from ledger.cli import projections as projection_commands
 from ledger.cli.common import err_console
 from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
@@ -66,6 +79,9 @@ sites.register(app)
 verification.register(app)
 proof.register(app)
 bundles.register(app)
+patient.register(app)
+audit.register(app)
+summary.register(app)
 projection_commands.register(app)
 trial.register(app)
 demo.register(app)
