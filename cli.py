@@ -26,7 +26,6 @@ from ledger.cli import (
     audit,
     backup,
     bundles,
-    demo,
     foundation,
     keys,
     patient,
@@ -38,6 +37,7 @@ from ledger.cli import (
 )
 from ledger.cli import projections as projection_commands
 from ledger.cli.common import err_console
+from ledger.cli.demo import command as demo
 from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
 
 app = typer.Typer(

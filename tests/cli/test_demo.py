@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli import run
-from ledger.demo import build_demo
+from ledger.cli.demo.build import build_demo
 from ledger.events import DoseAdministered, KeyRevoked, KeyRotated, RegimenChanged, decode_event
 from ledger.service import TrialLedger
 from ledger.verify import verify_ledger

@@ -1,9 +1,9 @@
-"""The demo command: a seeded, synthetic NCT00635154 ledger built with the recording commands."""
+"""``trial-ledger demo``: a seeded, synthetic NCT00635154 ledger built by the recording commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,7 +17,11 @@ from ledger.cli.common import (
     progress_bar,
     read_passphrase,
 )
+from ledger.cli.demo.plan import subjects_in_plan
 from ledger.errors import UsageError
+
+if TYPE_CHECKING:
+    from ledger.cli.demo.plan import DemoSummary
 
 
 def demo(
@@ -47,7 +51,8 @@ def demo(
     if keys_dir.exists() and any(keys_dir.iterdir()):
         raise UsageError(f"--keys {keys_dir}: folder is not empty; refusing to overwrite key files")
     passphrase = read_passphrase(passphrase_file, "the demo's key files")
-    from ledger.demo import build_demo, subjects_in_plan  # noqa: PLC0415 - heavy: only when run
+    # The builder imports the recorder and the whole domain: not for `demo --help`.
+    from ledger.cli.demo.build import build_demo  # noqa: PLC0415 - heavy: only when run
 
     with progress_bar("demo subjects", subjects_in_plan(), enabled=True) as progress:
         summary = build_demo(db, keys_dir, seed=seed, passphrase=passphrase, progress=progress)
@@ -55,6 +60,15 @@ def demo(
     if json_out:
         emit_json(document)
         return
+    _print_summary(summary, document, db, keys_dir)
+    if not document["verify"]["ok"]:
+        raise typer.Exit(1)
+
+
+def _print_summary(
+    summary: DemoSummary, document: dict[str, Any], db: Path, keys_dir: Path
+) -> None:
+    seed = summary.seed
     verify = document["verify"]
     table = Table("", "", title=f"NCT00635154 demo ledger (seed {seed})", show_header=False)
     table.columns[1].overflow = "fold"
@@ -85,8 +99,6 @@ def demo(
         regimens.add_row(regimen, str(count))
     console.print(regimens)
     console.print(f"Ledger: {db}   keys: {keys_dir}   try: trial-ledger log --db {db} --limit 20")
-    if not verify["ok"]:
-        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
