@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from ledger.errors import UsageError, ValidationError
 from ledger.input_limits import load_json_file, parse_decimal
 from ledger.service import today
 
+_WRITTEN = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A decimal as a person types it in ASCII (``2.45``, ``1e3``; no spaces, ``+`` or ``_``)."""
 MAX_SHOWN_CHOICES = 24
 """Choices longer than this (joined) are listed in the option's help, not its type column."""
 Data = dict[str, Any]
@@ -62,11 +65,14 @@ def _cli(info: FieldInfo) -> Cli:
 
 def _optional(annotation: Any) -> tuple[Any, bool]:
     """(the annotation without None, whether None was allowed)."""
+    optional = False
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1 and len(get_args(annotation)) == 2:
-            return args[0], True
-    return annotation, False
+        if len(args) == 1 and len(get_args(annotation)) == 2:  # X | None
+            annotation, optional = args[0], True
+    if get_origin(annotation) is Annotated:  # a constrained type (Flag, Amount, ...)
+        annotation = get_args(annotation)[0]
+    return annotation, optional
 
 
 def _option_name(field: str, cli: Cli) -> str:
@@ -116,7 +122,7 @@ def _text(field: str, info: FieldInfo, cli: Cli, required: bool) -> Parameter:
 def _decimal(text: str, option: str) -> Decimal:
     """A decimal written by a person, checked against the number limits before it is
     converted (``1e400`` and 5,000 digits are refused as written)."""
-    number = parse_decimal(option, text)
+    number = parse_decimal(option, text) if _WRITTEN.fullmatch(text) else None
     if number is None:
         raise ValidationError(option, text, "expected a decimal number such as 2.45")
     return number

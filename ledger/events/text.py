@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -31,13 +32,21 @@ PRINTABLE_TEXT_RULE = (
 )
 
 
+INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+    "\U000e0100-\U000e01ef]"
+)
+"""Default-ignorable characters that are not format characters (fillers, the combining
+grapheme joiner, variation selectors): printable by Python's rule, invisible on paper."""
+
+
 def unprintable_character(text: str) -> tuple[int, str] | None:
     """The first character of ``text`` no free-text value may hold, with its index, or
-    ``None`` (see :data:`UNPRINTABLE_CATEGORIES`)."""
-    if text.isprintable():  # fast path: isprintable() is False for every refused category
+    ``None`` (see :data:`UNPRINTABLE_CATEGORIES` and :data:`INVISIBLE`)."""
+    if text.isprintable() and INVISIBLE.search(text) is None:  # the fast path
         return None
     for index, char in enumerate(text):
-        if unicodedata.category(char) in UNPRINTABLE_CATEGORIES:
+        if unicodedata.category(char) in UNPRINTABLE_CATEGORIES or INVISIBLE.match(char):
             return index, char
     return None
 

@@ -42,6 +42,7 @@ from ledger.events import (
     subject_stream_id,
     trial_stream_id,
 )
+from ledger.events.text import INVISIBLE
 from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import SUBJECT, day
 from tests.support import Cast
@@ -245,7 +246,9 @@ def test_still_strips_surrounding_spaces() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-PRINTABLE_CHARACTERS = st.characters(categories=["L", "M", "N", "P", "Zs", "S"])
+PRINTABLE_CHARACTERS = st.characters(categories=["L", "M", "N", "P", "Zs", "S"]).filter(
+    lambda c: INVISIBLE.match(c) is None  # fillers and joiners are refused by name
+)
 
 
 @given(
@@ -278,8 +281,11 @@ def test_letters_digits_spaces_and_punctuation_of_any_script_are_accepted(
 
 
 @given(st.text(PRINTABLE_CHARACTERS, min_size=3, max_size=60))
-def test_acceptance_depends_on_the_characters_categories_alone(text: str) -> None:
+def test_acceptance_depends_on_the_characters_categories_and_the_invisible_list_alone(
+    text: str,
+) -> None:
     assert all(unicodedata.category(c) not in {"Cc", "Cf", "Zl", "Zp"} for c in text)
+    assert INVISIBLE.search(text) is None
     assert TEXT_TYPES["PlainText"].validate_python(text) == text
 
 

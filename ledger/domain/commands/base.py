@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
@@ -54,6 +54,35 @@ def _clinical_date(value: object) -> object:
 
 ClinicalDate = Annotated[dt.date, BeforeValidator(_clinical_date)]
 """A clinical date as every entry point accepts it: YYYY-MM-DD, 1900..2199."""
+
+
+_PLAIN_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _plain_decimal(value: object) -> object:
+    """A decimal given as text is written plainly in ASCII digits (``2.45``, ``-3``): no
+    exponent, sign ``+``, spaces, underscores or other scripts' digits; never a bool."""
+    if isinstance(value, bool) or (isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value)):
+        raise PydanticCustomError(
+            "plain_decimal", "expected a decimal number written in ASCII digits, such as 2.45"
+        )
+    return value
+
+
+def _no_exponent(value: Decimal) -> Decimal:
+    """A whole number stored as written by people (100, not 1E+2)."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and 0 < exponent <= input_limits.MAX_DIGITS:
+        return value.quantize(Decimal(1))
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_plain_decimal), AfterValidator(_no_exponent)]
+"""A measured or given amount: a JSON number, or text of plain ASCII digits."""
+Whole = Annotated[int, Strict()]
+"""A whole number given as a JSON integer (never ``true``, ``"2"`` or ``2.0``)."""
+Flag = Annotated[bool, Strict()]
+"""A yes/no given as JSON ``true``/``false`` (never ``"false"`` or ``0``)."""
 
 
 def _subject_id(value: object) -> object:

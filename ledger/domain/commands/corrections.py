@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.domain.commands.base import Cli, Command, handles
+from ledger.domain.commands.base import Cli, Command, Whole, handles
 from ledger.domain.commands.rules import dose_check, ranges, refuse_due_transition
 from ledger.domain.guards import (
     Activity,
@@ -53,7 +53,7 @@ class Correct(Command):
 
     name = "correct"
     command: Literal["correct"] = "correct"
-    position: int = Field(ge=1, description="Position of the event corrected.")
+    position: Whole = Field(ge=1, description="Position of the event corrected.")
     field: ShortText = Field(
         description="Field corrected (e.g. dose, effective_date, baseline.hs_crp_mg_l), or "
         "record_status to mark the event entered in error."
@@ -77,7 +77,7 @@ class Sign(Command):
     name = "sign"
     importable = False
     command: Literal["sign"] = "sign"
-    positions: Annotated[tuple[int, ...], Cli(positions=True)] = Field(
+    positions: Annotated[tuple[Whole, ...], Cli(positions=True)] = Field(
         description="Positions signed, e.g. 40,41,42 or 40-42."
     )
     signature_meaning: Annotated[

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.domain.commands.base import Cli, Command, handles
+from ledger.domain.commands.base import Cli, Command, Flag, handles
 from ledger.domain.commands.rules import draft_of, refuse_records_after, transition
 from ledger.domain.guards import (
     TrialContext,
@@ -57,7 +57,7 @@ class Withdraw(Command):
     name = "withdraw"
     command: Literal["withdraw"] = "withdraw"
     reason: Reason = Field(description="Why (recorded in the ledger).")
-    consent_withdrawn: Annotated[bool, Cli("--consent-withdrawn/--treatment-only")] = Field(
+    consent_withdrawn: Annotated[Flag, Cli("--consent-withdrawn/--treatment-only")] = Field(
         default=True,
         description="Consent withdrawn (off study); false (--treatment-only): withdrawn from "
         "study treatment only, consent kept, follow-up continues.",

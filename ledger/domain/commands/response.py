@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.domain.commands.base import Cli, Command, handles
+from ledger.domain.commands.base import Amount, Cli, Command, Flag, handles
 from ledger.domain.commands.rules import (
     OTHER_MONTH6_READING,
     START_NEXT_MONTH,
@@ -60,7 +59,7 @@ class RecordLab(Command):
     name = "lab"
     command: Literal["lab"] = "lab"
     analyte: Analyte = Field(description="The analyte measured, e.g. serum_m_protein.")
-    value: Decimal = Field(ge=0, description="Measured value (decimal), in the analyte's unit.")
+    value: Amount = Field(ge=0, description="Measured value (decimal), in the analyte's unit.")
     unit: PlainText = Field(
         description="Unit: serum_m_protein g/dL, urine_m_protein mg/24h, marrow_plasma_cells "
         "%, hs_crp mg/L, ... (see `trial-ledger lab --help`)."
@@ -89,18 +88,18 @@ class AssessResponse(Command):
     investigator_category: Annotated[ResponseCategory, Cli("--category")] = Field(
         description="Investigator's category: CR VGPR PR MR SD PD."
     )
-    new_bone_lesions: bool | None = Field(
+    new_bone_lesions: Flag | None = Field(
         default=None,
         description="New or growing lytic lesions (progression by itself, CONF-PD-SINGLE); MR "
         "needs --no-new-bone-lesions.",
     )
-    plasmacytoma: bool | None = Field(
+    plasmacytoma: Flag | None = Field(
         default=None,
         description="A soft-tissue plasmacytoma is present (or not). Present after an "
         "assessment that recorded none: a new plasmacytoma, progression by itself "
         "(CONF-PD-SINGLE).",
     )
-    hypercalcaemia: bool | None = Field(
+    hypercalcaemia: Flag | None = Field(
         default=None,
         description="Hypercalcaemia attributed to myeloma (progression by itself, CONF-PD-SINGLE).",
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.domain.commands.base import Cli, Command, handles
+from ledger.domain.commands.base import Cli, Command, Whole, handles
 from ledger.domain.commands.rules import DRUG_ACTIONS
 from ledger.domain.guards import (
     TrialContext,
@@ -42,7 +42,7 @@ class ReportAdverseEvent(Command):
     name = "ae"
     command: Literal["ae"] = "ae"
     term: ShortText = Field(description="CTCAE term, e.g. 'Injection site reaction'.")
-    grade: int = Field(ge=1, le=5, description="CTCAE grade 1-5.")
+    grade: Whole = Field(ge=1, le=5, description="CTCAE grade 1-5.")
     attribution: Attribution = Field(
         description="unrelated, unlikely, possible, probable, definite."
     )
@@ -54,7 +54,9 @@ class ReportAdverseEvent(Command):
         description="Seriousness criterion (repeatable): death, life-threatening, "
         "hospitalisation, disability, congenital-anomaly, important-medical-event.",
     )
-    ae_id: AeId | None = Field(default=None, description="AE id (default: the next AE-NNN).")
+    ae_id: AeId | None = Field(
+        default=None, max_length=10, description="AE id (default: the next AE-NNN)."
+    )
 
 
 class ResolveAdverseEvent(Command):
@@ -66,7 +68,7 @@ class ResolveAdverseEvent(Command):
 
     name = "ae-resolve"
     command: Literal["ae-resolve"] = "ae-resolve"
-    ae_id: AeId = Field(description="The AE resolved, e.g. AE-001.")
+    ae_id: AeId = Field(max_length=10, description="The AE resolved, e.g. AE-001.")
     outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"] = Field(
         description="recovered, recovered-with-sequelae, fatal or unknown."
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.domain.commands.base import Cli, ClinicalDate, Command, handles
+from ledger.domain.commands.base import Cli, ClinicalDate, Command, Whole, handles
 from ledger.domain.commands.rules import draft_of, transition
 from ledger.domain.guards import (
     TrialContext,
@@ -48,7 +48,7 @@ class Screen(Command):
     name = "screen"
     command: Literal["screen"] = "screen"
     site: SiteCode = Field(description="Site code, e.g. 001 (as in the subject id).")
-    age_years: Annotated[int, Cli("--age")] = Field(
+    age_years: Annotated[Whole, Cli("--age")] = Field(
         ge=18, le=120, description="Age in years at screening."
     )
     sex: Literal["F", "M", "U"] = Field(description="F, M or U.")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.domain.commands.base import Cli, Command, handles
+from ledger.domain.commands.base import Amount, Cli, Command, Flag, handles
 from ledger.domain.commands.rules import (
     OTHER_MONTH6_READING,
     dose_check,
@@ -56,7 +55,7 @@ class RecordDose(Command):
     name = "dose"
     command: Literal["dose"] = "dose"
     drug: Drug = Field(description="anakinra or dexamethasone.")
-    dose: Decimal = Field(gt=0, le=1000, description="Dose given, in mg (e.g. 100).")
+    dose: Amount = Field(gt=0, le=1000, description="Dose given, in mg (e.g. 100).")
     unit: Literal["mg"] = Field(default="mg", description="Unit of the dose: mg.")
     route: Route = Field(description="SC or PO.")
     deviation: Annotated[Deviation | None, Cli("--deviation", pair=True)] = Field(
@@ -77,7 +76,7 @@ class RecordMissedDose(Command):
     command: Literal["missed-dose"] = "missed-dose"
     drug: Drug = Field(description="anakinra or dexamethasone.")
     reason: Reason = Field(description="Why (recorded in the ledger).")
-    held: bool = Field(default=False, description="Held by the investigator (not just missed).")
+    held: Flag = Field(default=False, description="Held by the investigator (not just missed).")
 
 
 class AdvanceRegimen(Command):
@@ -93,7 +92,7 @@ class AdvanceRegimen(Command):
 
     name = "advance"
     command: Literal["advance"] = "advance"
-    physician_continues: bool = Field(
+    physician_continues: Flag = Field(
         default=False, description="Continue beyond month 12/18 (physician's discretion)."
     )
     other_month6_reading: Annotated[Deviation | None, OTHER_MONTH6_READING] = Field(
