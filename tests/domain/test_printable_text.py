@@ -42,7 +42,7 @@ from ledger.events import (
     subject_stream_id,
     trial_stream_id,
 )
-from ledger.events.text import INVISIBLE
+from ledger.events.text import INVISIBLE as INVISIBLE_BY_NAME
 from ledger.recording import TrialRecorder
 from tests.domain.trial_helpers import SUBJECT, day
 from tests.support import Cast
@@ -247,7 +247,7 @@ def test_still_strips_surrounding_spaces() -> None:
 # --------------------------------------------------------------------------- properties
 
 PRINTABLE_CHARACTERS = st.characters(categories=["L", "M", "N", "P", "Zs", "S"]).filter(
-    lambda c: INVISIBLE.match(c) is None  # fillers and joiners are refused by name
+    lambda c: INVISIBLE_BY_NAME.match(c) is None  # fillers and joiners are refused by name
 )
 
 
@@ -285,7 +285,7 @@ def test_acceptance_depends_on_the_characters_categories_and_the_invisible_list_
     text: str,
 ) -> None:
     assert all(unicodedata.category(c) not in {"Cc", "Cf", "Zl", "Zp"} for c in text)
-    assert INVISIBLE.search(text) is None
+    assert INVISIBLE_BY_NAME.search(text) is None
     assert TEXT_TYPES["PlainText"].validate_python(text) == text
 
 
