@@ -30,7 +30,6 @@ from ledger.events import SubjectEvent, subject_stream_id
 from ledger.input_limits import read_import_lines
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
-from ledger.recording_legacy import LegacyCommands
 from ledger.service import AT_HEAD, TrialLedger, today
 
 E = TypeVar("E", bound=SubjectEvent)
@@ -82,7 +81,7 @@ class ImportRefused(LedgerError):
         )
 
 
-class TrialRecorder(LegacyCommands):
+class TrialRecorder:
     """One method per recording command; each returns what it wrote (:class:`Recorded`)."""
 
     def __init__(self, ledger: TrialLedger, *, clock: Callable[[], date] = today) -> None:

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from ledger.cli.demo.plan import Course
+from ledger.domain.commands import Correct, ReportAdverseEvent, ResolveAdverseEvent
 from ledger.events import AdverseEventReported
 from ledger.integrity.signing import Signer
 from ledger.recording import Recorded, TrialRecorder
@@ -47,83 +48,133 @@ class AdverseEvents:
         if month in (4, 9) and rng.random() < 0.04:
             self._serious_infection(on)
         if month == 8 and self.course.name.startswith("DEX") and rng.random() < 0.2:
-            self.rec.report_adverse_event(
-                self.coord, self.subject, "Hyperglycemia", 2, "probable", "none", on
+            self.rec.record(
+                self.coord,
+                ReportAdverseEvent(
+                    subject_id=self.subject,
+                    date=on,
+                    term="Hyperglycemia",
+                    grade=2,
+                    attribution="probable",
+                    action_taken="none",
+                ),
             )
             self.demo.summary.adverse_events += 1
 
     def _injection_site_reaction(self, on: date) -> None:
         rng, summary = self.rng, self.demo.summary
         grade = rng.choice([1, 1, 2])
-        ae = self.rec.report_adverse_event(
+        ae = self.rec.record(
             self.coord,
-            self.subject,
-            "Injection site reaction",
-            grade,
-            "definite",
-            "none",
-            on,
+            ReportAdverseEvent(
+                subject_id=self.subject,
+                date=on,
+                term="Injection site reaction",
+                grade=grade,
+                attribution="definite",
+                action_taken="none",
+            ),
         )
         summary.adverse_events += 1
         ae_id = _ae_id(ae)
-        self.rec.resolve_adverse_event(
-            self.coord, self.subject, ae_id, "recovered", on + timedelta(days=12)
+        self.rec.record(
+            self.coord,
+            ResolveAdverseEvent(
+                subject_id=self.subject,
+                date=on + timedelta(days=12),
+                ae_id=ae_id,
+                outcome="recovered",
+            ),
         )
         if grade == 2 and self.demo.corrections_left > 0 and rng.random() < 0.2:
-            self.rec.correct(
+            self.rec.record(
                 self.inv,
-                self.subject,
-                ae.positions[0],
-                "grade",
-                "1",
-                "grade re-assessed by the investigator: erythema < 2.5 cm, no induration",
-                on + timedelta(days=3),
+                Correct(
+                    subject_id=self.subject,
+                    date=on + timedelta(days=3),
+                    position=ae.positions[0],
+                    field="grade",
+                    new_value="1",
+                    reason="grade re-assessed by the investigator: erythema < 2.5 cm, "
+                    "no induration",
+                ),
             )
             self.demo.corrections_left -= 1
             summary.corrections += 1
 
     def _respiratory_infection(self, on: date) -> None:
-        ae = self.rec.report_adverse_event(
-            self.coord, self.subject, "Upper respiratory infection", 2, "possible", "none", on
+        ae = self.rec.record(
+            self.coord,
+            ReportAdverseEvent(
+                subject_id=self.subject,
+                date=on,
+                term="Upper respiratory infection",
+                grade=2,
+                attribution="possible",
+                action_taken="none",
+            ),
         )
         self.demo.summary.adverse_events += 1
-        self.rec.resolve_adverse_event(
+        self.rec.record(
             self.coord,
-            self.subject,
-            _ae_id(ae),
-            "recovered",
-            on + timedelta(days=10),
+            ResolveAdverseEvent(
+                subject_id=self.subject,
+                date=on + timedelta(days=10),
+                ae_id=_ae_id(ae),
+                outcome="recovered",
+            ),
         )
 
     def _neutropenia(self, month: int, on: date) -> None:
         """Grade 3: the first three days of next month's doses are held."""
-        ae = self.rec.report_adverse_event(
-            self.inv, self.subject, "Neutrophil count decreased", 3, "probable", "dose-held", on
+        ae = self.rec.record(
+            self.inv,
+            ReportAdverseEvent(
+                subject_id=self.subject,
+                date=on,
+                term="Neutrophil count decreased",
+                grade=3,
+                attribution="probable",
+                action_taken="dose-held",
+            ),
         )
         self.demo.summary.adverse_events += 1
         self.held.update(self.day(month + 1, d) for d in (1, 2, 3))
-        self.rec.resolve_adverse_event(
+        self.rec.record(
             self.inv,
-            self.subject,
-            _ae_id(ae),
-            "recovered",
-            self.day(month + 1, 5),
+            ResolveAdverseEvent(
+                subject_id=self.subject,
+                date=self.day(month + 1, 5),
+                ae_id=_ae_id(ae),
+                outcome="recovered",
+            ),
         )
 
     def _serious_infection(self, on: date) -> None:
         summary = self.demo.summary
         term = self.rng.choice(["Lung infection", "Skin infection"])
-        ae = self.rec.report_adverse_event(
-            self.inv, self.subject, term, 3, "possible", "dose-held", on, ["hospitalisation"]
+        ae = self.rec.record(
+            self.inv,
+            ReportAdverseEvent(
+                subject_id=self.subject,
+                date=on,
+                term=term,
+                grade=3,
+                attribution="possible",
+                action_taken="dose-held",
+                seriousness_criteria=("hospitalisation",),
+            ),
         )
         summary.adverse_events += 1
         summary.serious_adverse_events += 1
-        self.rec.resolve_adverse_event(
+        self.rec.record(
             self.inv,
-            self.subject,
-            _ae_id(ae),
-            "recovered",
-            on + timedelta(days=9),
+            ResolveAdverseEvent(
+                subject_id=self.subject,
+                date=on + timedelta(days=9),
+                ae_id=_ae_id(ae),
+                outcome="recovered",
+            ),
         )
 
 

@@ -23,6 +23,7 @@ from ledger.cli.demo.plan import (
 )
 from ledger.cli.demo.plan import plan as cohort_plan
 from ledger.cli.demo.team import Team
+from ledger.domain.commands import AssessEligibility, Consent, Enrol, Screen, TakeOffStudy
 from ledger.events import BaselineLabs, Deviation
 from ledger.integrity.signing import Signer
 from ledger.protocol.eligibility import EligibilityInput
@@ -101,16 +102,30 @@ class DemoBuilder:
         rng, inv, coord = self.rng, self.team.investigator(site), self.team.coordinator(site)
         self.summary.subjects_screened += 1
         age = rng.randint(41, 82)
-        self.rec.screen(coord, subject, site, age, rng.choice("FM"), screened_on)
-        self.rec.consent(coord, subject, "MC0282 consent v1", screened_on)
+        self.rec.record(
+            coord,
+            Screen(
+                subject_id=subject,
+                date=screened_on,
+                site=site,
+                age_years=age,
+                sex=rng.choice(("F", "M")),
+            ),
+        )
+        self.rec.record(
+            coord,
+            Consent(subject_id=subject, date=screened_on, consent_version="MC0282 consent v1"),
+        )
         inputs = self._eligibility(course, age)
-        self.rec.assess_eligibility(inv, subject, inputs, screened_on)
+        self.rec.record(inv, AssessEligibility(subject_id=subject, date=screened_on, inputs=inputs))
         if course is Course.SCREEN_FAIL:
-            self.rec.off_study(
+            self.rec.record(
                 coord,
-                subject,
-                "screen failure: eligibility criteria not met",
-                screened_on + timedelta(days=2),
+                TakeOffStudy(
+                    subject_id=subject,
+                    date=screened_on + timedelta(days=2),
+                    reason="screen failure: eligibility criteria not met",
+                ),
             )
             return
         serum = money(rng.uniform(2.2, 4.4))
@@ -129,14 +144,26 @@ class DemoBuilder:
                 "neutropenia and the sponsor agreed to the waiver",
             )
             self.summary.deviations += 1
-        self.rec.enrol(inv, subject, start, baseline, screened_on + timedelta(days=7), waiver)
+        self.rec.record(
+            inv,
+            Enrol(
+                subject_id=subject,
+                date=screened_on + timedelta(days=7),
+                treatment_start=start,
+                baseline=baseline,
+                waiver=waiver,
+            ),
+        )
         self.summary.subjects_enrolled += 1
         if course is Course.PRE_TREATMENT_PD:
-            self.rec.off_study(
+            self.rec.record(
                 inv,
-                subject,
-                "progressed to active myeloma before the first dose; referred for chemotherapy",
-                start - timedelta(days=3),
+                TakeOffStudy(
+                    subject_id=subject,
+                    date=start - timedelta(days=3),
+                    reason="progressed to active myeloma before the first dose; referred for "
+                    "chemotherapy",
+                ),
             )
             return
         self.summary.subjects_treated += 1

@@ -6,14 +6,25 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ledger.cli.demo.adverse import AdverseEvents
 from ledger.cli.demo.plan import MAX_MONTHS, MONTH, TRAJECTORIES, TREATING, Course, money
+from ledger.domain.commands import (
+    AdvanceRegimen,
+    AssessResponse,
+    Correct,
+    RecordDeath,
+    RecordFollowUp,
+    RecordLab,
+    Sign,
+    StopTreatment,
+    Withdraw,
+)
 from ledger.domain.patient import Patient
-from ledger.events import RegimenChanged
+from ledger.events import RegimenChanged, ResponseCategory
 from ledger.protocol.schedule import doses_called_for
-from ledger.subject.evaluation import Findings, due_on, due_transition
+from ledger.subject.evaluation import due_on, due_transition
 
 if TYPE_CHECKING:
     from ledger.cli.demo.build import DemoBuilder
@@ -83,7 +94,7 @@ class SubjectCourse(AdverseEvents):
             self.demo.import_lines(self.coord, self._diary_lines(patient, before))
             days = days[len(before) :]
             if days and due is not None:
-                self.rec.advance_regimen(self.inv, self.subject, due[0])
+                self.rec.record(self.inv, AdvanceRegimen(subject_id=self.subject, date=due[0]))
 
     def _diary_lines(self, patient: Patient, days: list[date]) -> list[dict[str, Any]]:
         lines: list[dict[str, Any]] = []
@@ -130,25 +141,48 @@ class SubjectCourse(AdverseEvents):
         value = money(self.serum * factor)
         if self.demo.corrections_left > 0 and month == 2 and self.rng.random() < 0.25:
             typo = value + Decimal("1.00")
-            recorded = self.rec.record_lab(
-                self.coord, self.subject, "serum_m_protein", typo, "g/dL", on
-            )
-            self.rec.correct(
+            recorded = self.rec.record(
                 self.coord,
-                self.subject,
-                recorded.positions[0],
-                "value",
-                str(value),
-                "transcription error: value copied from the wrong row of the lab report",
-                on,
+                RecordLab(
+                    subject_id=self.subject,
+                    date=on,
+                    analyte="serum_m_protein",
+                    value=typo,
+                    unit="g/dL",
+                ),
+            )
+            self.rec.record(
+                self.coord,
+                Correct(
+                    subject_id=self.subject,
+                    date=on,
+                    position=recorded.positions[0],
+                    field="value",
+                    new_value=str(value),
+                    reason="transcription error: value copied from the wrong row of the lab report",
+                ),
             )
             self.demo.corrections_left -= 1
             self.demo.summary.corrections += 1
         else:
-            self.rec.record_lab(self.coord, self.subject, "serum_m_protein", value, "g/dL", on)
+            self.rec.record(
+                self.coord,
+                RecordLab(
+                    subject_id=self.subject,
+                    date=on,
+                    analyte="serum_m_protein",
+                    value=value,
+                    unit="g/dL",
+                ),
+            )
         if month == 6:
             crp = money(self.rng.uniform(0.3, 8.0), "0.1")
-            self.rec.record_lab(self.coord, self.subject, "hs_crp", crp, "mg/L", on)
+            self.rec.record(
+                self.coord,
+                RecordLab(
+                    subject_id=self.subject, date=on, analyte="hs_crp", value=crp, unit="mg/L"
+                ),
+            )
 
     def assess(self, month: int) -> None:
         on = self.day(month, MONTH)
@@ -161,22 +195,30 @@ class SubjectCourse(AdverseEvents):
             category = "MR"
             self.demo.disagreements_left -= 1
             self.demo.summary.disagreements += 1
-        recorded = self.rec.assess_response(
-            self.inv, self.subject, category, on, Findings(new_bone_lesions=False)
+        recorded = self.rec.record(
+            self.inv,
+            AssessResponse(
+                subject_id=self.subject,
+                date=on,
+                investigator_category=category,
+                new_bone_lesions=False,
+            ),
         )
         if month == 6:
-            self.rec.sign(
+            self.rec.record(
                 self.demo.team.staff["monitor"].signer,
-                self.subject,
-                recorded.positions[:1],
-                "review",
-                "month-6 response assessment source-verified against the lab reports",
-                on + timedelta(days=9),
+                Sign(
+                    subject_id=self.subject,
+                    date=on + timedelta(days=9),
+                    positions=tuple(recorded.positions[:1]),
+                    signature_meaning="review",
+                    statement="month-6 response assessment source-verified against the lab reports",
+                ),
             )
         # Progression the rules confirm (two consecutive PD: month 4 of PD_INDUCTION, month 12
         # of DEX_PD) is recorded by the assessment itself, with the move to high-dose.
 
-    def expected_category(self, month: int) -> str:
+    def expected_category(self, month: int) -> ResponseCategory:
         trajectory = TRAJECTORIES.get(self.course)
         index = month // 2 - 1
         if trajectory is None or index >= len(trajectory):
@@ -201,18 +243,20 @@ class SubjectCourse(AdverseEvents):
         if self.course is Course.SD_STOPPED and month == 6:
             # Treatment ends after the last induction dose, on the day low-dose dexamethasone
             # was to start: the stop cancels that pending start.
-            self.rec.stop_treatment(
+            self.rec.record(
                 self.inv,
-                self.subject,
-                "stable disease at month 6; patient declined dexamethasone",
-                on + timedelta(days=1),
+                StopTreatment(
+                    subject_id=self.subject,
+                    date=on + timedelta(days=1),
+                    reason="stable disease at month 6; patient declined dexamethasone",
+                ),
             )
             return False
         due = due_transition(patient, self.demo.params)
         next_month = on + timedelta(days=1)
         if due is not None and due[0] <= next_month and patient.current_regimen in TREATING:
             # Decided on its due date, before next month's diary is recorded.
-            self.rec.advance_regimen(self.inv, self.subject, max(due[0], on))
+            self.rec.record(self.inv, AdvanceRegimen(subject_id=self.subject, date=max(due[0], on)))
             patient = self.rec.patient(self.subject)
         return patient.current_regimen in TREATING
 
@@ -233,7 +277,7 @@ class SubjectCourse(AdverseEvents):
             if not isinstance(r.current, RegimenChanged)
         ]
         on = max([self.day(month, MONTH + 1), *recorded])
-        self.rec.withdraw(self.coord, self.subject, reason, on)
+        self.rec.record(self.coord, Withdraw(subject_id=self.subject, date=on, reason=reason))
 
     def end_of_treatment(self, month: int) -> None:
         patient = self.rec.patient(self.subject)
@@ -241,22 +285,32 @@ class SubjectCourse(AdverseEvents):
             return
         end = self.day(month, MONTH)
         if patient.current_regimen in TREATING:
-            self.rec.stop_treatment(
-                self.inv, self.subject, "end of protocol treatment", end + timedelta(days=1)
+            self.rec.record(
+                self.inv,
+                StopTreatment(
+                    subject_id=self.subject,
+                    date=end + timedelta(days=1),
+                    reason="end of protocol treatment",
+                ),
             )
         visits = 2 if self.course is not Course.MR_ALONE else 4
         for n in range(1, visits + 1):
             on = end + timedelta(days=182 * n)
-            status = (
+            status: Literal["no-progression", "progression"] = (
                 "progression"
                 if self.course.name.startswith("PD") and n == visits
                 else "no-progression"
             )
-            self.rec.follow_up(self.coord, self.subject, status, on)
+            self.rec.record(
+                self.coord,
+                RecordFollowUp(subject_id=self.subject, date=on, disease_status=status),
+            )
         if self.course is Course.PD_MONTH6 and self.rng.random() < 0.25:
-            self.rec.record_death(
+            self.rec.record(
                 self.inv,
-                self.subject,
-                "myeloma-related renal failure after leaving the study treatment",
-                end + timedelta(days=182 * visits + 40),
+                RecordDeath(
+                    subject_id=self.subject,
+                    date=end + timedelta(days=182 * visits + 40),
+                    cause="myeloma-related renal failure after leaving the study treatment",
+                ),
             )
