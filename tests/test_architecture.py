@@ -98,7 +98,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "projections",
         ),
     ),
-    ("entry", ("ledger.cli", "cli", "ledger.demo")),
+    ("entry", ("ledger.cli", "cli")),
 )
 
 

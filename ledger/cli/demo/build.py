@@ -99,8 +99,32 @@ class DemoBuilder:
         return self._finish()
 
     def _subject(self, subject: str, site: str, course: Course, screened_on: date) -> None:
-        rng, inv, coord = self.rng, self.team.investigator(site), self.team.coordinator(site)
+        inv = self.team.investigator(site)
         self.summary.subjects_screened += 1
+        inputs = self._screen(subject, site, course, screened_on)
+        if inputs is None:
+            return
+        start, serum = self._enrol(subject, inv, inputs, screened_on)
+        self.summary.subjects_enrolled += 1
+        if course is Course.PRE_TREATMENT_PD:
+            self.rec.record(
+                inv,
+                TakeOffStudy(
+                    subject_id=subject,
+                    date=start - timedelta(days=3),
+                    reason="progressed to active myeloma before the first dose; referred for "
+                    "chemotherapy",
+                ),
+            )
+            return
+        self.summary.subjects_treated += 1
+        SubjectCourse(self, subject, site, course, start, serum).run()
+
+    def _screen(
+        self, subject: str, site: str, course: Course, screened_on: date
+    ) -> EligibilityInput | None:
+        """Screening, consent and eligibility; None for a screen failure (off study)."""
+        rng, inv, coord = self.rng, self.team.investigator(site), self.team.coordinator(site)
         age = rng.randint(41, 82)
         self.rec.record(
             coord,
@@ -127,7 +151,14 @@ class DemoBuilder:
                     reason="screen failure: eligibility criteria not met",
                 ),
             )
-            return
+            return None
+        return inputs
+
+    def _enrol(
+        self, subject: str, inv: Signer, inputs: EligibilityInput, screened_on: date
+    ) -> tuple[date, Decimal]:
+        """Enrolment with baseline labs (an ANC waiver where one was drawn): (start, serum)."""
+        rng = self.rng
         serum = money(rng.uniform(2.2, 4.4))
         baseline = BaselineLabs(
             serum_m_protein_g_dl=serum,
@@ -154,20 +185,7 @@ class DemoBuilder:
                 waiver=waiver,
             ),
         )
-        self.summary.subjects_enrolled += 1
-        if course is Course.PRE_TREATMENT_PD:
-            self.rec.record(
-                inv,
-                TakeOffStudy(
-                    subject_id=subject,
-                    date=start - timedelta(days=3),
-                    reason="progressed to active myeloma before the first dose; referred for "
-                    "chemotherapy",
-                ),
-            )
-            return
-        self.summary.subjects_treated += 1
-        SubjectCourse(self, subject, site, course, start, serum).run()
+        return start, serum
 
     def _eligibility(self, course: Course, age: int) -> EligibilityInput:
         rng = self.rng
