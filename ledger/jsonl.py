@@ -60,9 +60,29 @@ def parse_line(text: str) -> Command:
     return line
 
 
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _json_schema_bounds(node: Any) -> Any:
+    """Bounds pydantic leaves in its own words (``ge``, ``le`` beside an ``anyOf`` of number and
+    text) moved into the number branch as JSON Schema's ``minimum``/``maximum``, so a schema
+    validator enforces them too."""
+    if isinstance(node, list):
+        return [_json_schema_bounds(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _json_schema_bounds(value) for key, value in node.items()}
+    bounds = {_BOUNDS[key]: node.pop(key) for key in list(node) if key in _BOUNDS}
+    if bounds:
+        for branch in node.get("anyOf", []):
+            if branch.get("type") == "number":
+                branch.update(bounds)
+    return node
+
+
 def import_line_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of one import line, generated from the models above."""
-    schema = IMPORT_LINE.json_schema(mode="validation")
+    schema = _json_schema_bounds(IMPORT_LINE.json_schema(mode="validation"))
     for definition in schema.get("$defs", {}).values():
         if "command" in definition.get("properties", {}):  # the tag is required in a line
             definition["required"] = ["command", *definition.get("required", [])]

@@ -185,3 +185,16 @@ def test_the_schema_refuses_an_unknown_command_and_extra_fields() -> None:
     assert not validator.is_valid(
         json.loads(line("dose", 1, drug="anakinra", dose="100", route="SC", nurse="Kim"))
     )
+
+
+def test_the_schema_enforces_the_bounds_of_numbers_as_the_models_do() -> None:
+    """A schema validator refuses what the models refuse by range (a marrow percentage over
+    100, a negative serum M-protein, a dose over 1,000 mg), not only by type."""
+    validator = jsonschema.Draft202012Validator(import_line_schema())
+    inputs = eligible_inputs().model_dump(mode="json")
+    assert validator.is_valid(json.loads(line("eligibility", 1, inputs=inputs)))
+    for field, value in (("marrow_plasma_cells_pct", 150), ("serum_m_protein_g_dl", -1)):
+        bad = {**inputs, field: value}
+        assert not validator.is_valid(json.loads(line("eligibility", 1, inputs=bad))), field
+    too_much = line("dose", 1, drug="anakinra", dose=5000, route="SC")
+    assert not validator.is_valid(json.loads(too_much))
