@@ -121,7 +121,12 @@ def _trial_created(p: Payload) -> str:
     return f"{p['trial_id']} ({p['protocol_amendment']})"
 
 
+def _site_registered(p: Payload) -> str:
+    return f"site {p['site']} ({p['label']}): {p['reason']}"
+
+
 _DESCRIBE: dict[str, Callable[[Payload], str]] = {
+    "SiteRegistered": _site_registered,
     "SubjectScreened": _subject_screened,
     "EligibilityAssessed": _eligibility_assessed,
     "ConsentObtained": _consent_obtained,

@@ -301,3 +301,11 @@ def test_patient_refuses_subject_id_with_arabic_indic_digits(
         run(capsys, "patient", ARABIC_INDIC, "--db", str(work / "t.db")),
         "expected a subject id such as MC0282-001-017",
     )
+
+
+def test_log_describes_a_site_registration(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "log", "--db", str(work / "t.db"), "--json")
+    assert code == 0, err
+    details = [e["detail"] for e in json.loads(out)["events"] if e["event"] == "SiteRegistered"]
+    assert details
+    assert all(d.startswith("site ") and "): " in d for d in details), details
