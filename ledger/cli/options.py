@@ -124,7 +124,9 @@ def _decimal(text: str, option: str) -> Decimal:
     converted (``1e400`` and 5,000 digits are refused as written)."""
     number = parse_decimal(option, text) if _WRITTEN.fullmatch(text) else None
     if number is None:
-        raise ValidationError(option, text, "expected a decimal number such as 2.45")
+        raise ValidationError(
+            option, text, "expected a decimal number written in ASCII digits, such as 2.45"
+        )
     return number
 
 

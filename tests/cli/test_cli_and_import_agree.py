@@ -124,6 +124,11 @@ def test_the_cli_and_an_import_record_the_same_events_for_the_same_commands(
 
 
 REFUSALS = [
+    (["dose", "--drug", "anakinra", "--dose", "\u0661\u0660\u0660", "--route", "SC",
+      "--date", iso(START)],
+     {"command": "dose", "drug": "anakinra", "dose": "\u0661\u0660\u0660", "route": "SC",
+      "date": iso(START)},
+     "expected a decimal number written in ASCII digits"),
         (["dose", "--drug", "anakinra", "--dose", "100", "--route", "SC", "--date",
           iso(date(2003, 1, 9))],
          {"command": "dose", "drug": "anakinra", "dose": "100", "route": "SC",
@@ -142,7 +147,7 @@ REFUSALS = [
 @pytest.mark.parametrize(
     ("argv", "line", "rule"),
     REFUSALS,
-    ids=["dose-before-enrolment", "wrong-site", "loose-date"],
+    ids=["other-digits", "dose-before-enrolment", "wrong-site", "loose-date"],
 )
 def test_a_refusal_reads_the_same_rule_from_the_cli_and_from_an_import(
     template: Path,  # noqa: F811
