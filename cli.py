@@ -252,7 +252,11 @@ def run(argv: list[str]) -> int:
     except ClickException as e:
         e.show()
         if "--json" in argv:
-            sys.stdout.write(json.dumps(error_object(e.format_message(), 2, None)) + "\n")
+            document = error_object(e.format_message(), 2, None)
+            param = getattr(e, "param", None)  # a missing or refused option names itself
+            if param is not None and getattr(param, "opts", None):
+                document["field"] = param.opts[0]
+            sys.stdout.write(json.dumps(document) + "\n")
         return 2
     except typer.Exit as e:
         return e.exit_code

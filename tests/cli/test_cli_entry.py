@@ -47,6 +47,16 @@ def test_a_refused_json_command_prints_an_error_object_on_stdout(
     assert (error["rule"], error["field"], error["value"]) == ("LAB-RANGE", "value", "99")
 
 
+def test_a_missing_option_is_named_in_the_json_error_object(tmp_path: Path) -> None:
+    result = run("dose", "--db", tmp_path / "t.db", "--key", tmp_path / "k.key", "--subject",
+                 "MC0282-001-017", "--drug", "anakinra", "--route", "SC", "--json")  # fmt: skip
+    assert result.code == 2
+    error = json.loads(result.out)
+    assert (error["field"], error["exit_code"]) == ("--dose", 2)
+    assert "Missing option '--dose'" in error["error"]
+    assert not (tmp_path / "t.db").exists()
+
+
 def _leaf_commands(cmd: Any, path: list[str]) -> list[tuple[str, Any]]:
     subs = getattr(cmd, "commands", None)
     if not subs:
