@@ -109,12 +109,12 @@ EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2199, 12, 31)
 
 def parse_date(value: str, option: str) -> date:
     """A calendar date written YYYY-MM-DD (the extended form only), 1900-01-01..2199-12-31."""
+    if not _ISO_DATE.fullmatch(value):
+        raise UsageError(f"{option} {value!r}: expected a date as YYYY-MM-DD")
     try:
-        if not _ISO_DATE.fullmatch(value):
-            raise ValueError(value)
         parsed = date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{option} {value!r}: expected a date as YYYY-MM-DD") from None
+        raise UsageError(f"{option} {value!r}: no such calendar day (YYYY-MM-DD)") from None
     if not EARLIEST_DATE <= parsed <= LATEST_DATE:
         raise UsageError(
             f"{option} {value!r}: a date between {EARLIEST_DATE} and {LATEST_DATE} is expected"

@@ -41,6 +41,10 @@ def test_a_refused_json_command_prints_an_error_object_on_stdout(
     assert refused.err.startswith("error: ")
     bad_date = t.record("cole", *t.dose_args(MONTH_7, *ANAKINRA)[:-1], "2003-13-01")
     assert json.loads(bad_date.out)["error"].startswith("--date '2003-13-01'")
+    no_day = t.record("cole", *t.dose_args(MONTH_7, *ANAKINRA)[:-1], "2003-02-30")
+    assert (
+        json.loads(no_day.out)["error"] == "--date '2003-02-30': no such calendar day (YYYY-MM-DD)"
+    )
     value = t.record("cole", "lab", "--subject", t.subject, "--analyte", "serum_m_protein",
                      "--value", "99", "--unit", "g/dL", "--date", iso(MONTH_7))  # fmt: skip
     error = json.loads(value.out)

@@ -61,6 +61,11 @@ AE = {**BASE, "term": "Injection site reaction", "attribution": "definite",
             r"new_bone_lesions='false' refused: .*valid boolean",
         ),
         (StopTreatment, {**BASE, "reason": "stop\u034fped"}, r"U\+034F.*invisible"),
+        (
+            StopTreatment,
+            {**BASE, "date": "2003-02-30", "reason": "declined"},
+            r"date='2003-02-30' refused: no such calendar day",
+        ),
         (StopTreatment, {**BASE, "reason": "\u115f\u115f\u115f"}, r"U\+115F.*invisible"),
     ],
     ids=[
@@ -78,6 +83,7 @@ AE = {**BASE, "term": "Injection site reaction", "attribution": "definite",
         "text-flag",
         "cgj",
         "filler",
+        "february-30",
     ],
 )
 def test_refuses_a_value_not_written_as_the_format_says(

@@ -42,7 +42,9 @@ def _clinical_date(value: object) -> object:
         try:
             value = dt.date.fromisoformat(value)
         except ValueError:
-            raise PydanticCustomError("clinical_date", "expected a date as YYYY-MM-DD") from None
+            raise PydanticCustomError(
+                "clinical_date", "no such calendar day (YYYY-MM-DD)"
+            ) from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise PydanticCustomError("clinical_date", "expected a date as YYYY-MM-DD")
     if not EARLIEST_DATE <= value <= LATEST_DATE:
