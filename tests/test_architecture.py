@@ -12,7 +12,7 @@ import pytest
 import typer
 
 from ledger.cli import trial as trial_cli
-from ledger.domain.commands import COMMAND_BY_NAME, COMMANDS, HANDLERS, Command
+from ledger.domain.commands import COMMANDS, HANDLERS, Command
 from ledger.jsonl import IMPORTABLE, import_line_schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,6 @@ def _click_commands() -> dict[str, Any]:
 def test_every_command_model_has_one_handler_and_the_handler_map_nothing_else() -> None:
     assert set(HANDLERS) == set(COMMANDS)
     assert len({c.name for c in COMMANDS}) == len(COMMANDS)
-    assert set(COMMAND_BY_NAME) == {c.name for c in COMMANDS}
 
 
 @pytest.mark.parametrize("model", COMMANDS, ids=lambda m: m.name)

@@ -205,20 +205,16 @@ def _deviation_pair(field: str, info: FieldInfo, cli: Cli) -> list[Parameter]:
     """A deviation as ``<option>-rule`` and ``<option>-reason``, both or neither."""
     option = _option_name(field, cli)
     rule_option, reason_option = f"{option}-rule", f"{option}-reason"
-    given: Data = {}
 
-    def part(key: str) -> Fill:
-        def fill(data: Data, value: Any) -> None:
-            given[key] = value
-            if len(given) < 2:
-                return
-            rule, reason = given.pop("rule_id"), given.pop("reason")
-            if (rule is None) != (reason is None):
-                raise UsageError(f"give both {rule_option} and {reason_option}, or neither")
-            if rule is not None:
-                data[field] = {"rule_id": rule, "reason": reason}
+    def rule(data: Data, value: Any) -> None:
+        if value is not None:
+            data[field] = {"rule_id": value}
 
-        return fill
+    def reason(data: Data, value: Any) -> None:  # filled after the rule (parameter order)
+        if (value is None) != (field not in data):
+            raise UsageError(f"give both {rule_option} and {reason_option}, or neither")
+        if value is not None:
+            data[field]["reason"] = value
 
     what = _help(info, cli)
     return [
@@ -229,7 +225,7 @@ def _deviation_pair(field: str, info: FieldInfo, cli: Cli) -> list[Parameter]:
                 typer.Option(rule_option, help=f"{what} (the rule)", show_default=False),
             ],
             None,
-            part("rule_id"),
+            rule,
             {f"{field}.rule_id": rule_option},
         ),
         Parameter(
@@ -239,7 +235,7 @@ def _deviation_pair(field: str, info: FieldInfo, cli: Cli) -> list[Parameter]:
                 typer.Option(reason_option, help=f"Why (with {rule_option}).", show_default=False),
             ],
             None,
-            part("reason"),
+            reason,
             {f"{field}.reason": reason_option},
         ),
     ]

@@ -82,3 +82,20 @@ def test_the_backup_commands_default_step_is_the_backup_modules() -> None:
     backup = dict(_leaf_commands(cli.command(), []))["backup"]
     step = next(p for p in backup.params if p.name == "pages_per_step")
     assert step.default == PAGES_PER_STEP
+
+
+@pytest.mark.parametrize(
+    "given",
+    [("--deviation-rule", "DOSE-NOT-IN-REGIMEN"), ("--deviation-reason", "given by mistake")],
+    ids=["rule-only", "reason-only"],
+)
+def test_a_deviation_needs_its_rule_and_its_reason(tmp_path: Path, given: tuple[str, str]) -> None:
+    for _ in range(2):  # a refused half leaves nothing behind for the next command
+        result = run("dose", "--db", tmp_path / "t.db", "--key", tmp_path / "k.key", "--subject",
+                     "MC0282-001-017", "--drug", "anakinra", "--dose", "100", "--route", "SC",
+                     *given, "--json")  # fmt: skip
+        assert result.code == 2
+        assert json.loads(result.out)["error"] == (
+            "give both --deviation-rule and --deviation-reason, or neither"
+        )
+    assert not (tmp_path / "t.db").exists()

@@ -48,11 +48,9 @@ COMMANDS: tuple[type[Command], ...] = (
     Correct,
     Sign,
 )
-COMMAND_BY_NAME: dict[str, type[Command]] = {c.name: c for c in COMMANDS}
 
 __all__ = [
     "COMMANDS",
-    "COMMAND_BY_NAME",
     "HANDLERS",
     "AdvanceRegimen",
     "AssessEligibility",
