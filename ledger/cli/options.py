@@ -316,7 +316,7 @@ def _parameters_of(field: str, info: FieldInfo) -> list[Parameter]:
     if cli.flatten:
         return _flattened(field, cli)
     if cli.pair:
-        return [*_deviation_pair(field, info, cli)]
+        return _deviation_pair(field, info, cli)
     if cli.rule is not None:
         return [_fixed_rule(field, info, cli)]
     if cli.positions:
