@@ -4,9 +4,19 @@ bytes whatever an intruder stored in them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.chain import CommitHeader, CommitRecord, EventRow
+
+
+class Cursor(Protocol):
+    """What the recorders need of a cursor: ``?``-placeholder statements and tuple rows."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
 
 
 def event_row(r: Sequence[Any]) -> EventRow:

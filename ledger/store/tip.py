@@ -13,12 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteCursor
-
 from ledger.chain import CommitRecord, EventRow
 from ledger.errors import LedgerError, VerificationError
 from ledger.registry import KeyRegistry
-from ledger.store.rows import commit_from_row, event_row
+from ledger.store.rows import Cursor, commit_from_row, event_row
 
 
 class BrokenTipError(VerificationError):
@@ -56,7 +54,7 @@ def tip_commit(head: tuple[Any, ...], ledger_id: str) -> CommitRecord:
 
 
 def tip_rows(
-    c: SQLiteCursor, table: str, head: tuple[Any, ...], commit: CommitRecord
+    c: Cursor, table: str, head: tuple[Any, ...], commit: CommitRecord
 ) -> list[EventRow]:
     """The stored events of the tip commit (a one-event commit's row came with the head)."""
     first, last = commit.header.first_position, commit.header.last_position
