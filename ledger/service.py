@@ -43,6 +43,7 @@ from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer
 from ledger.registry import KeyRegistry
 from ledger.store import CommitSeal, LedgerReader, LedgerStore, save_checkpoint
+from ledger.store.location import PostgresURL, StoreTarget
 from ledger.verify import TRIAL_ID, checkpoint_origin, proved_registry, verify_ledger
 
 TRIAL_TITLE = (
@@ -104,8 +105,9 @@ def check_expiry(expires_on: date | None, effective_date: date, field: str = "ex
 class TrialLedger:
     """One ledger file: the write side (``store``) and a read-only view (``reader``)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, db_path: StoreTarget) -> None:
+        self.target = db_path
+        """Where the ledger is stored: its file, or its PostgreSQL database."""
         self.reader = LedgerReader(db_path)
         self.store = LedgerStore(db_path)
         self._registry: KeyRegistry | None = None
@@ -115,7 +117,7 @@ class TrialLedger:
     @classmethod
     def create(
         cls,
-        db_path: Path,
+        db_path: StoreTarget,
         *,
         sponsor: Signer,
         sponsor_name: str,
@@ -129,12 +131,9 @@ class TrialLedger:
 
         ``ledger_id`` defaults to a random UUID; the demo derives it from its seed so that the
         same seed gives the same ledger content (the same leaves and Merkle root)."""
-        if db_path.exists():
-            raise UsageError(f"--db {db_path}: a file already exists there; refusing to overwrite")
-        if not db_path.parent.is_dir():
-            raise UsageError(f"--db {db_path}: folder {db_path.parent} does not exist")
+        create = check_new_store(db_path)
         ledger_id = ledger_id or str(uuid4())
-        store = LedgerStore(db_path)
+        store = LedgerStore(db_path, create=create)
         try:
             store.ledger_recorder.set_ledger_id(ledger_id)
             genesis = TrialCreated(
@@ -156,12 +155,17 @@ class TrialLedger:
         return cls(db_path)
 
     @classmethod
-    def open(cls, db_path: Path) -> TrialLedger:
+    def open(cls, db_path: StoreTarget) -> TrialLedger:
         ledger = cls(db_path)
         if ledger.reader.meta("ledger_id") is None:
             ledger.close()
             raise UsageError(f"--db {db_path}: not an initialised trial ledger")
         return ledger
+
+    @property
+    def db_path(self) -> Path:
+        """The ledger file (a PostgreSQL ledger has none: refused)."""
+        return self.reader.file_path
 
     def close(self) -> None:
         self.store.close()
@@ -380,8 +384,27 @@ class TrialLedger:
             time=datetime.now(UTC).replace(microsecond=0),
         )
         note = sign_checkpoint(cp, cp.origin, ledger_signer)
-        save_checkpoint(self.db_path, cp.tree_size, note, json.dumps(frontier.to_json()))
+        save_checkpoint(self.target, cp.tree_size, note, json.dumps(frontier.to_json()))
         return note
+
+
+def check_new_store(target: StoreTarget) -> bool:
+    """Refuse to create a ledger over an existing one; whether the tables must be created."""
+    if isinstance(target, PostgresURL):
+        from ledger.store.pg_reader import ledger_state  # noqa: PLC0415 - PostgreSQL only
+
+        state = ledger_state(target)
+        if state == "initialised":
+            raise UsageError(
+                f"--db {target}: this database already holds a trial ledger; refusing to "
+                "overwrite"
+            )
+        return state == "absent"
+    if target.exists():
+        raise UsageError(f"--db {target}: a file already exists there; refusing to overwrite")
+    if not target.parent.is_dir():
+        raise UsageError(f"--db {target}: folder {target.parent} does not exist")
+    return True
 
 
 def today() -> date:

@@ -26,14 +26,34 @@ from ledger.errors import UsageError
 
 if TYPE_CHECKING:
     from ledger.integrity.signing import Signer
+    from ledger.store.location import StoreTarget
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PASSPHRASE_ENV = "TRIAL_LEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
+def _store(text: str) -> StoreTarget:
+    from ledger.store.location import parse_store  # noqa: PLC0415 - kept off --help's path
+
+    try:
+        return parse_store(text)
+    except UsageError as e:
+        raise typer.BadParameter(str(e).split(": ", 1)[-1]) from None
+
+
 DbOption = Annotated[
-    Path, typer.Option("--db", help="Ledger file (SQLite).", dir_okay=False, show_default=False)
+    "StoreTarget",
+    typer.Option(
+        "--db",
+        help="The ledger: a SQLite file, or postgresql://user@host:port/dbname "
+        "(default: $TRIAL_LEDGER_DB).",
+        parser=_store,
+        envvar="TRIAL_LEDGER_DB",
+        metavar="FILE|URL",
+        show_default=False,
+        show_envvar=False,
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 KeyOption = Annotated[

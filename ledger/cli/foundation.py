@@ -20,7 +20,8 @@ from ledger.cli.key_files import new_key_file, public_path
 from ledger.errors import UsageError
 from ledger.integrity.signing import Signer, key_id
 from ledger.protocol.parameters import PARAMETERS
-from ledger.service import TrialLedger, person_key, today
+from ledger.service import TrialLedger, check_new_store, person_key, today
+from ledger.store.location import StoreTarget
 
 
 def init(
@@ -57,8 +58,7 @@ def init(
         raise UsageError(
             f"--protocol-amendment {amendment!r}: unknown; known: {', '.join(PARAMETERS)}"
         )
-    if db.exists():
-        raise UsageError(f"--db {db}: a file already exists there; refusing to overwrite")
+    check_new_store(db)
     on = parse_date(effective, "--date") if effective else today()
     placeholder = bytes(32)  # validate the sponsor's name before any file is written
     person_key(placeholder, key_id(placeholder), sponsor_name, "sponsor", "*")
@@ -82,7 +82,7 @@ def init(
 
 
 def _create(
-    db: Path,
+    db: StoreTarget,
     sponsor_name: str,
     amendment: str,
     on: date,
@@ -98,7 +98,8 @@ def _create(
         created += [sponsor_out, public_path(sponsor_out)]
         ledger_signer = new_key_file(ledger_out, passphrase_file)
         created += [ledger_out, public_path(ledger_out)]
-        created += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+        if isinstance(db, Path):
+            created += [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
         ledger = TrialLedger.create(
             db,
             sponsor=sponsor,
@@ -116,7 +117,7 @@ def _create(
 
 
 def _print_created(
-    result: dict[str, Any], db: Path, sponsor_key_out: Path, ledger_key_out: Path
+    result: dict[str, Any], db: StoreTarget, sponsor_key_out: Path, ledger_key_out: Path
 ) -> None:
     console.print(f"Created ledger {result['ledger_id']} in {db}")
     console.print(

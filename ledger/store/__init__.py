@@ -30,9 +30,11 @@ Where things are:
 
 from __future__ import annotations
 
+import getpass
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -43,6 +45,8 @@ from eventsourcing.utils import get_topic
 from ledger.chain import CommitRecord
 from ledger.errors import ConcurrencyError, UsageError
 from ledger.events import LedgerEvent
+from ledger.store.chaining import CommitChainer
+from ledger.store.location import LEDGER_SCHEMA, PostgresURL, StoreTarget
 from ledger.store.persistence import LedgerMapper, LedgerSQLiteFactory
 from ledger.store.reader import SQLITE_MAGIC, LedgerReader
 from ledger.store.recorder import LedgerSQLiteRecorder
@@ -50,6 +54,9 @@ from ledger.store.rows import commit_from_row
 from ledger.store.seal import CommitSeal, UnsignedAppendError
 from ledger.store.tables import APPEND_ONLY_TABLES, SCHEMA, save_checkpoint
 from ledger.store.tip import BrokenTipError
+
+if TYPE_CHECKING:
+    from ledger.store.pg_recorder import LedgerPostgresRecorder
 
 __all__ = [
     "APPEND_ONLY_TABLES",
@@ -69,13 +76,46 @@ __all__ = [
 ]
 
 
+LOCK_TIMEOUT_SECONDS = 30
+"""How long an append waits for the store's write lock before it is refused as busy."""
+
+
 def sqlite_env(db_path: Path) -> dict[str, str]:
     return {
         "PERSISTENCE_MODULE": get_topic(LedgerSQLiteFactory),
         "SQLITE_DBNAME": str(db_path),
         "CREATE_TABLE": "y",
-        "SQLITE_LOCK_TIMEOUT": "30",
+        "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
     }
+
+
+def postgres_env(url: PostgresURL, *, create: bool = False) -> dict[str, str]:
+    """eventsourcing's PostgreSQL settings for ``url``: the ledger's schema, text originator
+    ids (the hex the leaves hash), one pooled connection, the lock timeout; tables are created
+    only by ``init`` (``create``), never by a writer (which has no right to)."""
+    from ledger.store.pg_recorder import CONNINFO_ENV, LedgerPostgresFactory  # noqa: PLC0415
+
+    p = url.params
+    return {
+        "PERSISTENCE_MODULE": get_topic(LedgerPostgresFactory),
+        "POSTGRES_DBNAME": p["dbname"],
+        "POSTGRES_HOST": p.get("host", "localhost"),
+        "POSTGRES_PORT": p.get("port", "5432"),
+        "POSTGRES_USER": p.get("user", "") or getpass.getuser(),
+        "POSTGRES_PASSWORD": p.get("password", ""),
+        CONNINFO_ENV: url.conninfo(),
+        "POSTGRES_SCHEMA": LEDGER_SCHEMA,
+        "ORIGINATOR_ID_TYPE": "text",
+        "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+        "POSTGRES_POOL_SIZE": "1",
+        "CREATE_TABLE": "y" if create else "n",
+    }
+
+
+def store_env(target: StoreTarget, *, create: bool = False) -> dict[str, str]:
+    if isinstance(target, PostgresURL):
+        return postgres_env(target, create=create)
+    return sqlite_env(target)
 
 
 class LedgerStore(Application[UUID]):
@@ -83,19 +123,19 @@ class LedgerStore(Application[UUID]):
 
     name = "TrialLedger"
 
-    def __init__(self, db_path: Path) -> None:
-        super().__init__(env=sqlite_env(db_path))
+    def __init__(self, db_path: StoreTarget, *, create: bool = False) -> None:
+        super().__init__(env=store_env(db_path, create=create))
         self.db_path = db_path
 
     def construct_mapper(self) -> Mapper[UUID]:
         return LedgerMapper()
 
     @property
-    def ledger_recorder(self) -> LedgerSQLiteRecorder:
+    def ledger_recorder(self) -> LedgerSQLiteRecorder | LedgerPostgresRecorder:
         recorder = self.recorder
-        if not isinstance(recorder, LedgerSQLiteRecorder):  # pragma: no cover - wiring error
+        if not isinstance(recorder, CommitChainer):  # pragma: no cover - wiring error
             raise UsageError(f"unexpected recorder {type(recorder).__name__}")
-        return recorder
+        return recorder  # type: ignore[return-value]
 
     def append(self, events: Sequence[LedgerEvent], seal: CommitSeal) -> CommitRecord:
         """Store ``events`` as one signed commit; returns the commit (positions, signature)."""
@@ -127,6 +167,8 @@ class LedgerStore(Application[UUID]):
         SQLite folds in at the next checkpoint. Copy a live ledger with ``trial-ledger backup``.
         """
         self.factory.close()
+        if not isinstance(self.db_path, Path):
+            return  # PostgreSQL: nothing beside the database to fold back
         try:
             conn = sqlite3.connect(self.db_path, timeout=1.0)
             try:

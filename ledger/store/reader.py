@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ledger.chain import CommitRecord, EventRow
 from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.storage_errors import is_damage, sqlite_refusal
+from ledger.store.location import PostgresURL, StoreTarget
 from ledger.store.rows import commit_from_row, event_row
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -51,12 +52,18 @@ class LedgerReader:
     query sees the latest commit (what the write side needs).
     """
 
-    db_path: Path
+    db_path: StoreTarget
     batch_size: int = 20_000
-    _conn: sqlite3.Connection = field(init=False, repr=False)
+    _conn: Any = field(init=False, repr=False)
+    """A ``sqlite3.Connection``, or :class:`~ledger.store.pg_reader.PgConnection`."""
     _depth: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.db_path, PostgresURL):
+            from ledger.store.pg_reader import open_postgres  # noqa: PLC0415 - PostgreSQL only
+
+            self._conn = open_postgres(self.db_path)
+            return
         if not self.db_path.is_file():
             raise UsageError(f"--db {self.db_path}: no such ledger file")
         try:
@@ -70,6 +77,17 @@ class LedgerReader:
             self._conn.execute("SELECT 1 FROM ledger_commits LIMIT 1")
         except sqlite3.DatabaseError as e:
             raise _open_failure(self.db_path, e) from None
+
+    @property
+    def is_postgres(self) -> bool:
+        return isinstance(self.db_path, PostgresURL)
+
+    @property
+    def file_path(self) -> Path:
+        """The ledger file (refused for a PostgreSQL store, which has none)."""
+        if isinstance(self.db_path, PostgresURL):
+            raise UsageError(f"--db {self.db_path}: a PostgreSQL ledger is not a file")
+        return self.db_path
 
     def close(self) -> None:
         self._conn.close()
@@ -115,13 +133,13 @@ class LedgerReader:
         """Fetch rows; text damaged into invalid UTF-8 comes back as lone surrogates (which
         fail re-encoding in the verifier) instead of aborting the read."""
         try:
-            return self._conn.execute(sql, params).fetchall()
+            return cast("list[Any]", self._conn.execute(sql, params).fetchall())
         except sqlite3.OperationalError as e:
-            if "decode" not in str(e):
+            if "decode" not in str(e) or self.is_postgres:
                 raise
             self._conn.text_factory = _lenient_text
             try:
-                return self._conn.execute(sql, params).fetchall()
+                return cast("list[Any]", self._conn.execute(sql, params).fetchall())
             finally:
                 self._conn.text_factory = str
 

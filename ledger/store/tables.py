@@ -5,7 +5,8 @@ a signed checkpoint."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+
+from ledger.store.location import PostgresURL, StoreTarget
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ledger_commits (
@@ -40,8 +41,18 @@ def append_only_triggers() -> list[str]:
     ]
 
 
-def save_checkpoint(db_path: Path, tree_size: int, note: str, frontier_json: str) -> None:
-    """Keep a signed checkpoint (and the Merkle frontier at its size) inside the ledger file."""
+def save_checkpoint(db_path: StoreTarget, tree_size: int, note: str, frontier_json: str) -> None:
+    """Keep a signed checkpoint (and the Merkle frontier at its size) inside the ledger."""
+    if isinstance(db_path, PostgresURL):
+        from ledger.store.pg_reader import connect  # noqa: PLC0415 - PostgreSQL only
+
+        with connect(db_path) as pg:
+            pg.execute(
+                "INSERT INTO ledger_checkpoints (tree_size, note, frontier) VALUES (%s,%s,%s)"
+                " ON CONFLICT (tree_size) DO NOTHING",
+                (tree_size, note, frontier_json),
+            )
+        return
     conn = sqlite3.connect(db_path)
     try:
         with conn:

@@ -30,6 +30,7 @@ from ledger.protocol.eligibility import EligibilityInput
 from ledger.protocol.parameters import ProtocolParameters, parameters_for
 from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
+from ledger.store.location import StoreTarget
 from ledger.verify import VerifyReport, verify_ledger
 
 
@@ -38,7 +39,7 @@ class DemoBuilder:
 
     def __init__(
         self,
-        db: Path,
+        db: StoreTarget,
         keys_dir: Path,
         seed: int,
         passphrase: bytes,
@@ -230,7 +231,7 @@ class DemoBuilder:
 
 
 def build_demo(
-    db: Path,
+    db: StoreTarget,
     keys_dir: Path,
     *,
     seed: int = 282,

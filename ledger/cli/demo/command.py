@@ -22,6 +22,7 @@ from ledger.errors import UsageError
 
 if TYPE_CHECKING:
     from ledger.cli.demo.plan import DemoSummary
+    from ledger.store.location import StoreTarget
 
 
 def demo(
@@ -45,9 +46,10 @@ def demo(
     Example (passphrase from TRIAL_LEDGER_PASSPHRASE):
     trial-ledger demo --db demo-out/trial.db --keys demo-out/keys
     """
-    if db.exists():
-        raise UsageError(f"--db {db}: a file already exists there; refusing to overwrite")
-    keys_dir = keys or db.parent / "keys"
+    from ledger.service import check_new_store  # noqa: PLC0415 - not for `demo --help`
+
+    check_new_store(db)
+    keys_dir = keys or (db.parent / "keys" if isinstance(db, Path) else Path("demo-keys"))
     if keys_dir.exists() and any(keys_dir.iterdir()):
         raise UsageError(f"--keys {keys_dir}: folder is not empty; refusing to overwrite key files")
     passphrase = read_passphrase(passphrase_file, "the demo's key files")
@@ -66,7 +68,7 @@ def demo(
 
 
 def _print_summary(
-    summary: DemoSummary, document: dict[str, Any], db: Path, keys_dir: Path
+    summary: DemoSummary, document: dict[str, Any], db: StoreTarget, keys_dir: Path
 ) -> None:
     seed = summary.seed
     verify = document["verify"]

@@ -1,0 +1,95 @@
+"""Read-only access to a ledger on PostgreSQL, for :class:`~ledger.store.reader.LedgerReader`.
+
+:func:`open_postgres` gives a connection that takes the reader's ``?`` SQL; a snapshot is one
+``REPEATABLE READ READ ONLY`` transaction (the ledger as one commit left it, whatever writers
+append meanwhile), outside it each statement sees the latest commit (autocommit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from ledger.errors import LedgerError, StorageError, UsageError
+from ledger.store.location import LEDGER_SCHEMA, PostgresURL
+
+BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+class PgConnection:
+    """A psycopg connection with the sqlite3 surface the reader uses (``?`` placeholders)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        query = sql.replace("?", "%s")
+        if sql == "BEGIN":
+            query = BEGIN_SNAPSHOT
+        return self.conn.execute(query.encode(), params or None)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(url: PostgresURL, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+    """A connection to ``url`` reading the ledger's schema; a refusal names the URL."""
+    try:
+        return psycopg.connect(
+            url.conninfo(),
+            autocommit=autocommit,
+            options=f"-c search_path={LEDGER_SCHEMA}",
+            connect_timeout=10,
+        )
+    except psycopg.Error as e:
+        raise pg_refusal(e, url) from None
+
+
+def pg_refusal(error: BaseException, url: PostgresURL) -> LedgerError:
+    """A PostgreSQL error as the one-line refusal the command line reports (exit 2)."""
+    said = " ".join(str(error).split()) or type(error).__name__
+    return StorageError(f"--db {url}: PostgreSQL refused: {said}")
+
+
+def open_postgres(url: PostgresURL) -> PgConnection:
+    conn = connect(url)
+    try:
+        row = conn.execute(
+            "SELECT to_regclass(%s), to_regclass(%s)",
+            (f"{LEDGER_SCHEMA}.stored_events", f"{LEDGER_SCHEMA}.ledger_commits"),
+        ).fetchone()
+    except psycopg.Error as e:
+        conn.close()
+        raise pg_refusal(e, url) from None
+    if row is None or row[0] is None or row[1] is None:
+        conn.close()
+        raise UsageError(
+            f"--db {url}: not a trial-ledger database (no ledger tables in schema "
+            f"{LEDGER_SCHEMA}; run `trial-ledger init` or `trial-ledger db init-roles`)"
+        )
+    return PgConnection(conn)
+
+
+def ledger_state(url: PostgresURL) -> str:
+    """``"absent"`` (no ledger tables), ``"empty"`` (tables, no ledger id: made by
+    ``db init-roles``) or ``"initialised"``."""
+    conn = connect(url)
+    try:
+        row = conn.execute(
+            "SELECT to_regclass(%s)", (f"{LEDGER_SCHEMA}.ledger_meta",)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return "absent"
+        found = conn.execute("SELECT 1 FROM ledger_meta WHERE name = 'ledger_id'").fetchone()
+    except psycopg.Error as e:
+        raise pg_refusal(e, url) from None
+    finally:
+        conn.close()
+    return "initialised" if found else "empty"
