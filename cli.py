@@ -47,6 +47,7 @@ _SUMMARY = "ledger.cli.summary"
 _PROJECTIONS = "ledger.cli.projections"
 _TRIAL = "ledger.cli.trial"
 _DEMO = "ledger.cli.demo.command"
+_STORES = "ledger.cli.stores"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # command: (the module whose register(app) defines it, its short help: the first
@@ -78,6 +79,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         _BACKUP,
         "Copy a ledger, even while others append to it: a consistent, verified single file.",
     ),
+    "copy": (
+        _STORES,
+        "Move a ledger to another store (SQLite file <-> PostgreSQL), proving its root unchanged.",
+    ),
+    "db": (_STORES, "Set up a PostgreSQL database for a ledger: roles of least privilege."),
     "screen": (_TRIAL, "Screen a subject at a site (the first event of every subject)."),
     "eligibility": (
         _TRIAL,

@@ -42,8 +42,14 @@ from ledger.events import (
 from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer
 from ledger.registry import KeyRegistry
-from ledger.store import CommitSeal, LedgerReader, LedgerStore, save_checkpoint
-from ledger.store.location import PostgresURL, StoreTarget
+from ledger.store import (
+    CommitSeal,
+    LedgerReader,
+    LedgerStore,
+    check_new_store,
+    save_checkpoint,
+)
+from ledger.store.location import StoreTarget
 from ledger.verify import TRIAL_ID, checkpoint_origin, proved_registry, verify_ledger
 
 TRIAL_TITLE = (
@@ -386,25 +392,6 @@ class TrialLedger:
         note = sign_checkpoint(cp, cp.origin, ledger_signer)
         save_checkpoint(self.target, cp.tree_size, note, json.dumps(frontier.to_json()))
         return note
-
-
-def check_new_store(target: StoreTarget) -> bool:
-    """Refuse to create a ledger over an existing one; whether the tables must be created."""
-    if isinstance(target, PostgresURL):
-        from ledger.store.pg_reader import ledger_state  # noqa: PLC0415 - PostgreSQL only
-
-        state = ledger_state(target)
-        if state == "initialised":
-            raise UsageError(
-                f"--db {target}: this database already holds a trial ledger; refusing to "
-                "overwrite"
-            )
-        return state == "absent"
-    if target.exists():
-        raise UsageError(f"--db {target}: a file already exists there; refusing to overwrite")
-    if not target.parent.is_dir():
-        raise UsageError(f"--db {target}: folder {target.parent} does not exist")
-    return True
 
 
 def today() -> date:

@@ -16,11 +16,13 @@ it, or the command's ``--db``/``--views`` option) and returns the error to repor
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 from eventsourcing.persistence import PersistenceError
 
@@ -34,6 +36,9 @@ _SQLITE_SIDE_FILES = "SQLite also writes the -wal and -shm files beside it"
 
 def storage_refusal(error: BaseException, argv: Sequence[str]) -> LedgerError | None:
     """The error to report for ``error`` if it is a storage fault, else None."""
+    pg_error = next((e for e in _chain(error) if _is_postgres_error(e)), None)
+    if pg_error is not None or (isinstance(error, PersistenceError) and _postgres_db(argv)):
+        return _postgres_refusal(pg_error or error, _postgres_db(argv) or "the PostgreSQL ledger")
     sqlite_error = _sqlite_error(error)
     if sqlite_error is not None or isinstance(error, PersistenceError):
         return sqlite_refusal(sqlite_error or error, _file(error, argv))
@@ -51,6 +56,38 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def _is_postgres_error(error: BaseException) -> bool:
+    """A psycopg (PostgreSQL driver) error, told by its module so psycopg is not imported."""
+    return type(error).__module__.split(".")[0] == "psycopg"
+
+
+def _postgres_db(argv: Sequence[str]) -> str | None:
+    """The PostgreSQL URL the command was given (password hidden), if any."""
+    named = _option_file(argv) or os.environ.get("TRIAL_LEDGER_DB", "")
+    return redact_url(named) if named.startswith(("postgresql://", "postgres://")) else None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable URL>"
+    if password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _postgres_refusal(error: BaseException, db: str) -> StorageError:
+    said = " ".join(str(error).split()) or type(error).__name__
+    return StorageError(
+        f"--db {db}: PostgreSQL refused: {said}. Check that the server is running and "
+        "reachable, and that the role may do this; the command did not complete."
+    )
 
 
 def _sqlite_error(error: BaseException) -> sqlite3.Error | None:

@@ -92,6 +92,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ledger.service",
             "ledger.bundle",
             "ledger.backup",
+            "ledger.copy",
             "ledger.proofs",
             "ledger.recording",
             "projections",

@@ -33,7 +33,8 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 PASSPHRASE_ENV = "TRIAL_LEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
-def _store(text: str) -> StoreTarget:
+
+def parse_db_option(text: str) -> StoreTarget:
     from ledger.store.location import parse_store  # noqa: PLC0415 - kept off --help's path
 
     try:
@@ -42,19 +43,20 @@ def _store(text: str) -> StoreTarget:
         raise typer.BadParameter(str(e).split(": ", 1)[-1]) from None
 
 
-DbOption = Annotated[
-    "StoreTarget",
-    typer.Option(
-        "--db",
-        help="The ledger: a SQLite file, or postgresql://user@host:port/dbname "
-        "(default: $TRIAL_LEDGER_DB).",
-        parser=_store,
-        envvar="TRIAL_LEDGER_DB",
-        metavar="FILE|URL",
-        show_default=False,
-        show_envvar=False,
-    ),
-]
+_DB_OPTION = typer.Option(
+    "--db",
+    help="The ledger: a SQLite file, or postgresql://user@host:port/dbname "
+    "(default: $TRIAL_LEDGER_DB).",
+    parser=parse_db_option,
+    envvar="TRIAL_LEDGER_DB",
+    metavar="FILE|URL",
+    show_default=False,
+    show_envvar=False,
+)
+if TYPE_CHECKING:
+    DbOption = Annotated[StoreTarget, _DB_OPTION]
+else:  # Typer refuses a union annotation; the parser gives the file or the URL
+    DbOption = Annotated[object, _DB_OPTION]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 KeyOption = Annotated[
     Path,

@@ -20,7 +20,8 @@ from ledger.cli.key_files import new_key_file, public_path
 from ledger.errors import UsageError
 from ledger.integrity.signing import Signer, key_id
 from ledger.protocol.parameters import PARAMETERS
-from ledger.service import TrialLedger, check_new_store, person_key, today
+from ledger.service import TrialLedger, person_key, today
+from ledger.store import check_new_store
 from ledger.store.location import StoreTarget
 
 

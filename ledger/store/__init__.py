@@ -70,6 +70,7 @@ __all__ = [
     "LedgerSQLiteRecorder",
     "LedgerStore",
     "UnsignedAppendError",
+    "check_new_store",
     "commit_from_row",
     "save_checkpoint",
     "sqlite_env",
@@ -177,3 +178,21 @@ class LedgerStore(Application[UUID]):
                 conn.close()
         except sqlite3.Error:
             pass  # busy or read-only: the WAL stays beside the file, which SQLite reads too
+
+
+def check_new_store(target: StoreTarget) -> bool:
+    """Refuse to create a ledger over an existing one; whether the tables must be created."""
+    if isinstance(target, PostgresURL):
+        from ledger.store.pg_reader import ledger_state  # noqa: PLC0415 - PostgreSQL only
+
+        state = ledger_state(target)
+        if state == "initialised":
+            raise UsageError(
+                f"--db {target}: this database already holds a trial ledger; refusing to overwrite"
+            )
+        return state == "absent"
+    if target.exists():
+        raise UsageError(f"--db {target}: a file already exists there; refusing to overwrite")
+    if not target.parent.is_dir():
+        raise UsageError(f"--db {target}: folder {target.parent} does not exist")
+    return True

@@ -18,6 +18,7 @@ from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 from ledger.errors import UsageError
+from ledger.storage_errors import redact_url as redact
 
 LEDGER_SCHEMA = "trial_ledger"
 """The PostgreSQL schema of the ledger's tables (events, commits, checkpoints, meta)."""
@@ -99,16 +100,3 @@ def parse_store(text: str, option: str = "--db") -> StoreTarget:
 
 def is_postgres(target: StoreTarget) -> bool:
     return isinstance(target, PostgresURL)
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))

@@ -82,9 +82,7 @@ def ledger_state(url: PostgresURL) -> str:
     ``db init-roles``) or ``"initialised"``."""
     conn = connect(url)
     try:
-        row = conn.execute(
-            "SELECT to_regclass(%s)", (f"{LEDGER_SCHEMA}.ledger_meta",)
-        ).fetchone()
+        row = conn.execute("SELECT to_regclass(%s)", (f"{LEDGER_SCHEMA}.ledger_meta",)).fetchone()
         if row is None or row[0] is None:
             return "absent"
         found = conn.execute("SELECT 1 FROM ledger_meta WHERE name = 'ledger_id'").fetchone()

@@ -53,9 +53,7 @@ def tip_commit(head: tuple[Any, ...], ledger_id: str) -> CommitRecord:
     return commit
 
 
-def tip_rows(
-    c: Cursor, table: str, head: tuple[Any, ...], commit: CommitRecord
-) -> list[EventRow]:
+def tip_rows(c: Cursor, table: str, head: tuple[Any, ...], commit: CommitRecord) -> list[EventRow]:
     """The stored events of the tip commit (a one-event commit's row came with the head)."""
     first, last = commit.header.first_position, commit.header.last_position
     if first == last:  # a one-event commit: the head query brought its row already

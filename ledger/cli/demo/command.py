@@ -46,7 +46,7 @@ def demo(
     Example (passphrase from TRIAL_LEDGER_PASSPHRASE):
     trial-ledger demo --db demo-out/trial.db --keys demo-out/keys
     """
-    from ledger.service import check_new_store  # noqa: PLC0415 - not for `demo --help`
+    from ledger.store import check_new_store  # noqa: PLC0415 - not for `demo --help`
 
     check_new_store(db)
     keys_dir = keys or (db.parent / "keys" if isinstance(db, Path) else Path("demo-keys"))
