@@ -141,7 +141,6 @@ class TrialLedger:
         ledger_id = ledger_id or str(uuid4())
         store = LedgerStore(db_path, create=create)
         try:
-            store.ledger_recorder.set_ledger_id(ledger_id)
             genesis = TrialCreated(
                 originator_id=TRIAL_STREAM,
                 originator_version=1,
@@ -155,7 +154,11 @@ class TrialLedger:
                 ledger_public_key=base64.b64encode(ledger_public).decode(),
                 effective_date=effective_date,
             )
-            store.append([genesis], CommitSeal(signer=sponsor, meaning="responsibility"))
+            store.append(
+                [genesis],
+                CommitSeal(signer=sponsor, meaning="responsibility"),
+                new_ledger_id=ledger_id,
+            )
         finally:
             store.close()
         return cls(db_path)

@@ -138,15 +138,23 @@ class LedgerStore(Application[UUID]):
             raise UsageError(f"unexpected recorder {type(recorder).__name__}")
         return recorder  # type: ignore[return-value]
 
-    def append(self, events: Sequence[LedgerEvent], seal: CommitSeal) -> CommitRecord:
-        """Store ``events`` as one signed commit; returns the commit (positions, signature)."""
+    def append(
+        self, events: Sequence[LedgerEvent], seal: CommitSeal, *, new_ledger_id: str | None = None
+    ) -> CommitRecord:
+        """Store ``events`` as one signed commit; returns the commit (positions, signature).
+
+        ``new_ledger_id``: the genesis commit, which writes the ledger id in its transaction.
+        """
         if not events:
             raise UsageError("nothing to append: a commit needs at least one event")
         try:
             # Straight to the event store: these are events, not aggregates, so the
             # Application.save path (protocol isinstance checks, snapshots, notifications)
             # has nothing to add.
-            self.events.put(events, seal=seal)
+            if new_ledger_id is None:
+                self.events.put(events, seal=seal)
+            else:
+                self.events.put(events, seal=seal, new_ledger_id=new_ledger_id)
         except StoreIntegrityError as e:
             raise ConcurrencyError(
                 f"another commit extended the same record first ({e}); nothing was written, "

@@ -60,6 +60,15 @@ class CommitChainer:
             self._ledger_id = str(row[0])
         return self._ledger_id
 
+    def _begin_ledger(self, c: Cursor, ledger_id: str) -> None:
+        """Write the ledger id in the genesis commit's own transaction: a ledger is created
+        whole (its id and its signed genesis event) or not at all."""
+        c.execute("SELECT 1 FROM ledger_meta WHERE name='ledger_id'")
+        if c.fetchone() is not None:
+            raise UsageError("this database already holds a trial ledger; refusing to overwrite")
+        c.execute("INSERT INTO ledger_meta (name, value) VALUES ('ledger_id', ?)", (ledger_id,))
+        self._ledger_id = ledger_id
+
     def _chain(
         self,
         c: Cursor,
@@ -74,6 +83,9 @@ class CommitChainer:
             )
         if not stored_events:
             return []
+        new_ledger_id: str | None = kwargs.get("new_ledger_id")
+        if new_ledger_id is not None:
+            self._begin_ledger(c, new_ledger_id)
         ledger_id = self.ledger_id(c)
         head = self._read_head(c, seal)
         last_position, prev, last_seq, last_recorded = 0, ZERO_HASH, None, None
