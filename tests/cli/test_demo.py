@@ -15,6 +15,8 @@ from cli import run
 from ledger.cli.demo.build import build_demo
 from ledger.events import DoseAdministered, KeyRevoked, KeyRotated, RegimenChanged, decode_event
 from ledger.service import TrialLedger
+from ledger.store import LedgerReader
+from ledger.store.location import parse_store
 from ledger.verify import verify_ledger
 
 
@@ -96,13 +98,17 @@ def test_demo_records_daily_doses_adverse_events_corrections_and_key_changes(
     assert counts[KeyRevoked.TOPIC] == 1
 
 
-def test_same_seed_gives_the_same_ledger_content(
-    demo_run: tuple[Path, dict[str, object]], tmp_path: Path
+def test_same_seed_gives_the_same_ledger_content_on_postgresql_as_in_a_file(
+    demo_run: tuple[Path, dict[str, object]], tmp_path: Path, pg_url: str
 ) -> None:
-    _, summary = demo_run
-    again = build_demo(tmp_path / "again.db", tmp_path / "keys", seed=282, passphrase=b"x")
+    """The same seed gives the same events, leaves and Merkle root, whichever store holds them
+    (the demo in the file above; again, into a PostgreSQL database)."""
+    db, summary = demo_run
+    again = build_demo(parse_store(pg_url), tmp_path / "keys", seed=282, passphrase=b"x")
     assert again.verify["root"] == summary["verify"]["root"]  # type: ignore[index]
     assert again.events == summary["events"]
+    with LedgerReader(db) as file, LedgerReader(parse_store(pg_url)) as database:
+        assert list(file.leaf_hashes()) == list(database.leaf_hashes())
 
 
 def test_another_seed_gives_another_cohort(tmp_path: Path) -> None:
