@@ -114,9 +114,15 @@ def postgres_env(url: PostgresURL, *, create: bool = False) -> dict[str, str]:
 
 
 def store_env(target: StoreTarget, *, create: bool = False) -> dict[str, str]:
+    """The store's settings, each also under the application's prefixed name
+    (``TRIALLEDGER_...``), which eventsourcing reads first: a variable of that name left in the
+    user's environment cannot redirect the store."""
     if isinstance(target, PostgresURL):
-        return postgres_env(target, create=create)
-    return sqlite_env(target)
+        env = postgres_env(target, create=create)
+    else:
+        env = sqlite_env(target)
+    prefix = LedgerStore.name.upper() + "_"
+    return {**env, **{prefix + key: value for key, value in env.items()}}
 
 
 class LedgerStore(Application[UUID]):
