@@ -12,7 +12,7 @@ from hypothesis import settings
 from ledger.service import TrialLedger
 from tests.support import Cast, create_ledger, new_signer
 
-pytest_plugins = ["tests.pg_fixtures"]
+pytest_plugins = ["tests.pg_fixtures", "tests.store_params"]
 
 # CI runs the properties on a fixed seed, so a submission's result does not depend on luck;
 # runs elsewhere draw new examples each time (and keep failures in .hypothesis/).

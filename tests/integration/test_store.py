@@ -1,4 +1,7 @@
-"""The write path: nothing is stored unsigned or unchained, crashes leave the last commit intact."""
+"""The write path: nothing is stored unsigned or unchained, crashes leave the last commit intact.
+
+Every test runs on both stores (``store_target``: a SQLite file, a PostgreSQL database).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,10 +17,20 @@ import pytest
 from ledger.errors import ConcurrencyError, UsageError, ValidationError
 from ledger.service import TrialLedger, person_key, today
 from ledger.store import LedgerReader, UnsignedAppendError
+from ledger.store.location import StoreTarget
 from ledger.verify import verify_ledger
+from tests.store_params import StoreTamper, create_store_ledger, store_arg
 from tests.support import Cast, dose, new_signer, screening
 
 SUBJECT = "MC0282-001-002"
+
+
+@pytest.fixture
+def ledger(store_target: StoreTarget, cast: Cast) -> Iterator[TrialLedger]:
+    """The cast's ledger on each store (conftest's ``ledger`` is the file's only)."""
+    created = create_store_ledger(store_target, cast)
+    yield created
+    created.close()
 
 
 def test_recorder_refuses_an_append_without_a_signer(ledger: TrialLedger) -> None:
@@ -58,20 +72,21 @@ def test_process_killed_mid_append_leaves_the_last_commit_intact(
         "    public_key = bytes(32)\n"
         "    def sign(self, message):\n"
         "        os._exit(9)\n"
-        "ledger = TrialLedger.open(Path(sys.argv[1]))\n"
+        "from ledger.store.location import parse_store\n"
+        "ledger = TrialLedger.open(parse_store(sys.argv[1]))\n"
         "ledger.store.append([screening('MC0282-001-002'), dose('MC0282-001-002', 2)],"
         " CommitSeal(signer=Dying()))\n"
     )
     repo = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, str(script), str(ledger.db_path)],
+        [sys.executable, str(script), store_arg(ledger.target)],
         cwd=repo,
         env={**os.environ, "PYTHONPATH": str(repo)},
         check=False,
         capture_output=True,
     )
     assert result.returncode == 9, result.stderr
-    with LedgerReader(ledger.db_path) as reader:
+    with LedgerReader(ledger.target) as reader:
         assert reader.size() == head
         assert verify_ledger(reader).ok
 
@@ -81,7 +96,7 @@ def test_concurrent_writers_extend_one_unbroken_chain(ledger: TrialLedger, cast:
     errors: list[BaseException] = []
 
     def writer(subject: str) -> None:
-        own = TrialLedger.open(ledger.db_path)
+        own = TrialLedger.open(ledger.target)
         try:
             own.append(cast.coordinator, [screening(subject)])
             for version in range(2, 12):
@@ -120,16 +135,27 @@ def test_registry_change_during_a_commit_is_refused(ledger: TrialLedger, cast: C
         ledger.append(cast.coordinator, [screening(SUBJECT)], registry=stale)
 
 
-def test_open_refuses_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no such ledger file"):
-        TrialLedger.open(tmp_path / "absent.db")
-    assert not (tmp_path / "absent.db").exists()
+def test_open_refuses_a_store_without_a_ledger_and_creates_nothing(
+    store_target: StoreTarget, store_kind: str
+) -> None:
+    """A missing file, an empty database: refused, and opening makes neither file nor tables."""
+    said = {"sqlite": "no such ledger file", "postgres": "not a trial-ledger database"}
+    with pytest.raises(UsageError, match=said[store_kind]):
+        TrialLedger.open(store_target)
+    if isinstance(store_target, Path):
+        assert not store_target.exists()
+    else:
+        assert StoreTamper(store_target).execute("SELECT to_regnamespace('trial_ledger')").rows == [
+            (None,)
+        ]
 
 
 def test_create_refuses_to_overwrite(ledger: TrialLedger, cast: Cast) -> None:
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(
+        UsageError, match=r"already (exists|holds a trial ledger).*refusing to overwrite"
+    ):
         TrialLedger.create(
-            ledger.db_path,
+            ledger.target,
             sponsor=cast.sponsor,
             sponsor_name="Sponsor Office",
             ledger_public=cast.ledger_key.public_key,
