@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.pg_cluster import PgCluster
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 EXAMPLES = REPO / "examples"
@@ -206,7 +208,11 @@ def describe(command: Command, results: Path, n: int, problem: str) -> str:
 
 
 @pytest.mark.slow  # the whole walkthrough and the demo: about a minute on a busy machine
-def test_every_readme_shell_block_runs_as_written(tmp_path: Path) -> None:
+def test_every_readme_shell_block_runs_as_written(
+    tmp_path: Path, pg_cluster: PgCluster, pg_url: str
+) -> None:
+    """The PostgreSQL walkthrough's ``ADMIN_URL``, ``WRITER_URL`` and ``READER_URL`` (set by
+    hand in a no-run block) name a fresh database of the test session's throwaway cluster."""
     commands = readme_commands(README.read_text(encoding="utf-8"))
     assert commands, "README.md has no shell block to run"
     work, results = tmp_path / "walkthrough", tmp_path / "results"
@@ -217,10 +223,17 @@ def test_every_readme_shell_block_runs_as_written(tmp_path: Path) -> None:
     script.write_text(bash_script(commands, results), encoding="utf-8")
 
     started = time.monotonic()
+    dbname = pg_url.rsplit("/", 1)[1]
+    env = walkthrough_environment()
+    env.update(
+        ADMIN_URL=pg_url,
+        WRITER_URL=pg_cluster.url(dbname, "trial_writer"),
+        READER_URL=pg_cluster.url(dbname, "trial_reader"),
+    )
     shell = subprocess.run(
         ["bash", str(script)],
         cwd=work,
-        env=walkthrough_environment(),
+        env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -46,9 +46,13 @@ def demo(
     Example (passphrase from TRIAL_LEDGER_PASSPHRASE):
     trial-ledger demo --db demo-out/trial.db --keys demo-out/keys
     """
-    from ledger.store import check_new_store  # noqa: PLC0415 - not for `demo --help`
+    if isinstance(db, Path):  # its folder is made with the key folder
+        if db.exists():
+            raise UsageError(f"--db {db}: a file already exists there; refusing to overwrite")
+    else:
+        from ledger.store import check_new_store  # noqa: PLC0415 - not for `demo --help`
 
-    check_new_store(db)
+        check_new_store(db)
     keys_dir = keys or (db.parent / "keys" if isinstance(db, Path) else Path("demo-keys"))
     if keys_dir.exists() and any(keys_dir.iterdir()):
         raise UsageError(f"--keys {keys_dir}: folder is not empty; refusing to overwrite key files")
