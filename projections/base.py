@@ -7,7 +7,6 @@ imports no read model, so the engine can import them all without a cycle.
 
 from __future__ import annotations
 
-import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 
 from ledger.events import ALL_EVENTS
 from ledger.store import LedgerReader
+from projections.connection import ViewsConnection
 from projections.decoding import Payload
 
 Row = tuple[Any, ...]
@@ -28,10 +28,10 @@ ALL_TOPICS: frozenset[str] = frozenset(cls.TOPIC for cls in ALL_EVENTS)
 
 @dataclass
 class Context:
-    """What a projection may use while consuming: the ledger (read-only) and its view file."""
+    """What a projection may use while consuming: the ledger (read-only) and its views."""
 
     reader: LedgerReader
-    conn: sqlite3.Connection
+    conn: ViewsConnection
 
 
 class Projection(ABC):
@@ -47,10 +47,10 @@ class Projection(ABC):
     """Tables the projection owns, dumped in this order by :meth:`dump`."""
 
     @abstractmethod
-    def create(self, conn: sqlite3.Connection) -> None:
+    def create(self, conn: ViewsConnection) -> None:
         """Create the tables (idempotent)."""
 
-    def create_indexes(self, conn: sqlite3.Connection) -> None:  # noqa: B027 - optional hook
+    def create_indexes(self, conn: ViewsConnection) -> None:  # noqa: B027 - optional hook
         """Create secondary indexes (after a rebuild's bulk load, or with the tables)."""
 
     @abstractmethod
@@ -66,5 +66,5 @@ class Projection(ABC):
         return None
 
     @abstractmethod
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
+    def flush(self, conn: ViewsConnection, upto: int) -> None:
         """Write the view rows changed since the last flush (events up to ``upto`` applied)."""

@@ -18,7 +18,6 @@ recording rules read it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import date
 from typing import Any, ClassVar
@@ -38,6 +37,7 @@ from ledger.protocol.schedule import Regimen
 from ledger.store import LedgerReader
 from ledger.subject.history import HISTORY_JSON, Entry, SubjectHistory
 from projections.base import Context, Handler, Projection, Row
+from projections.connection import ViewsConnection
 from projections.decoding import Payload
 
 SUBJECT_TOPICS: frozenset[str] = frozenset(
@@ -100,7 +100,7 @@ class SubjectProjection(Projection):
         self._refold: set[str] = set()
         self._ctx: Context | None = None
 
-    def create(self, conn: sqlite3.Connection) -> None:
+    def create(self, conn: ViewsConnection) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS patient_state (subject_id TEXT PRIMARY KEY, site TEXT,"
             " regimen TEXT NOT NULL, reference_date TEXT, state TEXT NOT NULL)"
@@ -172,7 +172,7 @@ class SubjectProjection(Projection):
             raise RuntimeError("projection patient used before start()")
         return self._ctx
 
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
+    def flush(self, conn: ViewsConnection, upto: int) -> None:
         reader = self.context().reader
         for subject in sorted(self._refold):  # a correction can change any earlier event
             entries = subject_entries(reader, subject, upto, check_leaves=False)
@@ -198,14 +198,14 @@ class SubjectProjection(Projection):
         )
 
 
-def stored_history(conn: sqlite3.Connection, subject_id: str) -> SubjectHistory | None:
+def stored_history(conn: ViewsConnection, subject_id: str) -> SubjectHistory | None:
     row = conn.execute(
         "SELECT state FROM patient_state WHERE subject_id=?", (subject_id,)
     ).fetchone()
     return None if row is None else load_history(row[0])
 
 
-def stored_histories(conn: sqlite3.Connection) -> list[SubjectHistory]:
+def stored_histories(conn: ViewsConnection) -> list[SubjectHistory]:
     return [
         load_history(r[0])
         for r in conn.execute("SELECT state FROM patient_state ORDER BY subject_id")

@@ -6,7 +6,6 @@ Tables ``audit_events``, ``audit_commits``, ``audit_keys`` and ``audit_links`` (
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -19,6 +18,7 @@ from ledger.events import (
     TrialCreated,
 )
 from projections.base import ALL_TOPICS, Context, Handler, Projection, Row
+from projections.connection import ViewsConnection
 from projections.decoding import EVENT_TYPE, Payload, event_type
 
 
@@ -46,7 +46,7 @@ class AuditProjection(Projection):
         self._ctx: Context | None = None
         self._plain: Callable[[str], Handler] = lambda _name: _ignore
 
-    def create(self, conn: sqlite3.Connection) -> None:
+    def create(self, conn: ViewsConnection) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS audit_events (position INTEGER PRIMARY KEY,"
             " commit_seq INTEGER NOT NULL, event_type TEXT NOT NULL, subject_id TEXT)"
@@ -66,7 +66,7 @@ class AuditProjection(Projection):
             " source INTEGER NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (target, source, kind))"
         )
 
-    def create_indexes(self, conn: sqlite3.Connection) -> None:
+    def create_indexes(self, conn: ViewsConnection) -> None:
         conn.execute("CREATE INDEX IF NOT EXISTS audit_events_subject ON audit_events (subject_id)")
         conn.execute("CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events (event_type)")
         conn.execute("CREATE INDEX IF NOT EXISTS audit_commits_key ON audit_commits (key_id)")
@@ -136,7 +136,7 @@ class AuditProjection(Projection):
     def _signature(self, position: int, _seq: int, p: Payload) -> None:
         self._links.extend((target, position, p["meaning"]) for target in p["positions"])
 
-    def flush(self, conn: sqlite3.Connection, upto: int) -> None:
+    def flush(self, conn: ViewsConnection, upto: int) -> None:
         assert self._ctx is not None
         if self._events:  # appended in position order, so commit order too
             self._min_seq, self._max_seq = self._events[0][1], self._events[-1][1]

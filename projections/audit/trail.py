@@ -6,13 +6,13 @@ correction's field/old/new), so what an inspector exports is the signed record.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.store import LedgerReader
 from projections.audit.describe import what, why
+from projections.connection import ViewsConnection
 from projections.decoding import event_type, payload_of
 
 COLUMNS: tuple[str, ...] = (
@@ -106,7 +106,7 @@ def _ledger_rows(reader: LedgerReader, positions: list[int]) -> dict[int, tuple[
     return found
 
 
-def _links(conn: sqlite3.Connection, positions: list[int]) -> dict[int, list[tuple[int, str]]]:
+def _links(conn: ViewsConnection, positions: list[int]) -> dict[int, list[tuple[int, str]]]:
     found: dict[int, list[tuple[int, str]]] = {}
     marks = ",".join("?" * len(positions))
     for target, source, kind in conn.execute(
@@ -119,7 +119,7 @@ def _links(conn: sqlite3.Connection, positions: list[int]) -> dict[int, list[tup
 
 
 def audit_trail(
-    conn: sqlite3.Connection, reader: LedgerReader, f: AuditFilter, chunk: int = 2_000
+    conn: ViewsConnection, reader: LedgerReader, f: AuditFilter, chunk: int = 2_000
 ) -> Iterator[dict[str, Any]]:
     """The matching events in position order, one dict per event with :data:`COLUMNS`."""
     sql, params = _query(f)
@@ -162,7 +162,7 @@ def audit_trail(
             }
 
 
-def position_at(conn: sqlite3.Connection, instant: str) -> int:
+def position_at(conn: ViewsConnection, instant: str) -> int:
     """The last position recorded at or before ``instant`` (0 when none): ``--as-of``."""
     row = conn.execute(
         "SELECT MAX(last_position) FROM audit_commits WHERE recorded_at <= ?", (instant,)
@@ -170,7 +170,7 @@ def position_at(conn: sqlite3.Connection, instant: str) -> int:
     return int(row[0] or 0)
 
 
-def recorded_at(conn: sqlite3.Connection, position: int) -> str | None:
+def recorded_at(conn: ViewsConnection, position: int) -> str | None:
     """When the commit holding ``position`` was recorded."""
     row = conn.execute(
         "SELECT recorded_at FROM audit_commits WHERE first_position <= ? AND last_position >= ?",

@@ -4,12 +4,15 @@ consume it (steps 2 and 3 of :mod:`projections.engine`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ledger.store import LedgerReader
 from projections.base import Projection
-from projections.engine.consume import Consumer, ProgressCallback, raise_failure, verify_segment
-from projections.engine.tracking import CatchUpReport, Tracking, open_views
+from projections.engine.consume import Consumer, ProgressCallback, raise_failure
+from projections.engine.tracking import CatchUpReport, Tracking
+
+if TYPE_CHECKING:
+    from projections.engine.views_store import ViewsStore
 
 
 def check_tracked_leaves(reader: LedgerReader, current: Sequence[Tracking]) -> None:
@@ -30,20 +33,20 @@ def check_tracked_leaves(reader: LedgerReader, current: Sequence[Tracking]) -> N
 
 def catch_up_locked(
     consumer: Consumer,
-    views_path: Path,
+    views: ViewsStore,
     projections: list[Projection],
     current: list[Tracking],
     progress: ProgressCallback | None,
 ) -> CatchUpReport:
-    """Verify and consume positions (lowest tracked, head] into the views at ``views_path``
-    (the caller holds the views lock and a read snapshot of the ledger)."""
+    """Verify and consume positions (lowest tracked, head] into ``views`` (the caller holds
+    the views lock and a read snapshot of the ledger)."""
     reader = consumer.reader
     head = reader.size()
     lowest = min(current, key=lambda t: t.position)
     check_tracked_leaves(reader, current)
     if lowest.position >= head:
         return CatchUpReport("up-to-date", head, head, 0, 0, parallel_verification=False)
-    conn = open_views(views_path, bulk=False)
+    conn = views.open(bulk=False)
     try:
         for p in projections:
             p.create(conn)
@@ -52,7 +55,7 @@ def catch_up_locked(
             return consumer.verified(
                 conn, projections, current, head, progress, mode="incremental", commit=False
             )
-        outcome = verify_segment(str(reader.db_path), lowest.position, lowest.leaf_hash)
+        outcome = consumer.verify(lowest.position, lowest.leaf_hash)
         ok, started, events, failure_position, reason = outcome
         if not ok:
             raise_failure(failure_position, reason)

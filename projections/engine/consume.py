@@ -4,25 +4,27 @@ A segment (positions after the lowest tracked one, up to ``head``) is verified b
 ``ledger.verify.verify_from`` before anything consumed from it becomes visible: first and then
 consumed when it is short, in a child process while the parent projects when it holds at least
 ``parallel_threshold`` events (two cores: verification is hash- and signature-bound, projection
-decode- and SQLite-bound). Consuming reads ``iter_event_tuples`` in position order, decodes each
-state once (:mod:`projections.decoding`), hands it to the projections that handle its topic,
-and every ``batch_size`` events flushes each projection's view rows and its tracking row.
+decode- and SQLite-bound); on PostgreSQL a short segment is verified in the very read snapshot
+the consumer reads, a long one in a child process of its own connection. Consuming reads
+``iter_event_tuples`` in position order, decodes each state once (:mod:`projections.decoding`),
+hands it to the projections that handle its topic, and every ``batch_size`` events flushes
+each projection's view rows and its tracking row.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ledger.errors import VerificationError
 from ledger.store import LedgerReader
+from ledger.store.location import PostgresURL, StoreTarget, parse_store
 from ledger.verify import verify_from
 from projections.base import Context, Handler, Projection
+from projections.connection import ViewsConnection
 from projections.decoding import raw_payload
 from projections.engine.tracking import CatchUpReport, Tracking
 
@@ -55,10 +57,23 @@ class Progress:
         self.callback(done, self.total)
 
 
+def store_text(target: StoreTarget) -> str:
+    """The store as :func:`verify_segment` takes it (a URL with its password, if it has one)."""
+    return target.conninfo() if isinstance(target, PostgresURL) else str(target)
+
+
 def verify_segment(db_path: str, position: int, leaf_hash: bytes | None) -> tuple[Any, ...]:
-    """Child-process body: verify the segment after ``position``; a picklable outcome."""
-    with LedgerReader(Path(db_path)) as reader:
-        report = verify_from(reader, position, leaf_hash)
+    """Child-process body: verify the segment after ``position``; a picklable outcome.
+
+    ``db_path``: the store as :func:`store_text` gives it."""
+    with LedgerReader(parse_store(db_path)) as reader:
+        return verified_here(reader, position, leaf_hash)
+
+
+def verified_here(reader: LedgerReader, position: int, leaf_hash: bytes | None) -> tuple[Any, ...]:
+    """Verify the segment after ``position`` in ``reader``'s snapshot; the outcome as
+    :func:`verify_segment` gives it (ok, first position, events, failure position, reason)."""
+    report = verify_from(reader, position, leaf_hash)
     failure = report.first_failure
     return (
         report.ok,
@@ -85,9 +100,16 @@ class Consumer:
     rebuild_batch_size: int
     parallel_threshold: int
 
+    def verify(self, position: int, leaf_hash: bytes | None) -> tuple[Any, ...]:
+        """Verify the segment after ``position`` (a fresh reader of a ledger file, or the
+        consumer's own snapshot of a PostgreSQL ledger: what is verified is what is read)."""
+        if self.reader.is_postgres:
+            return verified_here(self.reader, position, leaf_hash)
+        return verify_segment(str(self.reader.db_path), position, leaf_hash)
+
     def verified(
         self,
-        conn: sqlite3.Connection,
+        conn: ViewsConnection,
         projections: list[Projection],
         current: list[Tracking],
         head: int,
@@ -102,7 +124,7 @@ class Consumer:
         otherwise the whole segment is one transaction committed after verification.
         """
         lowest = min(current, key=lambda t: t.position)
-        args = (str(self.reader.db_path), lowest.position, lowest.leaf_hash or None)
+        args = (store_text(self.reader.db_path), lowest.position, lowest.leaf_hash or None)
         if head - lowest.position >= self.parallel_threshold:
             consumed, events = self._while_verifying(
                 conn, projections, current, head, progress, args, commit=commit
@@ -111,7 +133,7 @@ class Consumer:
                 mode, lowest.position, head, consumed, events, parallel_verification=True
             )
         # not worth a child process: verify first, then consume
-        outcome = verify_segment(*args)
+        outcome = self.verify(lowest.position, lowest.leaf_hash or None)
         if not outcome[0]:
             raise_failure(outcome[3], outcome[4])
         batch = self.rebuild_batch_size if mode == "rebuild" else self.batch_size
@@ -122,7 +144,7 @@ class Consumer:
 
     def _while_verifying(
         self,
-        conn: sqlite3.Connection,
+        conn: ViewsConnection,
         projections: list[Projection],
         current: list[Tracking],
         head: int,
@@ -166,7 +188,7 @@ class Consumer:
 
     def consume(
         self,
-        conn: sqlite3.Connection,
+        conn: ViewsConnection,
         projections: list[Projection],
         current: list[Tracking],
         stop: int,
@@ -199,7 +221,7 @@ class Consumer:
 
     def _run(
         self,
-        conn: sqlite3.Connection,
+        conn: ViewsConnection,
         projections: list[Projection],
         after: int,
         stop: int,
@@ -245,7 +267,7 @@ class Consumer:
 
 
 def flush(
-    conn: sqlite3.Connection,
+    conn: ViewsConnection,
     projections: list[Projection],
     position: int,
     leaf: bytes,

@@ -1,30 +1,35 @@
-"""Rebuild: fresh views from position 1 into ``<views>.rebuild``, swapped in once verified.
+"""Rebuild: fresh views from position 1 into a scratch place (``<views>.rebuild``, or the
+schema ``<views schema>_rebuild``), swapped in once verified.
 
 The secondary indexes are created after the bulk load; readers see the old views until the
-atomic replace. Rebuild and catch-up run the same code per event
+atomic replace (a file renamed over the views file; tables moved into the views schema in one
+transaction). Rebuild and catch-up run the same code per event
 (:mod:`projections.engine.consume`), so a rebuild is byte-identical to incremental catch-up.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from projections.base import Projection
 from projections.engine.consume import Consumer, ProgressCallback
-from projections.engine.tracking import TRACKING_TABLE, CatchUpReport, Tracking, open_views
+from projections.engine.tracking import TRACKING_TABLE, CatchUpReport, Tracking
+
+if TYPE_CHECKING:
+    from projections.engine.views_store import ViewsStore
 
 
 def build_into(
     consumer: Consumer,
     projections: list[Projection],
-    temp: Path,
+    temp: ViewsStore,
     progress: ProgressCallback | None,
 ) -> CatchUpReport:
     """Build every view from position 1 into ``temp`` (verified as it is consumed); ``temp``
-    is removed if anything fails."""
-    temp.unlink(missing_ok=True)
+    is cleared if anything fails."""
+    temp.clear()
     head = consumer.reader.size()
-    conn = open_views(temp, bulk=True)
+    conn = temp.open(bulk=True)
     try:
         conn.execute(TRACKING_TABLE)
         for p in projections:
@@ -38,7 +43,7 @@ def build_into(
         conn.execute("PRAGMA journal_mode=DELETE")
     except BaseException:
         conn.close()
-        temp.unlink(missing_ok=True)
+        temp.clear()
         raise
     conn.close()
     return report
@@ -47,12 +52,12 @@ def build_into(
 def rebuild_locked(
     consumer: Consumer,
     projections: list[Projection],
-    views_path: Path,
+    views: ViewsStore,
     progress: ProgressCallback | None,
 ) -> CatchUpReport:
-    """Build into ``<views>.rebuild`` and replace ``views_path`` with it (the caller holds the
-    views lock and a read snapshot of the ledger)."""
-    temp = views_path.with_name(views_path.name + ".rebuild")
+    """Build into the scratch place ``rebuild`` and replace ``views`` with it (the caller
+    holds the views lock and a read snapshot of the ledger)."""
+    temp = views.scratch("rebuild")
     report = build_into(consumer, projections, temp, progress)
-    temp.replace(views_path)
+    views.replace_with(temp)
     return report

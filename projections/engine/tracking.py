@@ -1,4 +1,4 @@
-"""The views file's bookkeeping: tracking rows, what a catch-up consumed, and canonical dumps.
+"""The views' bookkeeping: tracking rows, what a catch-up consumed, and canonical dumps.
 
 Each projection has one row in ``tracking(projection, position, leaf_hash, version)``, written
 in the same transaction as its view rows.
@@ -10,9 +10,13 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from projections.base import Projection
+from projections.connection import ViewsConnection
+
+if TYPE_CHECKING:
+    from projections.engine.views_store import ViewsStore
 
 TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS tracking (projection TEXT PRIMARY KEY, position INTEGER NOT NULL,"
@@ -64,43 +68,32 @@ def default_views_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".views.sqlite")
 
 
-def read_tracking(views_path: Path, names: Sequence[str]) -> list[Tracking]:
+def read_tracking(views: ViewsStore, names: Sequence[str]) -> list[Tracking]:
     """The tracked position of each projection in ``names`` (absent ones at position 0)."""
-    found: dict[str, Tracking] = {}
-    if views_path.is_file():
-        conn = sqlite3.connect(views_path)
-        try:
-            conn.execute(TRACKING_TABLE)
-            for name, position, leaf, version in conn.execute(
-                "SELECT projection, position, leaf_hash, version FROM tracking"
-            ):
-                found[name] = Tracking(name, int(position), bytes(leaf), int(version))
-        finally:
-            conn.close()
+    found = {
+        str(name): Tracking(str(name), int(position), bytes(leaf), int(version))
+        for name, position, leaf, version in views.tracking_rows()
+    }
     return [found.get(n, Tracking(n, 0, b"", 0)) for n in names]
 
 
-def open_views(path: Path, *, bulk: bool) -> sqlite3.Connection:
-    """A writing connection to a views file (``bulk``: a private file, no journal)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    if bulk:
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
-    else:
-        conn.execute("PRAGMA journal_mode=DELETE")
-        conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA cache_size=-16384")
-    return conn
+def key_order(conn: ViewsConnection, columns: Sequence[str]) -> str:
+    """``ORDER BY`` every column, NULL first as SQLite sorts it (PostgreSQL sorts it last;
+    its views' text columns sort by code point, as SQLite's do)."""
+    if isinstance(conn, sqlite3.Connection):
+        return ", ".join(columns)
+    return ", ".join(f"{c} NULLS FIRST" for c in columns)
 
 
-def dump_views(conn: sqlite3.Connection, projections: Sequence[Projection]) -> str:
-    """Canonical text of the tracking table and each projection's tables (ordered rows)."""
+def dump_views(conn: ViewsConnection, projections: Sequence[Projection]) -> str:
+    """Canonical text of the tracking table and each projection's tables (ordered rows), the
+    same for the same ledger whichever store keeps the views."""
     lines: list[str] = []
     tables = ["tracking", *(t for p in projections for t in p.tables)]
     for table in tables:
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
         lines.append(f"## {table} ({', '.join(columns)})")
-        order = ", ".join(columns)
+        order = key_order(conn, columns)
         lines.extend(
             repr(tuple(bytes(v).hex() if isinstance(v, bytes) else v for v in row))
             for row in conn.execute(f"SELECT * FROM {table} ORDER BY {order}")

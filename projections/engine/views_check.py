@@ -2,18 +2,22 @@
 
 :meth:`~projections.engine.ProjectionEngine.verify_views` builds fresh views beside the stored
 ones; :func:`compare_views` names the first difference (table, stored row, expected row); on
-success :func:`record_proof` writes ``views_proof`` into the views file, which
+success :func:`record_proof` writes ``views_proof`` beside the views, which
 :func:`last_proof` reads back for every read that serves the views.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from projections.connection import ViewsConnection
+from projections.engine.tracking import key_order
+
+if TYPE_CHECKING:
+    from projections.engine.views_store import ViewsStore
 
 PROOF_TABLE = (
     "CREATE TABLE IF NOT EXISTS views_proof (id INTEGER PRIMARY KEY, position INTEGER NOT NULL,"
@@ -44,9 +48,9 @@ class ViewsCheck:
 
 
 def compare_table(
-    stored: sqlite3.Connection, expected: sqlite3.Connection, table: str
+    stored: ViewsConnection, expected: ViewsConnection, table: str
 ) -> dict[str, Any] | None:
-    """The first row (in key order) where ``table`` differs between the two files."""
+    """The first row (in key order) where ``table`` differs between the two views."""
     columns = [r[1] for r in expected.execute(f"PRAGMA table_info({table})")]
     found = [r[1] for r in stored.execute(f"PRAGMA table_info({table})")]
     if found != columns:
@@ -56,9 +60,8 @@ def compare_table(
             "stored": f"columns {', '.join(found) or '(no such table)'}",
             "expected": f"columns {', '.join(columns)}",
         }
-    order = ", ".join(columns)
-    mine = stored.execute(f"SELECT * FROM {table} ORDER BY {order}")
-    theirs = expected.execute(f"SELECT * FROM {table} ORDER BY {order}")
+    mine = stored.execute(f"SELECT * FROM {table} ORDER BY {key_order(stored, columns)}")
+    theirs = expected.execute(f"SELECT * FROM {table} ORDER BY {key_order(expected, columns)}")
     number = 0
     while True:
         a, b = mine.fetchone(), theirs.fetchone()
@@ -79,11 +82,11 @@ def _printable(row: tuple[Any, ...]) -> list[Any]:
 
 
 def compare_views(
-    views_path: Path, expected_path: Path, tables: Sequence[str]
+    views: ViewsStore, expected_views: ViewsStore, tables: Sequence[str]
 ) -> dict[str, Any] | None:
-    """The first difference between the two views files over ``tables``, in order."""
-    stored = sqlite3.connect(f"file:{views_path.resolve()}?mode=ro", uri=True)
-    expected = sqlite3.connect(f"file:{expected_path.resolve()}?mode=ro", uri=True)
+    """The first difference between the two views over ``tables``, in order."""
+    stored = views.open_read()
+    expected = expected_views.open_read()
     try:
         for table in tables:
             difference = compare_table(stored, expected, table)
@@ -95,31 +98,13 @@ def compare_views(
     return None
 
 
-def record_proof(views_path: Path, position: int) -> str:
-    """Record in the views file that they equal a rebuild at ``position``; the time, UTC."""
+def record_proof(views: ViewsStore, position: int) -> str:
+    """Record beside the views that they equal a rebuild at ``position``; the time, UTC."""
     proved_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    conn = sqlite3.connect(views_path)
-    try:
-        with conn:
-            conn.execute(PROOF_TABLE)
-            conn.execute(
-                "INSERT OR REPLACE INTO views_proof (id, position, proved_at) VALUES (1,?,?)",
-                (position, proved_at),
-            )
-    finally:
-        conn.close()
+    views.write_proof(position, proved_at)
     return proved_at
 
 
-def last_proof(views_path: Path) -> dict[str, Any] | None:
+def last_proof(views: ViewsStore) -> dict[str, Any] | None:
     """The position and time :func:`record_proof` last recorded (None: never, or no views)."""
-    if not views_path.is_file():
-        return None
-    conn = sqlite3.connect(f"file:{views_path.resolve()}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT position, proved_at FROM views_proof WHERE id=1").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return None if row is None else {"position": int(row[0]), "proved_at": str(row[1])}
+    return views.last_proof()
