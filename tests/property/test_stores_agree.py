@@ -20,7 +20,8 @@ from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from ledger.store.location import StoreTarget, parse_store
 from ledger.verify import verify_ledger
-from tests.property.test_one_truth import CTX, REFUSED, STEP, SUBJECT, Clinic, build
+from tests.domain.trial_helpers import SUBJECT
+from tests.property.test_one_truth import CTX, REFUSED, STEP, Clinic, build
 from tests.support import GENESIS_DATE, Cast, register_cast
 from tools.pg_cluster import PgCluster
 
