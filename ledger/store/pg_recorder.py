@@ -79,7 +79,10 @@ class LedgerPostgresRecorder(CommitChainer, PostgresApplicationRecorder):
             conn.cursor(row_factory=tuple_row) as curs,
         ):
             c = QmarkCursor(curs)
+            # READ COMMITTED whatever the role's default: the head is then read by a statement
+            # that starts after the lock is held, so it sees every commit before this one.
             curs.execute(
+                "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
                 f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'; "
                 f"SELECT {LOCK_FUNCTION}()".encode()
             )
