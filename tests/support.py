@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 from ledger.events import DoseAdministered, SubjectScreened, subject_stream_id
 from ledger.integrity.signing import Signer, generate_private_key
 from ledger.service import TrialLedger, person_key
+from ledger.store.location import StoreTarget
 
 GENESIS_DATE = date(2002, 11, 1)
 
@@ -92,7 +92,7 @@ def append_doses(
 
 
 def create_ledger(
-    db: Path, cast: Cast, *, staff: bool = True, ledger_key: Signer | None = None
+    db: StoreTarget, cast: Cast, *, staff: bool = True, ledger_key: Signer | None = None
 ) -> TrialLedger:
     """A new test ledger rooted in the cast's sponsor key (the cast's ledger key signs its
     checkpoints unless ``ledger_key`` is given); ``staff``: the sites and the cast registered."""

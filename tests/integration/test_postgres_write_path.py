@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import psycopg
+from psycopg import sql
 import pytest
 
 from ledger.errors import ConcurrencyError
@@ -28,8 +29,9 @@ def test_concurrent_writers_extend_the_head_whatever_the_default_isolation(
     isolation: str, pg_cluster: PgCluster, pg_url: str, cast: Cast
 ) -> None:
     pg_cluster.execute(
-        f"ALTER DATABASE {dbname_of(pg_url)} SET default_transaction_isolation = "  # type: ignore[arg-type]
-        f"'{isolation}'"
+        sql.SQL("ALTER DATABASE {} SET default_transaction_isolation = {}").format(
+            sql.Identifier(dbname_of(pg_url)), sql.Literal(isolation)
+        )
     )
     create_ledger(parse_store(pg_url), cast).close()
     failures: list[BaseException] = []
