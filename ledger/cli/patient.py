@@ -4,19 +4,19 @@ time, or on a clinical date, corrections applied."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 from typing import Annotated, Any
 
 import typer
 
 from ledger.cli.common import DbOption, JsonFlag, console, emit_json, parse_date
-from ledger.cli.projections import ViewsOption, caught_up, tracked, utc
+from ledger.cli.projections import ViewsOption, caught_up, tracked, utc, views_word
 from ledger.errors import NotFoundError, UsageError, VerificationError
 from ledger.events import is_subject_id
 from ledger.store import LedgerReader
 from ledger.subject.history import SubjectHistory, as_on
 from projections.audit import position_at, recorded_at
+from projections.connection import ViewsConnection
 from projections.engine import ProjectionEngine
 from projections.report import patient_report, response_report
 from projections.subject import dump_history, stored_history, subject_entries
@@ -69,7 +69,7 @@ def patient(
 def _report(
     reader: LedgerReader,
     engine: ProjectionEngine,
-    conn: sqlite3.Connection,
+    conn: ViewsConnection,
     subject: str,
     asked: tuple[str | None, int | None, date | None],
 ) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def _report(
     history = as_on(subject, entries, on)
     source = "ledger"
     if requested is None and position is None and on is None:
-        _check_views_agree(conn, subject, history if entries else None)
+        _check_views_agree(conn, subject, history if entries else None, views_word(engine))
         source = "views"
     if not entries:
         raise NotFoundError(f"subject {subject}: no events in the ledger up to position {upto}")
@@ -107,7 +107,9 @@ def _report(
     }
 
 
-def _check_views_agree(conn: Any, subject: str, history: SubjectHistory | None) -> None:
+def _check_views_agree(
+    conn: ViewsConnection, subject: str, history: SubjectHistory | None, views: str
+) -> None:
     """The subject's view row must equal a fold of its (leaf-checked) events in the ledger.
 
     One subject is cheap to fold, so a current-state read never serves an edited views row:
@@ -118,7 +120,7 @@ def _check_views_agree(conn: Any, subject: str, history: SubjectHistory | None) 
     if found != expected:
         field = _first_field_difference(found, expected)
         raise VerificationError(
-            f"the views file disagrees with the signed ledger about {subject} (patient_state"
+            f"{views} disagrees with the signed ledger about {subject} (patient_state"
             f"{', field ' + field if field else ''}): the views were edited or damaged; "
             "`trial-ledger projections verify` names every difference and "
             "`trial-ledger projections rebuild` replaces the views"

@@ -1,14 +1,23 @@
-"""``projections rebuild|verify|status``, and what every read command shares: the views file.
+"""``projections rebuild|verify|status|catch-up|follow``, and what every read command shares:
+the views.
 
 Every read command (``patient``, ``audit-trail``, ``summary``) first brings the views
-(``--views``, default ``<db>.views.sqlite``) up to date with the ledger, verifying what it
-consumes; a ledger that fails verification stops it with exit 1 and nothing is built on it.
-Exit 2: refused input (unknown subject, bad date).
+(``--views``, default ``<db>.views.sqlite`` beside a ledger file, the schema ``trial_views``
+of a PostgreSQL ledger's database) up to date with the ledger, verifying what it consumes; a
+ledger that fails verification stops it with exit 1 and nothing is built on it. Exit 2:
+refused input (unknown subject, bad date). ``projections follow`` keeps the views current as
+commits land.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +36,7 @@ from ledger.cli.common import (
 from ledger.errors import VerificationError
 from ledger.events import created_at_utc
 from ledger.store import LedgerReader
-from projections.engine import ProjectionEngine
+from projections.engine import CatchUpReport, FileViews, ProjectionEngine
 
 projections_app = typer.Typer(help="Keep, rebuild and inspect the read models (views).")
 
@@ -35,7 +44,8 @@ ViewsOption = Annotated[
     Path | None,
     typer.Option(
         "--views",
-        help="Views file (default: <db>.views.sqlite beside the ledger).",
+        help="Views file (default: <db>.views.sqlite beside a ledger file; a PostgreSQL "
+        "ledger's views are in the schema trial_views of its database).",
         dir_okay=False,
         show_default=False,
     ),
@@ -62,6 +72,11 @@ def caught_up(reader: LedgerReader, views: Path | None) -> ProjectionEngine:
     return engine
 
 
+def views_word(engine: ProjectionEngine) -> str:
+    """What messages call the views: the views file, or the views of a database schema."""
+    return "the views file" if isinstance(engine.views, FileViews) else "the views"
+
+
 def tracked(engine: ProjectionEngine) -> int:
     return min(t.position for t in engine.status())
 
@@ -79,7 +94,7 @@ def proved(engine: ProjectionEngine) -> None:
     if not check.ok:
         d = check.first_difference or {}
         raise VerificationError(
-            f"the views file differs from a rebuild from the verified ledger (table "
+            f"{views_word(engine)} differs from a rebuild from the verified ledger (table "
             f"{d.get('table')}{', row ' + str(d['row']) if d.get('row') is not None else ''}): "
             "refusing to "
             "serve it; `trial-ledger projections rebuild` replaces it"
@@ -89,16 +104,17 @@ def proved(engine: ProjectionEngine) -> None:
 def views_note(engine: ProjectionEngine, json_out: bool) -> dict[str, Any] | None:
     """When the views were last proved (also said on stderr for a person)."""
     proof = engine.last_proof()
+    served = views_word(engine)
     if not json_out:
         if proof is None:
             err_console.print(
-                "note: served from the views file, never proved against the ledger "
+                f"note: served from {served}, never proved against the ledger "
                 "(`trial-ledger projections verify` proves it)",
                 markup=False,
             )
         else:
             err_console.print(
-                f"note: served from the views file, last proved equal to the ledger at "
+                f"note: served from {served}, last proved equal to the ledger at "
                 f"position {proof['position']:,} on {proof['proved_at']}",
                 markup=False,
             )
@@ -120,7 +136,7 @@ def projections_rebuild(
             report = engine.rebuild(lambda done, _total: progress(done))
         seconds = time.perf_counter() - started
     result = {
-        "views": str(engine.views_path),
+        "views": engine.views.name,
         **report.to_json(),
         "seconds": round(seconds, 3),
         "events_per_s": round(report.events / seconds) if seconds > 0 else None,
@@ -162,8 +178,8 @@ def projections_verify(db: DbOption, views: ViewsOption = None, json_out: JsonFl
             f"position {check.position:,}: table {d.get('table')}"
             + (f" row {d['row']}" if d.get("row") is not None else "")
             + f": stored {_clip(d.get('stored'))}, expected {_clip(d.get('expected'))}. "
-            "The views file was edited or damaged; `trial-ledger projections rebuild` "
-            "replaces it.",
+            f"{views_word(engine).capitalize()} was edited or damaged; `trial-ledger "
+            "projections rebuild` replaces it.",
             markup=False,
         )
     if not check.ok:
@@ -190,7 +206,7 @@ def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFl
     if json_out:
         emit_json(
             {
-                "views": str(engine.views_path),
+                "views": engine.views.name,
                 "ledger_size": head,
                 "projections": rows,
                 "views_proved": proof,
@@ -202,12 +218,111 @@ def projections_status(db: DbOption, views: ViewsOption = None, json_out: JsonFl
         if proof
         else "never proved (`trial-ledger projections verify`)"
     )
-    console.print(f"views {engine.views_path} (ledger size {head:,}; {proved})")
+    console.print(f"views {engine.views.name} (ledger size {head:,}; {proved})")
     for t in rows:
         console.print(
             f"  {t['projection']:<10} position {t['position']:>9,}  behind {t['behind']:>9,}  "
             f"leaf {t['leaf_hash'][:16] or '-'}"
         )
+
+
+@projections_app.command("catch-up")
+def projections_catch_up(
+    db: DbOption, views: ViewsOption = None, json_out: JsonFlag = False
+) -> None:
+    """Verify what was appended since the views' tracked position and apply it.
+
+    Exit 1 if the ledger fails verification in that segment (nothing of it is applied). The
+    read commands do the same first; this brings the views up to date alone.
+
+    Example: trial-ledger projections catch-up --db trial.db --json
+    """
+    with LedgerReader(db) as reader:
+        engine = ProjectionEngine(reader, views)
+        behind = reader.size() - tracked(engine)
+        enabled = not json_out and behind >= QUIET_BELOW
+        with progress_bar("catch-up", behind, enabled=enabled) as progress:
+            report = engine.catch_up(lambda done, _total: progress(done))
+    if json_out:
+        emit_json({"views": engine.views.name, **report.to_json()})
+    else:
+        console.print(_applied_line(report))
+
+
+IntervalOption = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        min=0.01,
+        help="Seconds between catch-ups when no commit is notified (a ledger file: between polls).",
+    ),
+]
+OnceFlag = Annotated[bool, typer.Option("--once", help="One verified catch-up, then exit.")]
+JsonLinesFlag = Annotated[
+    bool, typer.Option("--json", help="One JSON line on stdout per applied catch-up.")
+]
+
+
+@projections_app.command("follow")
+def projections_follow(
+    db: DbOption,
+    views: ViewsOption = None,
+    interval: IntervalOption = 1.0,
+    once: OnceFlag = False,
+    json_out: JsonLinesFlag = False,
+) -> None:
+    """Keep the views current as commits land, each segment verified before it is applied.
+
+    On PostgreSQL it listens for the ledger's commit notifications and catches up from the
+    tracked position on each one, and every --interval seconds without one (a missed
+    notification loses nothing); on a ledger file it polls every --interval seconds. A
+    segment that fails verification stops it with exit 1, nothing of it applied. Ctrl-C or
+    SIGTERM stops it (exit 0). --json: one line per applied catch-up (to_position, events,
+    verified_events, ...).
+
+    Example: trial-ledger projections follow --db postgresql://trial_reader@db/trial --json
+    """
+
+    def applied(report: CatchUpReport) -> None:
+        if json_out:
+            sys.stdout.write(json.dumps(report.to_json()) + "\n")
+            sys.stdout.flush()
+        else:
+            console.print(_applied_line(report))
+
+    stop = threading.Event()
+    with contextlib.suppress(KeyboardInterrupt), _stopped_by_sigterm(stop):
+        reader = LedgerReader(db)  # no snapshot held: each catch-up reads the latest commit
+        try:
+            engine = ProjectionEngine(reader, views)
+            if once:
+                applied(engine.catch_up())
+            else:
+                engine.follow(stop, interval=interval, on_applied=applied)
+        finally:
+            reader.close()
+
+
+def _applied_line(report: CatchUpReport) -> str:
+    if report.mode == "up-to-date":
+        return f"Views up to date at position {report.to_position:,}"
+    return (
+        f"Applied {report.events:,} events ({report.mode}) up to position "
+        f"{report.to_position:,}; {report.verified_events:,} verified"
+    )
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM sets ``stop`` while the block runs (main thread only), as Ctrl-C stops it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register(app: typer.Typer) -> None:

@@ -150,6 +150,11 @@ class ProjectionEngine:
             raise UsageError(f"{self.views.name}: the views are not a file")
         return self.views.path
 
+    def close(self) -> None:
+        """Close the connections the views store keeps (PostgreSQL); the engine may be used
+        again afterwards (they are opened again)."""
+        self.views.close()
+
     # ------------------------------------------------------------------ reading
 
     def connect(self) -> ViewsConnection:

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from ledger.store.location import PostgresURL
 from ledger.store.pg_reader import pg_refusal
@@ -67,10 +68,13 @@ class NoRows:
 
 
 class PgViewsConnection:
-    """A psycopg connection to one views schema with the surface the projections use."""
+    """A psycopg connection to one views schema with the surface the projections use
+    (``owned``: :meth:`close` closes it; else it only ends a transaction left open, for the
+    connection's keeper to use again)."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, owned: bool = True) -> None:
         self.conn = conn
+        self.owned = owned
         self._sql: dict[str, str] = {}
 
     def execute(self, sql: str, parameters: Any = (), /) -> ViewsCursor:
@@ -86,7 +90,13 @@ class PgViewsConnection:
         return cursor
 
     def close(self) -> None:
-        self.conn.close()
+        if self.owned or self.conn.broken:
+            self.conn.close()
+        elif self.conn.info.transaction_status != TransactionStatus.IDLE:
+            try:
+                self.conn.execute("ROLLBACK")
+            except psycopg.Error:
+                self.conn.close()
 
     def rewrite(self, sql: str) -> str:
         """``sql`` as PostgreSQL words it (see the module docstring); kept per statement."""

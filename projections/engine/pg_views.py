@@ -5,8 +5,13 @@ The projections' tables and ``tracking`` live in the schema ``schema``, never in
 URL as the ledger (a follower connects as ``trial_reader``, which may read the ledger and owns
 ``trial_views``). Rows and their tracking row are written in one transaction.
 
-* Lock: ``pg_advisory_lock`` on a connection of its own, held while a catch-up or a rebuild
-  writes (a session lock: released at the end, or when the connection ends).
+* Connections: each thread keeps one connection to the views schema for the lock, the
+  tracking rows and a catch-up's writes (a follower opens none per commit); queries and
+  scratch builds take connections of their own. :meth:`PgViews.close` (or garbage
+  collection) closes them.
+* Lock: ``pg_advisory_lock`` on the thread's connection, held while a catch-up or a rebuild
+  writes (a session lock: released at the end, or when the connection ends; two threads or
+  processes never hold it at once).
 * Rebuild: fresh views are built in the scratch schema ``<schema>_rebuild``, then swapped in
   one transaction: the old tables dropped and the new ones moved in (``ALTER TABLE ... SET
   SCHEMA``), with the privileges the schema's default privileges give a table created there.
@@ -19,6 +24,8 @@ URL as the ledger (a follower connects as ``trial_reader``, which may read the l
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 import zlib
 from collections.abc import Iterator
 from typing import Any, LiteralString
@@ -29,7 +36,7 @@ from psycopg import sql
 from ledger.errors import UsageError
 from ledger.store.location import VIEWS_SCHEMA, PostgresURL
 from projections.connection import ViewsConnection
-from projections.engine.pg_sql import connect_raw, connect_views
+from projections.engine.pg_sql import PgViewsConnection, connect_raw, connect_views
 from projections.engine.views_check import PROOF_TABLE
 
 LOCK_CLASS = 0x7472_6C76
@@ -54,11 +61,16 @@ _DEFAULT_GRANTS = (
 
 
 class PgViews:
-    """Views in schema ``schema`` of the database at ``url``."""
+    """Views in schema ``schema`` of the database at ``url`` (``keep``: each thread keeps its
+    connection between calls; a scratch place keeps none)."""
 
-    def __init__(self, url: PostgresURL, schema: str = VIEWS_SCHEMA) -> None:
+    def __init__(self, url: PostgresURL, schema: str = VIEWS_SCHEMA, *, keep: bool = True) -> None:
         self.url = url
         self.schema = schema
+        self._keep = keep
+        self._local = threading.local()
+        self._kept: list[PgViewsConnection] = []
+        self._finalizer = weakref.finalize(self, _close_all, self._kept)
 
     @property
     def name(self) -> str:
@@ -67,8 +79,28 @@ class PgViews:
     def __repr__(self) -> str:
         return f"PgViews({self.name})"
 
-    def exists(self) -> bool:
+    def close(self) -> None:
+        """Close the connections the threads kept (opened again when next needed)."""
+        _close_all(self._kept)
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        if self._keep:
+            yield self._kept_connection().conn
+            return
         with contextlib.closing(connect_raw(self.url, self.schema)) as conn:
+            yield conn
+
+    def _kept_connection(self) -> PgViewsConnection:
+        kept: PgViewsConnection | None = getattr(self._local, "conn", None)
+        if kept is None or kept.conn.closed or kept.conn.broken:
+            kept = PgViewsConnection(connect_raw(self.url, self.schema), owned=False)
+            self._local.conn = kept
+            self._kept.append(kept)
+        return kept
+
+    def exists(self) -> bool:
+        with self._conn() as conn:
             return _has_table(conn, self.schema, "tracking")
 
     def connect(self) -> ViewsConnection:
@@ -77,6 +109,10 @@ class PgViews:
         return connect_views(self.url, self.schema)
 
     def open(self, *, bulk: bool) -> ViewsConnection:
+        if self._keep and not bulk:
+            kept = self._kept_connection()
+            _ensure_schema(kept.conn, self.schema)
+            return kept
         conn = connect_views(self.url, self.schema)
         try:
             _ensure_schema(conn.conn, self.schema)
@@ -91,7 +127,7 @@ class PgViews:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         key = (LOCK_CLASS, zlib.crc32(self.schema.encode()) - 2**31)
-        with contextlib.closing(connect_raw(self.url, self.schema)) as conn:
+        with self._conn() as conn:
             conn.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", key)
             try:
                 yield
@@ -100,14 +136,14 @@ class PgViews:
                     conn.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", key)
 
     def scratch(self, purpose: str) -> PgViews:
-        return PgViews(self.url, f"{self.schema}_{purpose}")
+        return PgViews(self.url, f"{self.schema}_{purpose}", keep=False)
 
     def clear(self) -> None:
-        with contextlib.closing(connect_raw(self.url, self.schema)) as conn, conn.transaction():
+        with self._conn() as conn, conn.transaction():
             _drop_tables(conn, self.schema)
 
     def replace_with(self, built: PgViews) -> None:
-        with contextlib.closing(connect_raw(self.url, self.schema)) as conn, conn.transaction():
+        with self._conn() as conn, conn.transaction():
             _ensure_schema(conn, self.schema)
             _drop_tables(conn, self.schema)
             grants = conn.execute(_DEFAULT_GRANTS, (self.schema,)).fetchall()
@@ -120,7 +156,7 @@ class PgViews:
                 _grant(conn, _qualified(self.schema, table), grants)
 
     def tracking_rows(self) -> list[tuple[Any, ...]]:
-        with contextlib.closing(connect_raw(self.url, self.schema)) as conn:
+        with self._conn() as conn:
             if not _has_table(conn, self.schema, "tracking"):
                 return []
             return conn.execute(
@@ -128,7 +164,7 @@ class PgViews:
             ).fetchall()
 
     def last_proof(self) -> dict[str, Any] | None:
-        with contextlib.closing(connect_raw(self.url, self.schema)) as conn:
+        with self._conn() as conn:
             if not _has_table(conn, self.schema, "views_proof"):
                 return None
             row = conn.execute("SELECT position, proved_at FROM views_proof WHERE id=1").fetchone()
@@ -137,15 +173,20 @@ class PgViews:
     def write_proof(self, position: int, proved_at: str) -> None:
         conn = connect_views(self.url, self.schema)
         try:
-            conn.execute("BEGIN")
-            conn.execute(PROOF_TABLE)
-            conn.execute(
-                "INSERT OR REPLACE INTO views_proof (id, position, proved_at) VALUES (1,?,?)",
-                (position, proved_at),
-            )
-            conn.execute("COMMIT")
+            with conn.conn.transaction():
+                conn.execute(PROOF_TABLE)
+                conn.execute(
+                    "INSERT OR REPLACE INTO views_proof (id, position, proved_at) VALUES (1,?,?)",
+                    (position, proved_at),
+                )
         finally:
             conn.close()
+
+
+def _close_all(kept: list[PgViewsConnection]) -> None:
+    for conn in kept:
+        conn.conn.close()
+    kept.clear()
 
 
 def _qualified(schema: str, table: str) -> sql.Composed:

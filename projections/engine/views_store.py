@@ -66,6 +66,9 @@ class ViewsStore(Protocol):
     def write_proof(self, position: int, proved_at: str) -> None:
         """Record that the views equal a rebuild at ``position`` (``proved_at``, UTC)."""
 
+    def close(self) -> None:
+        """Close what the store keeps open between calls (nothing, for a file)."""
+
 
 def views_store(target: StoreTarget, views_path: Path | None = None) -> ViewsStore:
     """The views of the ledger at ``target``: the file ``views_path`` when given, else
@@ -91,6 +94,9 @@ class FileViews:
 
     def exists(self) -> bool:
         return self.path.is_file()
+
+    def close(self) -> None:
+        return None
 
     def connect(self) -> ViewsConnection:
         if not self.path.is_file():

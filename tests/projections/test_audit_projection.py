@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,12 @@ import pytest
 
 from ledger.service import TrialLedger
 from projections.audit import COLUMNS, AuditFilter, audit_trail, write_csv, write_json
+from projections.connection import ViewsConnection
 from tests.projection_support import S1, S2, Trial, engine_for, story, trial  # noqa: F401
 
 
 @pytest.fixture
-def views(ledger: TrialLedger, trial: Trial, tmp_path: Path) -> Iterator[sqlite3.Connection]:  # noqa: F811
+def views(ledger: TrialLedger, trial: Trial, tmp_path: Path) -> Iterator[ViewsConnection]:  # noqa: F811
     for step in story(trial):
         step()
     engine = engine_for(ledger, tmp_path / "v.sqlite")
@@ -28,12 +28,12 @@ def views(ledger: TrialLedger, trial: Trial, tmp_path: Path) -> Iterator[sqlite3
     conn.close()
 
 
-def trail(conn: sqlite3.Connection, ledger: TrialLedger, **kw: Any) -> list[dict[str, Any]]:
+def trail(conn: ViewsConnection, ledger: TrialLedger, **kw: Any) -> list[dict[str, Any]]:
     return list(audit_trail(conn, ledger.reader, AuditFilter(**kw)))
 
 
 def test_every_event_has_one_row_in_position_order(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     rows = trail(views, ledger)
     assert [r["position"] for r in rows] == list(range(1, ledger.reader.size() + 1))
@@ -41,7 +41,7 @@ def test_every_event_has_one_row_in_position_order(
 
 
 def test_a_row_names_who_signed_with_which_meaning_when_and_the_leaf_hash(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     row = trail(views, ledger, subject_id=S1, event_type="DoseAdministered")[0]
     stored = ledger.reader.event_at(row["position"])
@@ -61,7 +61,7 @@ def test_a_row_names_who_signed_with_which_meaning_when_and_the_leaf_hash(
 
 
 def test_a_correction_and_the_original_are_both_visible(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     correction = trail(views, ledger, subject_id=S2, event_type="CorrectionRecorded")[0]
     assert (correction["field"], correction["old_value"], correction["new_value"]) == (
@@ -80,7 +80,7 @@ def test_a_correction_and_the_original_are_both_visible(
 
 
 def test_a_review_signature_is_listed_on_the_event_it_signs(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     review = trail(views, ledger, event_type="RecordSigned")[0]
     assert (review["printed_name"], review["meaning"]) == ("Mona Monitor", "review")
@@ -89,7 +89,7 @@ def test_a_review_signature_is_listed_on_the_event_it_signs(
 
 
 def test_filters_by_person_type_and_recorded_time(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     by_name = trail(views, ledger, person="mona")
     by_key = trail(views, ledger, person=by_name[0]["key_id"])
@@ -107,7 +107,7 @@ def test_filters_by_person_type_and_recorded_time(
 
 
 def test_csv_export_has_the_documented_header_and_one_line_per_event(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     out = io.StringIO()
     count = write_csv(audit_trail(views, ledger.reader, AuditFilter(subject_id=S2)), out)
@@ -118,7 +118,7 @@ def test_csv_export_has_the_documented_header_and_one_line_per_event(
 
 
 def test_json_export_is_one_document_with_filters_columns_events_and_count(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     out = io.StringIO()
     f = AuditFilter(subject_id=S1, event_type="trial.DoseMissed.v1")

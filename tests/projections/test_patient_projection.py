@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from ledger.protocol.schedule import high_dose_course_end
 from ledger.service import TrialLedger
 from ledger.subject.history import SubjectHistory, as_on
 from projections.audit import position_at
+from projections.connection import ViewsConnection
 from projections.engine import ProjectionEngine
 from projections.report import patient_report
 from projections.subject import dump_history, stored_histories, stored_history, subject_entries
@@ -27,9 +27,7 @@ def trial(ledger: TrialLedger, cast: Cast) -> RecordedTrial:
 
 
 @pytest.fixture
-def views(
-    ledger: TrialLedger, trial: RecordedTrial, tmp_path: Path
-) -> Iterator[sqlite3.Connection]:
+def views(ledger: TrialLedger, trial: RecordedTrial, tmp_path: Path) -> Iterator[ViewsConnection]:
     for step in story(trial):
         step()
     engine = engine_for(ledger, tmp_path / "v.sqlite")
@@ -39,7 +37,7 @@ def views(
     conn.close()
 
 
-def patient(conn: sqlite3.Connection, subject: str) -> SubjectHistory:
+def patient(conn: ViewsConnection, subject: str) -> SubjectHistory:
     found = stored_history(conn, subject)
     assert found is not None
     return found
@@ -54,7 +52,7 @@ def folded(
     return as_on(subject, subject_entries(ledger.reader, subject, last, check_leaves=True), on)
 
 
-def test_regimen_follows_enrolment_and_regimen_changes(views: sqlite3.Connection) -> None:
+def test_regimen_follows_enrolment_and_regimen_changes(views: ViewsConnection) -> None:
     report = patient_report(patient(views, S2), None)
     assert (report["regimen"], report["regimen_since"]) == ("low_dose_dex", "2003-07-19")
     assert [h["regimen"] for h in report["regimen_history"]] == ["induction", "low_dose_dex"]
@@ -125,7 +123,7 @@ def test_a_later_recorded_change_cancels_a_period_that_had_not_started(
 
 
 def test_protocol_month_counts_28_day_cycles_from_the_treatment_start(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     report = patient_report(patient(views, S2), date(2003, 7, 20))
     assert (report["protocol_month"], report["protocol_day"]) == (7, 170)
@@ -133,7 +131,7 @@ def test_protocol_month_counts_28_day_cycles_from_the_treatment_start(
 
 
 def test_next_doses_on_low_dose_dexamethasone_include_the_weekly_dexamethasone(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     doses = patient_report(patient(views, S2), date(2003, 7, 21))["next_doses"]
     assert {d["date"] for d in doses} == {f"2003-07-{n}" for n in range(22, 29)}
@@ -143,7 +141,7 @@ def test_next_doses_on_low_dose_dexamethasone_include_the_weekly_dexamethasone(
 
 
 def test_next_visit_on_high_dose_dexamethasone_is_the_day_after_its_course_ends(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     visits = patient_report(patient(views, S3), date(2003, 3, 12))["next_visits"]
     end = high_dose_course_end(date(2003, 3, 11), MC0282_ORIGINAL)
@@ -157,7 +155,7 @@ def test_next_visit_on_high_dose_dexamethasone_is_the_day_after_its_course_ends(
 
 
 def test_next_visit_during_induction_is_the_month_6_decision_on_day_1_of_month_7(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     visits = patient_report(patient(views, S1), date(2003, 3, 1))["next_visits"]
     # S1's month-6 assessment derives MR: the decision would continue anakinra alone.
@@ -166,7 +164,7 @@ def test_next_visit_during_induction_is_the_month_6_decision_on_day_1_of_month_7
     ]
 
 
-def test_doses_taken_and_missed_are_counted_per_drug(views: sqlite3.Connection) -> None:
+def test_doses_taken_and_missed_are_counted_per_drug(views: ViewsConnection) -> None:
     doses = patient_report(patient(views, S1), None)["doses"]
     assert doses == {
         "anakinra": {
@@ -180,7 +178,7 @@ def test_doses_taken_and_missed_are_counted_per_drug(views: sqlite3.Connection) 
 
 
 def test_open_adverse_events_are_those_not_resolved(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     open_aes = patient_report(patient(views, S2), None)["adverse_events"]["open"]
     assert [(a["ae_id"], a["term"], a["grade"]) for a in open_aes] == [("AE-001", "infection", 3)]
@@ -189,7 +187,7 @@ def test_open_adverse_events_are_those_not_resolved(
 
 
 def test_event_entered_in_error_is_not_counted_but_its_correction_is_listed(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     report = patient_report(patient(views, S4), None)
     assert report["doses"] == {}
@@ -199,7 +197,7 @@ def test_event_entered_in_error_is_not_counted_but_its_correction_is_listed(
 
 
 def test_the_view_equals_a_fold_of_each_subject_from_the_ledger(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     stored = stored_histories(views)
     assert len(stored) == 6

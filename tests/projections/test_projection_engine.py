@@ -1,5 +1,5 @@
 """Tracking, verified catch-up and rebuild: incremental equals rebuild byte for byte, a failing
-segment is refused and leaves the views as they were."""
+segment is refused and leaves the views as they were (on either store where marked so)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,16 @@ import pytest
 from ledger.errors import VerificationError
 from ledger.service import TrialLedger
 from ledger.store import APPEND_ONLY_TABLES
+from ledger.store.location import StoreTarget
 from projections.engine import ProjectionEngine, default_views_path
 from tests.projection_support import S1, Trial, engine_for, story, trial  # noqa: F401
+from tests.projections.store_support import (  # noqa: F401
+    engine_at,
+    store,
+    store_ledger,
+    store_trial,
+    tamper_state,
+)
 
 
 @contextmanager
@@ -31,36 +39,36 @@ def attacker(db: Path) -> Iterator[sqlite3.Connection]:
 
 
 def test_incremental_catch_up_in_steps_equals_a_rebuild_byte_for_byte(
-    ledger: TrialLedger,
-    trial: Trial,  # noqa: F811
+    store_ledger: TrialLedger,  # noqa: F811
+    store_trial: Trial,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    incremental = engine_for(ledger, tmp_path / "incremental.sqlite", batch_size=7)
-    for i, step in enumerate(story(trial)):
+    incremental = engine_at(store_ledger, tmp_path, "incremental", batch_size=7)
+    for i, step in enumerate(story(store_trial)):
         step()
         if i % 3 == 0:
             incremental.catch_up()
     incremental.catch_up()
-    rebuilt = engine_for(ledger, tmp_path / "rebuilt.sqlite")
+    rebuilt = engine_at(store_ledger, tmp_path, "rebuilt")
     rebuilt.rebuild()
     assert incremental.dump() == rebuilt.dump()
 
 
 def test_parallel_verification_gives_the_same_views_as_sequential(
-    ledger: TrialLedger,
-    trial: Trial,  # noqa: F811
+    store_ledger: TrialLedger,  # noqa: F811
+    store_trial: Trial,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    steps = story(trial)
+    steps = story(store_trial)
     for step in steps[:10]:
         step()
-    parallel = engine_for(ledger, tmp_path / "p.sqlite", parallel_threshold=1, batch_size=4)
+    parallel = engine_at(store_ledger, tmp_path, "p", parallel_threshold=1, batch_size=4)
     parallel.catch_up()
     for step in steps[10:]:
         step()
     report = parallel.catch_up()
     assert report.parallel_verification
-    sequential = engine_for(ledger, tmp_path / "s.sqlite")
+    sequential = engine_at(store_ledger, tmp_path, "s")
     sequential.rebuild()
     assert parallel.dump() == sequential.dump()
 
@@ -108,22 +116,17 @@ def test_views_live_beside_the_ledger_never_inside_it(ledger: TrialLedger, db_pa
 
 
 def test_tampered_event_in_the_segment_is_refused_and_the_views_stay_as_they_were(
-    ledger: TrialLedger,
-    trial: Trial,  # noqa: F811
+    store_ledger: TrialLedger,  # noqa: F811
+    store_trial: Trial,  # noqa: F811
     tmp_path: Path,
-    db_path: Path,
+    store: StoreTarget,  # noqa: F811
 ) -> None:
-    trial.onboard(S1)
-    engine = engine_for(ledger, tmp_path / "v.sqlite")
+    store_trial.onboard(S1)
+    engine = engine_at(store_ledger, tmp_path, "v")
     engine.catch_up()
     before = engine.dump()
-    commit = trial.append(trial.dose(S1, "2003-02-01"))
-    with attacker(db_path) as conn:
-        conn.execute(
-            "UPDATE stored_events SET state = CAST(replace(state, '\"100\"', '\"900\"') AS BLOB)"
-            " WHERE position=?",
-            (commit.header.first_position,),
-        )
+    commit = store_trial.append(store_trial.dose(S1, "2003-02-01"))
+    tamper_state(store, commit.header.first_position, '"100"', '"900"')
     with pytest.raises(
         VerificationError, match=r"refusing to project.*does not match its leaf hash"
     ):
@@ -132,22 +135,17 @@ def test_tampered_event_in_the_segment_is_refused_and_the_views_stay_as_they_wer
 
 
 def test_parallel_catch_up_of_a_tampered_segment_rolls_back(
-    ledger: TrialLedger,
-    trial: Trial,  # noqa: F811
+    store_ledger: TrialLedger,  # noqa: F811
+    store_trial: Trial,  # noqa: F811
     tmp_path: Path,
-    db_path: Path,
+    store: StoreTarget,  # noqa: F811
 ) -> None:
-    trial.onboard(S1)
-    engine = engine_for(ledger, tmp_path / "v.sqlite", parallel_threshold=1)
+    store_trial.onboard(S1)
+    engine = engine_at(store_ledger, tmp_path, "v", parallel_threshold=1)
     engine.catch_up()
     before = engine.dump()
-    commit = trial.append(*trial.doses(S1, "2003-02-01", 4))
-    with attacker(db_path) as conn:
-        conn.execute(
-            "UPDATE stored_events SET state = CAST(replace(state, 'SC', 'IV') AS BLOB)"
-            " WHERE position=?",
-            (commit.header.last_position,),
-        )
+    commit = store_trial.append(*store_trial.doses(S1, "2003-02-01", 4))
+    tamper_state(store, commit.header.last_position, "SC", "IV")
     with pytest.raises(VerificationError, match="does not match its leaf hash"):
         engine.catch_up()
     assert engine.dump() == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -18,6 +17,7 @@ from ledger.protocol.schedule import Regimen
 from ledger.service import TrialLedger
 from ledger.subject import evaluation
 from ledger.subject.history import SubjectHistory, as_on
+from projections.connection import ViewsConnection
 from projections.report import (
     best_confirmed,
     markers,
@@ -36,9 +36,7 @@ def trial(ledger: TrialLedger, cast: Cast) -> RecordedTrial:
 
 
 @pytest.fixture
-def views(
-    ledger: TrialLedger, trial: RecordedTrial, tmp_path: Path
-) -> Iterator[sqlite3.Connection]:
+def views(ledger: TrialLedger, trial: RecordedTrial, tmp_path: Path) -> Iterator[ViewsConnection]:
     for step in story(trial):
         step()
     # The serum results behind S2's partial responses on low-dose dexamethasone (categories are
@@ -51,7 +49,7 @@ def views(
     conn.close()
 
 
-def history(conn: sqlite3.Connection, subject: str) -> SubjectHistory:
+def history(conn: ViewsConnection, subject: str) -> SubjectHistory:
     found = stored_history(conn, subject)
     assert found is not None
     return found
@@ -64,7 +62,7 @@ def folded(ledger: TrialLedger, subject: str, on: date | None = None) -> Subject
 
 
 def test_each_assessment_shows_both_categories_and_flags_disagreement(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     report = response_report(history(views, S1))
     assert [(a["investigator"], a["derived"], a["disagree"]) for a in report["assessments"]] == [
@@ -120,7 +118,7 @@ def test_a_month_6_decision_the_corrected_data_would_change_is_listed_for_review
     ] == [("REG-M6-RESPONSE", "continuation", "REG-M6-SD", "low_dose_dex")]
 
 
-def test_markers_show_baseline_nadir_and_percent_change(views: sqlite3.Connection) -> None:
+def test_markers_show_baseline_nadir_and_percent_change(views: ViewsConnection) -> None:
     serum = response_report(history(views, S1))["markers"]["serum_m_protein"]
     assert {k: serum[k] for k in ("baseline", "baseline_source", "nadir", "latest")} == {
         "baseline": "4.0",
@@ -132,7 +130,7 @@ def test_markers_show_baseline_nadir_and_percent_change(views: sqlite3.Connectio
 
 
 def test_a_corrected_lab_value_replaces_the_original_in_the_markers(
-    ledger: TrialLedger, views: sqlite3.Connection
+    ledger: TrialLedger, views: ViewsConnection
 ) -> None:
     # As true before S2's results on dexamethasone: the 2003-05-01 result, 3.9 corrected to 3.7.
     serum = markers(folded(ledger, S2, on=date(2003, 8, 31)))["serum_m_protein"]
@@ -149,7 +147,7 @@ def test_a_corrected_lab_value_replaces_the_original_in_the_markers(
     )
 
 
-def test_best_confirmed_response_per_regimen_and_overall(views: sqlite3.Connection) -> None:
+def test_best_confirmed_response_per_regimen_and_overall(views: ViewsConnection) -> None:
     s2 = history(views, S2)
     params = params_of(s2)
     evaluations = evaluation.evaluate(s2, params)
@@ -164,7 +162,7 @@ def test_best_confirmed_response_per_regimen_and_overall(views: sqlite3.Connecti
 
 
 def test_duration_of_response_runs_from_the_first_confirmed_response(
-    views: sqlite3.Connection,
+    views: ViewsConnection,
 ) -> None:
     assert response_report(history(views, S2))["duration_of_response"] == {
         "from": "2003-09-01",
@@ -174,7 +172,7 @@ def test_duration_of_response_runs_from_the_first_confirmed_response(
     }
 
 
-def test_progression_comes_from_the_recorded_confirmation(views: sqlite3.Connection) -> None:
+def test_progression_comes_from_the_recorded_confirmation(views: ViewsConnection) -> None:
     s3 = history(views, S3)
     assert response_report(s3)["progression"] == {
         "date": "2003-03-10",
