@@ -33,7 +33,7 @@ from typing import Any, LiteralString
 import psycopg
 from psycopg import sql
 
-from ledger.errors import UsageError
+from ledger.errors import StorageError, UsageError
 from ledger.store.location import VIEWS_SCHEMA, PostgresURL
 from projections.connection import ViewsConnection
 from projections.engine.pg_sql import PgViewsConnection, connect_raw, connect_views
@@ -214,8 +214,17 @@ def _ensure_schema(conn: psycopg.Connection[Any], schema: str) -> None:
     """Create ``schema`` unless it exists (creating takes CREATE on the database; finding it
     does not)."""
     row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
-    if row is None:
+    if row is not None:
+        return
+    try:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    except psycopg.errors.InsufficientPrivilege:
+        user = conn.info.user
+        raise StorageError(
+            f"the views need the schema {schema}, which role {user} may not create in database "
+            f"{conn.info.dbname}; create it once as the database's owner: CREATE SCHEMA "
+            f"{schema} AUTHORIZATION {user}"
+        ) from None
 
 
 def _grant(conn: psycopg.Connection[Any], table: sql.Composed, grants: list[Any]) -> None:
