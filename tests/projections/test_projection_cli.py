@@ -20,6 +20,8 @@ COMMANDS = [
     ["summary"],
     ["projections", "rebuild"],
     ["projections", "status"],
+    ["projections", "catch-up"],
+    ["projections", "follow"],
 ]
 
 
