@@ -32,6 +32,7 @@ from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from ledger.errors import StorageError, UsageError
 from ledger.store.location import VIEWS_SCHEMA, PostgresURL
@@ -133,6 +134,8 @@ class PgViews:
                 yield
             finally:
                 if not conn.broken:
+                    if conn.info.transaction_status != TransactionStatus.IDLE:
+                        conn.rollback()  # a failure's transaction, already refused
                     conn.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", key)
 
     def scratch(self, purpose: str) -> PgViews:

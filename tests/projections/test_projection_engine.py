@@ -4,6 +4,7 @@ segment is refused and leaves the views as they were (on either store where mark
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,9 +13,9 @@ import pytest
 
 from ledger.errors import VerificationError
 from ledger.service import TrialLedger
-from ledger.store import APPEND_ONLY_TABLES
+from ledger.store import APPEND_ONLY_TABLES, LedgerReader
 from ledger.store.location import StoreTarget
-from projections.engine import ProjectionEngine, default_views_path
+from projections.engine import CatchUpReport, ProjectionEngine, default_views_path
 from tests.projection_support import S1, Trial, engine_for, story, trial  # noqa: F401
 from tests.projections.store_support import (  # noqa: F401
     engine_at,
@@ -71,6 +72,37 @@ def test_parallel_verification_gives_the_same_views_as_sequential(
     sequential = engine_at(store_ledger, tmp_path, "s")
     sequential.rebuild()
     assert parallel.dump() == sequential.dump()
+
+
+def test_two_catch_ups_at_once_never_interleave(
+    store_ledger: TrialLedger,  # noqa: F811
+    store_trial: Trial,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    for step in story(store_trial):
+        step()
+    engines = [engine_at(store_ledger, tmp_path, "v", batch_size=5) for _ in range(2)]
+    for engine in engines:  # each its own connections to the same views, as two processes
+        engine.reader = LedgerReader(store_ledger.target)
+    start = threading.Barrier(2)
+    reports: list[CatchUpReport] = []
+
+    def catch_up(engine: ProjectionEngine) -> None:
+        start.wait()
+        reports.append(engine.catch_up())
+
+    threads = [threading.Thread(target=catch_up, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(r.mode for r in reports) == ["rebuild", "up-to-date"]
+    rebuilt = engine_at(store_ledger, tmp_path, "rebuilt")
+    rebuilt.rebuild()
+    assert engines[0].dump() == rebuilt.dump()
+    for engine in engines:
+        engine.reader.close()
+        engine.close()
 
 
 def test_tracking_names_the_last_consumed_position_and_leaf(
