@@ -3,7 +3,7 @@
 
 A ledger file keeps its views in ``<db>.views.sqlite`` beside it; a PostgreSQL ledger in the
 schema :data:`~ledger.store.location.VIEWS_SCHEMA` of its own database, never beside the
-ledger's tables (:func:`views_store`). Either store gives the engine the same five things:
+ledger's tables (:func:`views_store`). Either store gives the engine the same things:
 connections (for queries, for writing, read-only), a lock two catch-ups never share, a private
 scratch place of the same kind (a rebuild is built there, then :meth:`ViewsStore.replace_with`
 swaps it in atomically), the tracking rows and the last proof of the views.
