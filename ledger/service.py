@@ -42,13 +42,7 @@ from ledger.events import (
 from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer
 from ledger.registry import KeyRegistry
-from ledger.store import (
-    CommitSeal,
-    LedgerReader,
-    LedgerStore,
-    check_new_store,
-    save_checkpoint,
-)
+from ledger.store import CommitSeal, LedgerReader, LedgerStore, check_new_store, save_checkpoint
 from ledger.store.location import StoreTarget
 from ledger.verify import TRIAL_ID, checkpoint_origin, proved_registry, verify_ledger
 

@@ -21,6 +21,8 @@ from ledger.store.location import LEDGER_SCHEMA, VIEWS_SCHEMA
 
 LEDGER_TABLES = ("stored_events", "ledger_commits", "ledger_checkpoints", "ledger_meta")
 LOCK_FUNCTION = f"{LEDGER_SCHEMA}.lock_for_append"
+SCRATCH_SCHEMAS = (f"{VIEWS_SCHEMA}_rebuild", f"{VIEWS_SCHEMA}_verify")
+"""The reader's schemas where fresh views are built before they are swapped in or compared."""
 NOTIFY_CHANNEL = "trial_ledger_commits"
 """``NOTIFY`` channel: each commit announces ``"seq last_position"`` when it is committed."""
 
@@ -136,6 +138,11 @@ def role_statements(roles: Roles, database: str) -> list[str]:
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {r} IN SCHEMA {VIEWS_SCHEMA} GRANT SELECT ON TABLES "
         f"TO {w}",
     ]
+    for scratch in SCRATCH_SCHEMAS:  # where a rebuild (or `projections verify`) is built
+        views += [
+            f"CREATE SCHEMA IF NOT EXISTS {scratch} AUTHORIZATION {r}",
+            f"REVOKE ALL ON SCHEMA {scratch} FROM PUBLIC",
+        ]
     return [
         *create_roles,
         f"CREATE SCHEMA IF NOT EXISTS {_S} AUTHORIZATION {o}",
