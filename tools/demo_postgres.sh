@@ -11,3 +11,5 @@ trial-ledger db init-roles --db "$admin"
 trial-ledger demo --db "$writer" --keys "$out/keys"
 trial-ledger verify --db "$reader"
 trial-ledger copy --from "$reader" --to "$out/trial.db"
+trial-ledger projections follow --db "$reader" --once
+trial-ledger summary --db "$reader"

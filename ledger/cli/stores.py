@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 
@@ -40,6 +40,8 @@ else:
 class _Stages:
     """One progress bar per stage of the copy, on stderr."""
 
+    LABELS: ClassVar[dict[str, str]] = {"copy": "copy rows"}
+
     def __init__(self, stack: ExitStack, enabled: bool) -> None:
         self.stack, self.enabled, self.stage = stack, enabled, ""
         self.inner = ExitStack()
@@ -51,7 +53,7 @@ class _Stages:
             self.inner = self.stack.enter_context(ExitStack())
             self.stage = stage
             self.update = self.inner.enter_context(
-                progress_bar(f"copy: {stage}", total, self.enabled)
+                progress_bar(self.LABELS.get(stage, stage), total, self.enabled)
             )
         self.update(done)
 
