@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,9 +33,10 @@ from ledger.cli.common import (
     parse_instant,
     progress_bar,
 )
-from ledger.errors import VerificationError
+from ledger.errors import StorageError, VerificationError
 from ledger.events import created_at_utc
 from ledger.store import LedgerReader
+from ledger.store.location import PostgresURL, StoreTarget
 from projections.engine import CatchUpReport, FileViews, ProjectionEngine
 
 projections_app = typer.Typer(help="Keep, rebuild and inspect the read models (views).")
@@ -276,9 +277,10 @@ def projections_follow(
     On PostgreSQL it listens for the ledger's commit notifications and catches up from the
     tracked position on each one, and every --interval seconds without one (a missed
     notification loses nothing); on a ledger file it polls every --interval seconds. A
-    segment that fails verification stops it with exit 1, nothing of it applied. Ctrl-C or
-    SIGTERM stops it (exit 0). --json: one line per applied catch-up (to_position, events,
-    verified_events, ...).
+    segment that fails verification stops it with exit 1, nothing of it applied. A lost
+    PostgreSQL server (restarted, network) is connected to again, after 1, 2, 4 ... 30 s,
+    and followed from the tracked position. Ctrl-C or SIGTERM stops it (exit 0). --json:
+    one line per applied catch-up (to_position, events, verified_events, ...).
 
     Example: trial-ledger projections follow --db postgresql://trial_reader@db/trial --json
     """
@@ -292,14 +294,66 @@ def projections_follow(
 
     stop = threading.Event()
     with contextlib.suppress(KeyboardInterrupt), _stopped_by_sigterm(stop):
-        reader = LedgerReader(db)  # no snapshot held: each catch-up reads the latest commit
-        try:
-            engine = ProjectionEngine(reader, views)
-            if once:
+        if once:
+            with _engine(db, views) as engine:
                 applied(engine.catch_up())
-            else:
+            return
+        _follow_reconnecting(db, views, interval, applied, stop)
+
+
+def _follow_reconnecting(
+    db: StoreTarget,
+    views: Path | None,
+    interval: float,
+    applied: Callable[[CatchUpReport], None],
+    stop: threading.Event,
+) -> None:
+    """Follow until stopped; once it has connected, a lost PostgreSQL server is connected to
+    again (a refusal at the start, a wrong URL or role, still exits 2)."""
+    delay, connected = RECONNECT_FIRST, False
+    while not stop.is_set():
+        try:
+            with _engine(db, views) as engine:
+                connected = True
                 engine.follow(stop, interval=interval, on_applied=applied)
-        finally:
+        except (StorageError, ConnectionLost) as e:
+            if not (connected and isinstance(db, PostgresURL)):
+                raise
+            err_console.print(f"warning: {e}; connecting again in {delay:.0f} s")
+        else:
+            return
+        stop.wait(delay)
+        delay = min(delay * 2, RECONNECT_MOST)
+
+
+RECONNECT_FIRST, RECONNECT_MOST = 1.0, 30.0
+"""Seconds a PostgreSQL follower waits before connecting again after losing the server
+(doubling each time up to the most): it resumes from its tracked position."""
+
+
+class ConnectionLost(Exception):
+    """The PostgreSQL server went away under a follower (restarted, network)."""
+
+
+@contextlib.contextmanager
+def _engine(db: StoreTarget, views: Path | None) -> Iterator[ProjectionEngine]:
+    """An engine on a fresh reader (no snapshot held: each catch-up reads the latest commit);
+    a lost PostgreSQL connection comes out as :class:`ConnectionLost`."""
+    reader = LedgerReader(db)
+    engine = ProjectionEngine(reader, views)
+    try:
+        yield engine
+    except Exception as e:
+        if isinstance(db, PostgresURL) and type(e).__module__.startswith("psycopg"):
+            import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+            if isinstance(e, psycopg.OperationalError):
+                raise ConnectionLost(f"lost the connection to {db} ({str(e).strip()})") from None
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            engine.close()
+        with contextlib.suppress(Exception):
             reader.close()
 
 

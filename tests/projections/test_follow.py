@@ -25,6 +25,7 @@ from ledger.store import LedgerReader
 from ledger.store.location import PostgresURL, StoreTarget, parse_store
 from projections.engine import CatchUpReport, ProjectionEngine
 from projections.engine.follow import LISTENER_NAME
+from tests.pg_fixtures import require_postgres
 from tests.projection_support import S1, S2, Trial, story
 from tests.projections.store_support import (  # noqa: F401
     engine_at,
@@ -35,6 +36,7 @@ from tests.projections.store_support import (  # noqa: F401
     views_at,
 )
 from tests.support import Cast, create_ledger
+from tools.pg_cluster import PgCluster
 
 BIN = Path(sys.executable).parent / "trial-ledger"
 
@@ -214,6 +216,48 @@ def test_follow_command_applies_each_commit_as_it_lands_and_stops_on_sigterm(
             )
             follower.send_signal(signal.SIGTERM)
             assert follower.wait(10) == 0
+        finally:
+            watchdog.cancel()
+            if follower.poll() is None:
+                follower.kill()
+
+
+@pytest.fixture(scope="module")
+def crashable_cluster() -> Iterator[PgCluster]:
+    """A cluster of this module's own, which a test may crash (not the session's)."""
+    require_postgres()
+    with PgCluster() as cluster:
+        yield cluster
+
+
+def test_follow_command_connects_again_after_the_server_restarts_and_misses_nothing(
+    crashable_cluster: PgCluster, cast: Cast
+) -> None:
+    url = crashable_cluster.create_database("follow_restart")
+    ledger = create_ledger(parse_store(url), cast)
+    argv = [str(BIN), "projections", "follow", "--db", url, "--json", "--interval", "0.5"]
+    environment = {k: v for k, v in os.environ.items() if k != "TRIAL_LEDGER_DB"}
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    ) as follower:
+        watchdog = threading.Timer(60, follower.kill)
+        watchdog.start()
+        try:
+            assert follower.stdout is not None
+            assert json.loads(follower.stdout.readline())["mode"] == "rebuild"
+            ledger.close()
+            crashable_cluster.crash()  # pg_ctl stop -m immediate
+            time.sleep(1.5)
+            crashable_cluster.restart()
+            with TrialLedger.open(parse_store(url)) as again:
+                t = Trial(again, cast)
+                commit = t.append(t.screened(S2))
+            landed = json.loads(follower.stdout.readline())
+            assert (landed["to_position"], landed["events"]) == (commit.header.last_position, 1)
+            follower.send_signal(signal.SIGTERM)
+            assert follower.wait(10) == 0
+            assert follower.stderr is not None
+            assert "connecting again in 1 s" in follower.stderr.read()
         finally:
             watchdog.cancel()
             if follower.poll() is None:
