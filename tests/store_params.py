@@ -31,15 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ledger.store.location import LEDGER_SCHEMA, PostgresURL, StoreTarget
+from ledger.store.location import LEDGER_SCHEMA, VIEWS_SCHEMA, PostgresURL, StoreTarget
 from ledger.store.tables import APPEND_ONLY_TABLES, append_only_triggers
 
 if TYPE_CHECKING:
     import psycopg
 
-    from ledger.integrity.signing import Signer
-    from ledger.service import TrialLedger
-    from tests.support import Cast
     from tools.pg_cluster import PgCluster
 
 STORES = ("sqlite", "postgres")
@@ -61,15 +58,6 @@ def sqlite_only(fixture: str = "store_kind") -> pytest.MarkDecorator:
 def store_arg(target: StoreTarget) -> str:
     """``target`` as ``--db`` takes it (the URL in full, password included if any)."""
     return target.url if isinstance(target, PostgresURL) else str(target)
-
-
-def create_store_ledger(
-    target: StoreTarget, cast: Cast, *, staff: bool = True, ledger_key: Signer | None = None
-) -> TrialLedger:
-    """:func:`tests.support.create_ledger` on either store (its annotation names a file)."""
-    from tests.support import create_ledger  # noqa: PLC0415 - keeps the plugin's imports light
-
-    return create_ledger(target, cast, staff=staff, ledger_key=ledger_key)  # type: ignore[arg-type]
 
 
 class Stores:
@@ -146,6 +134,10 @@ class TamperSQL:
     def execute(self, sql: str, params: Sequence[object] = ()) -> Result:
         raise NotImplementedError
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """One statement for each of ``rows`` (all of them refused if one is)."""
+        raise NotImplementedError
+
 
 class _SQLiteSQL(TamperSQL):
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -157,6 +149,16 @@ class _SQLiteSQL(TamperSQL):
         except sqlite3.IntegrityError as e:
             raise ConstraintRefused(str(e)) from None
         return Result([tuple(r) for r in cursor.fetchall()], cursor.rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self.conn.execute("SAVEPOINT many")
+        try:
+            self.conn.executemany(sql, [tuple(r) for r in rows])
+        except sqlite3.IntegrityError as e:
+            self.conn.execute("ROLLBACK TO many")
+            raise ConstraintRefused(str(e)) from None
+        finally:
+            self.conn.execute("RELEASE many")
 
 
 class _PostgresSQL(TamperSQL):
@@ -174,6 +176,16 @@ class _PostgresSQL(TamperSQL):
         except psycopg.IntegrityError as e:
             raise ConstraintRefused(str(e).strip()) from None
         return Result(rows, cursor.rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+        query = sql.replace("%", "%%").replace("?", "%s").encode()
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cursor:
+                cursor.executemany(query, [tuple(r) for r in rows])
+        except psycopg.IntegrityError as e:
+            raise ConstraintRefused(str(e).strip()) from None
 
 
 class StoreTamper:
@@ -210,7 +222,25 @@ class StoreTamper:
             return conn.execute(sql, params)
 
     def rows(self, table: str) -> list[tuple[Any, ...]]:
-        return self.execute(f"SELECT * FROM {table} ORDER BY 1").rows
+        """Every row of ``table``, in key order (read only: nothing is bypassed)."""
+        return self.read(f"SELECT * FROM {table} ORDER BY 1")
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query, on a plain connection (the file untouched, no trigger dropped)."""
+        with self._reader() as conn:
+            return conn.execute(sql, params).rows
+
+    @contextmanager
+    def _reader(self) -> Iterator[TamperSQL]:
+        if self.admin is not None:
+            with self._pg_connection() as pg:
+                yield _PostgresSQL(pg)
+            return
+        file = sqlite3.connect(f"file:{self._file.resolve()}?mode=ro", uri=True)
+        try:
+            yield _SQLiteSQL(file)
+        finally:
+            file.close()
 
     def update_event(self, position: int, column: str, value: object) -> None:
         done = self.execute(
@@ -247,18 +277,39 @@ class StoreTamper:
         return digest.hexdigest()
 
     def snapshot(self) -> Rows:
-        with self.attacker() as conn:
+        """Every row of every ledger table, read on one connection."""
+        with self._reader() as conn:
             return {
-                t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").rows for t in APPEND_ONLY_TABLES
+                table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").rows
+                for table in APPEND_ONLY_TABLES
             }
 
     def restore(self, rows: Rows) -> None:
-        """The ledger tables made to hold exactly ``rows`` (a :meth:`snapshot`)."""
+        """The ledger tables made to hold exactly ``rows`` (a :meth:`snapshot`); on an empty
+        PostgreSQL database the ledger's tables and triggers are made first, and the views
+        schema is dropped (a copy of a ledger has no views yet, as a copied file has none)."""
+        if self.admin is not None and self.read("SELECT to_regnamespace(?)", (LEDGER_SCHEMA,)) == [
+            (None,)
+        ]:
+            from ledger.store.pg_tables import schema_statements  # noqa: PLC0415
+
+            with self._pg_connection() as pg:
+                for statement in schema_statements():
+                    pg.execute(statement.encode())
         with self.attacker() as conn:
+            if self.admin is not None:  # views are made from the ledger, not part of it
+                conn.execute(f"DROP SCHEMA IF EXISTS {VIEWS_SCHEMA} CASCADE")
             for table in APPEND_ONLY_TABLES:
                 conn.execute(f"DELETE FROM {table}")
-                for row in rows[table]:
-                    conn.execute(f"INSERT INTO {table} VALUES ({','.join('?' * len(row))})", row)
+                if rows[table]:
+                    marks = ",".join("?" * len(rows[table][0]))
+                    conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[table])
+
+    def views_exist(self) -> bool:
+        """Whether the ledger's views were made (the views file, or the views schema)."""
+        if self.admin is not None:
+            return self.read("SELECT to_regnamespace(?)", (VIEWS_SCHEMA,)) != [(None,)]
+        return self._file.with_name(self._file.name + ".views.sqlite").exists()
 
     def triggers(self) -> list[str]:
         """The names of the triggers on the ledger tables, sorted."""
@@ -279,9 +330,9 @@ class StoreTamper:
 
     def _triggers(self) -> list[tuple[str, str]]:
         if self.admin is None:
-            found = self.execute("SELECT name, tbl_name FROM sqlite_master WHERE type='trigger'")
+            found = self.read("SELECT name, tbl_name FROM sqlite_master WHERE type='trigger'")
         else:
-            found = self.execute(
+            found = self.read(
                 "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid ="
                 " t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
                 " WHERE n.nspname = ? AND NOT t.tgisinternal",

@@ -1,16 +1,19 @@
 """Ledgers for the adversarial suite, made through `trial-ledger init` and the service, and the
-attacker who holds their files.
+attacker who holds their store (a SQLite file, or a PostgreSQL database as its superuser).
 
 A base ledger is built once per module: ``init`` (which keeps a checkpoint at size 1), the
 sites and staff, two subjects with doses in commits of one to three events, a checkpoint kept
 in the file part-way, and verifier state written by a full pass part-way. A signed checkpoint
 note is made for every commit boundary, so a test can pick any checkpoint size k and have
 n - k >= 0 events after it.
+
+A base on PostgreSQL (``build_base(folder, stores)`` with ``postgres`` stores) is copied by
+putting its rows into one scratch database of its own (:func:`copy_base`): a test holds one
+copy at a time, and a copy costs milliseconds instead of a ``CREATE DATABASE``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import shutil
@@ -27,19 +30,20 @@ from ledger.integrity import merkle
 from ledger.integrity.checkpoint import Checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer
 from ledger.service import TrialLedger, person_key
-from ledger.store import APPEND_ONLY_TABLES, LedgerReader
+from ledger.store import LedgerReader
+from ledger.store.location import PostgresURL, StoreTarget
 from ledger.verify import checkpoint_origin, verify_ledger
+from tests.store_params import Rows, Stores, StoreTamper, TamperSQL, store_arg
 from tests.support import GENESIS_DATE, dose, new_signer, register_sites, screening
 
 PASSPHRASE = "adversarial-passphrase"
 SUBJECTS = ("MC0282-001-001", "MC0282-002-001")
-LEDGER_TABLES = ("stored_events", "ledger_commits", "ledger_checkpoints", "ledger_meta")
 
 
 @dataclass
 class Base:
     folder: Path
-    db: Path
+    db: StoreTarget
     sponsor_key: Path
     ledger_key: Path
     size: int
@@ -50,10 +54,13 @@ class Base:
     kept_checkpoints: list[int]
     commit_seqs: dict[int, int] = field(default_factory=dict)
     """Commit seq ending at each boundary."""
+    scratch: StoreTarget | None = None
+    """PostgreSQL: the database every copy of the base is made in (its rows: ``rows``)."""
+    rows: Rows = field(default_factory=dict)
 
 
 def run_cli(*argv: object) -> int:
-    return cli.run([str(a) for a in argv])
+    return cli.run([store_arg(a) if isinstance(a, PostgresURL) else str(a) for a in argv])
 
 
 @contextmanager
@@ -69,9 +76,10 @@ def passphrase_env() -> Iterator[None]:
             os.environ["TRIAL_LEDGER_PASSPHRASE"] = old
 
 
-def init_ledger(folder: Path) -> tuple[Path, Signer, Signer]:
-    """`trial-ledger init` in ``folder``; returns the db and the sponsor and ledger signers."""
-    db = folder / "trial.db"
+def init_ledger(folder: Path, db: StoreTarget | None = None) -> tuple[StoreTarget, Signer, Signer]:
+    """`trial-ledger init` of ``db`` (default: ``folder/trial.db``), the key files in
+    ``folder``; returns the store and the sponsor and ledger signers."""
+    db = folder / "trial.db" if db is None else db
     with passphrase_env():
         code = run_cli(
             "init",
@@ -139,10 +147,18 @@ def sign_note(ledger_signer: Signer, ledger_id: str, leaves: list[bytes], size: 
     return sign_checkpoint(cp, cp.origin, ledger_signer)
 
 
-def build_base(folder: Path, *, first: int = 24, middle: int = 16, last: int = 20) -> Base:
-    """The base ledger: ``first`` events, a kept checkpoint, ``middle`` more, verifier state,
-    ``last`` more."""
-    db, sponsor, ledger_signer = init_ledger(folder)
+def build_base(
+    folder: Path,
+    stores: Stores | None = None,
+    *,
+    first: int = 24,
+    middle: int = 16,
+    last: int = 20,
+) -> Base:
+    """The base ledger (in ``stores``, by default a file in ``folder``): ``first`` events, a
+    kept checkpoint, ``middle`` more, verifier state, ``last`` more."""
+    target = stores.new(folder) if stores is not None else None
+    db, sponsor, ledger_signer = init_ledger(folder, target)
     rng = random.Random(20261201)
     versions: dict[str, int] = {}
     state_dir = folder / "verifier-state"
@@ -167,6 +183,7 @@ def build_base(folder: Path, *, first: int = 24, middle: int = 16, last: int = 2
         path = folder / f"cp-{k}.checkpoint"
         path.write_text(sign_note(ledger_signer, ledger_id, leaves, k), encoding="utf-8")
         notes[k] = path
+    postgres = isinstance(db, PostgresURL) and stores is not None
     return Base(
         folder=folder,
         db=db,
@@ -179,48 +196,41 @@ def build_base(folder: Path, *, first: int = 24, middle: int = 16, last: int = 2
         state_size=state_size,
         kept_checkpoints=kept,
         commit_seqs={c.header.last_position: c.header.seq for c in commits},
+        scratch=stores.new(folder) if postgres and stores is not None else None,
+        rows=StoreTamper(db).snapshot() if postgres else {},
     )
 
 
-def copy_base(base: Base, into: Path) -> tuple[Path, Path]:
-    """A copy of the base ledger file and of its verifier state in ``into``."""
+def copy_base(base: Base, into: Path) -> tuple[StoreTarget, Path]:
+    """A copy of the base ledger (a file in ``into``, or the base's scratch database holding
+    the base's rows again) and of its verifier state in ``into``."""
     into.mkdir(parents=True, exist_ok=True)
-    db = into / "trial.db"
-    with sqlite3.connect(base.db) as source, sqlite3.connect(db) as target:
-        source.backup(target)
-    source.close()
-    target.close()
+    if base.scratch is not None:
+        db: StoreTarget = base.scratch
+        StoreTamper(db).restore(base.rows)
+    else:
+        assert isinstance(base.db, Path)
+        db = into / "trial.db"
+        with sqlite3.connect(base.db) as source, sqlite3.connect(db) as target:
+            source.backup(target)
+        source.close()
+        target.close()
     state = into / "state"
     shutil.copytree(base.state_dir, state)
     return db, state
 
 
 @contextmanager
-def attacker(db: Path) -> Iterator[sqlite3.Connection]:
-    """Write access to the file: the append-only triggers dropped, any SQL allowed."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    for table in APPEND_ONLY_TABLES:
-        for action in ("update", "delete"):
-            conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
-    conn.execute("BEGIN")
-    try:
+def attacker(db: StoreTarget) -> Iterator[TamperSQL]:
+    """Full access to the store: one transaction past the append-only triggers, any SQL
+    (``?`` placeholders on both stores)."""
+    with StoreTamper(db).attacker() as conn:
         yield conn
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
-def content_digest(db: Path) -> str:
+def content_digest(db: StoreTarget) -> str:
     """SHA-256 over every row of the ledger tables (to skip a mutation that changed nothing)."""
-    digest = hashlib.sha256()
-    conn = sqlite3.connect(db)
-    try:
-        for table in LEDGER_TABLES:
-            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1"):
-                digest.update(repr(row).encode())
-    finally:
-        conn.close()
-    return digest.hexdigest()
+    return StoreTamper(db).digest()
 
 
 def today_iso() -> str:

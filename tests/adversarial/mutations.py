@@ -1,6 +1,8 @@
-"""What an attacker holding the ledger file does to it, and what each verification mode must say.
+"""What an attacker holding the ledger's store does to it, and what each verification mode must
+say.
 
-Every mutation is raw SQL on a copy of the file with the append-only triggers dropped. Each one
+Every mutation is raw SQL on a copy of the ledger past the append-only triggers (a SQLite
+file, or a PostgreSQL database as its superuser: the same SQL, ``?`` placeholders). Each one
 reports what it touched (positions, commit seqs), so that :func:`expected_exit` can derive, from
 the README's threat model, the exit code each verification mode must give:
 
@@ -20,12 +22,12 @@ the README's threat model, the exit code each verification mode must give:
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from ledger.store.location import StoreTarget
 from tests.adversarial.ledgers import Base, attacker
+from tests.store_params import ConstraintRefused, TamperSQL
 
 MODES = ("full", "sponsor", "against", "state", "export")
 ANY = -1
@@ -42,14 +44,14 @@ class Touched:
     description: str = ""
 
 
-Mutator = Callable[[sqlite3.Connection], "Touched"]
+Mutator = Callable[[TamperSQL], "Touched"]
 
 
 class NoChange(Exception):
     """The mutation could not be applied (constraint) or changed nothing."""
 
 
-def _row(conn: sqlite3.Connection, table: str, key: str, value: int) -> tuple[object, ...]:
+def _row(conn: TamperSQL, table: str, key: str, value: int) -> tuple[object, ...]:
     row = conn.execute(f"SELECT * FROM {table} WHERE {key}=?", (value,)).fetchone()
     if row is None:
         raise NoChange(f"no {table} row {key}={value}")
@@ -85,7 +87,7 @@ COMMIT_COLUMNS = (
 )
 
 
-def seq_of(conn: sqlite3.Connection, position: int) -> int:
+def seq_of(conn: TamperSQL, position: int) -> int:
     row = conn.execute(
         "SELECT seq FROM ledger_commits WHERE first_position <= ? AND last_position >= ?",
         (position, position),
@@ -93,7 +95,7 @@ def seq_of(conn: sqlite3.Connection, position: int) -> int:
     return int(row[0]) if row else 0
 
 
-def alter_event(conn: sqlite3.Connection, position: int, column: str, amount: int) -> Touched:
+def alter_event(conn: TamperSQL, position: int, column: str, amount: int) -> Touched:
     value = conn.execute(
         f"SELECT {column} FROM stored_events WHERE position=?", (position,)
     ).fetchone()
@@ -109,21 +111,21 @@ def alter_event(conn: sqlite3.Connection, position: int, column: str, amount: in
         new = _other_char(str(old), amount)
     try:
         conn.execute(f"UPDATE stored_events SET {column}=? WHERE position=?", (new, position))
-    except sqlite3.IntegrityError as e:
+    except ConstraintRefused as e:
         raise NoChange(str(e)) from None
     return Touched(
         "content", {position}, {seq_of(conn, position)}, description=f"{column}@{position}"
     )
 
 
-def delete_event(conn: sqlite3.Connection, position: int) -> Touched:
+def delete_event(conn: TamperSQL, position: int) -> Touched:
     seq = seq_of(conn, position)
     if conn.execute("DELETE FROM stored_events WHERE position=?", (position,)).rowcount != 1:
         raise NoChange("no such event")
     return Touched("content", {position}, {seq}, description=f"delete event {position}")
 
 
-def swap_events(conn: sqlite3.Connection, p: int, q: int) -> Touched:
+def swap_events(conn: TamperSQL, p: int, q: int) -> Touched:
     if p == q:
         raise NoChange("same row")
     a, b = _row(conn, "stored_events", "position", p), _row(conn, "stored_events", "position", q)
@@ -136,7 +138,7 @@ def swap_events(conn: sqlite3.Connection, p: int, q: int) -> Touched:
     return Touched("content", {p, q}, seqs, description=f"swap events {p},{q}")
 
 
-def insert_event(conn: sqlite3.Connection, base: Base, position: int) -> Touched:
+def insert_event(conn: TamperSQL, base: Base, position: int) -> Touched:
     row = _row(conn, "stored_events", "position", position)
     at = base.size + 1
     conn.execute(
@@ -146,7 +148,7 @@ def insert_event(conn: sqlite3.Connection, base: Base, position: int) -> Touched
     return Touched("content", {at}, set(), description=f"insert copy of {position} at {at}")
 
 
-def alter_commit(conn: sqlite3.Connection, seq: int, column: str, amount: int) -> Touched:
+def alter_commit(conn: TamperSQL, seq: int, column: str, amount: int) -> Touched:
     row = conn.execute(
         f"SELECT {column}, first_position, last_position FROM ledger_commits WHERE seq=?", (seq,)
     ).fetchone()
@@ -165,14 +167,14 @@ def alter_commit(conn: sqlite3.Connection, seq: int, column: str, amount: int) -
     return Touched("content", positions, {seq}, description=f"commit {seq} {column}")
 
 
-def delete_commit(conn: sqlite3.Connection, seq: int) -> Touched:
+def delete_commit(conn: TamperSQL, seq: int) -> Touched:
     row = _row(conn, "ledger_commits", "seq", seq)
     conn.execute("DELETE FROM ledger_commits WHERE seq=?", (seq,))
     positions = set(range(int(str(row[1])), int(str(row[2])) + 1))
     return Touched("content", positions, {seq}, description=f"delete commit {seq}")
 
 
-def swap_commits(conn: sqlite3.Connection, c: int, d: int) -> Touched:
+def swap_commits(conn: TamperSQL, c: int, d: int) -> Touched:
     if c == d:
         raise NoChange("same commit")
     a, b = _row(conn, "ledger_commits", "seq", c), _row(conn, "ledger_commits", "seq", d)
@@ -185,19 +187,19 @@ def swap_commits(conn: sqlite3.Connection, c: int, d: int) -> Touched:
     return Touched("content", positions, {c, d}, description=f"swap commits {c},{d}")
 
 
-def insert_commit(conn: sqlite3.Connection) -> Touched:
+def insert_commit(conn: TamperSQL) -> Touched:
     last = conn.execute("SELECT * FROM ledger_commits ORDER BY seq DESC LIMIT 1").fetchone()
     conn.execute("INSERT INTO ledger_commits VALUES (?,?,?,?,?,?,?,?,?)", (last[0] + 1, *last[1:]))
     return Touched("content", {int(last[2]) + 1}, {int(last[0]) + 1}, description="forged commit")
 
 
-def delete_kept_checkpoint(conn: sqlite3.Connection, size: int) -> Touched:
+def delete_kept_checkpoint(conn: TamperSQL, size: int) -> Touched:
     if conn.execute("DELETE FROM ledger_checkpoints WHERE tree_size=?", (size,)).rowcount != 1:
         raise NoChange("no such checkpoint")
     return Touched("checkpoint-deleted", description=f"delete kept checkpoint {size}")
 
 
-def alter_kept_checkpoint(conn: sqlite3.Connection, size: int, column: str, amount: int) -> Touched:
+def alter_kept_checkpoint(conn: TamperSQL, size: int, column: str, amount: int) -> Touched:
     row = conn.execute(
         f"SELECT {column} FROM ledger_checkpoints WHERE tree_size=?", (size,)
     ).fetchone()
@@ -219,7 +221,7 @@ def alter_kept_checkpoint(conn: sqlite3.Connection, size: int, column: str, amou
     return Touched(kind, {size}, description=f"kept checkpoint {size} {column}")
 
 
-def alter_ledger_id(conn: sqlite3.Connection, amount: int) -> Touched:
+def alter_ledger_id(conn: TamperSQL, amount: int) -> Touched:
     (old,) = conn.execute("SELECT value FROM ledger_meta WHERE name='ledger_id'").fetchone()
     conn.execute(
         "UPDATE ledger_meta SET value=? WHERE name='ledger_id'", (_other_char(str(old), amount),)
@@ -227,7 +229,7 @@ def alter_ledger_id(conn: sqlite3.Connection, amount: int) -> Touched:
     return Touched("meta", {1}, {1}, description="ledger_meta ledger_id")
 
 
-def truncate(conn: sqlite3.Connection, base: Base, cut: int, keep_checkpoints: bool) -> Touched:
+def truncate(conn: TamperSQL, base: Base, cut: int, keep_checkpoints: bool) -> Touched:
     """A clean cut at a commit boundary: later events and commits deleted."""
     if cut not in base.commit_seqs or cut >= base.size:
         raise NoChange("not a boundary before the end")
@@ -241,7 +243,7 @@ def truncate(conn: sqlite3.Connection, base: Base, cut: int, keep_checkpoints: b
     )
 
 
-def apply(db: Path, mutate: Mutator) -> Touched:
+def apply(db: StoreTarget, mutate: Mutator) -> Touched:
     with attacker(db) as conn:
         return mutate(conn)
 

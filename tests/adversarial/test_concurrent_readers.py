@@ -3,7 +3,8 @@
 Writers are separate processes (as at a site: several staff recording at once); the readers are
 the auditor's and consumer's commands, through the command line. Every reader reads one
 snapshot, so each sees a consistent prefix: it must pass, and exports taken meanwhile must
-verify offline.
+verify offline. On both stores: a SQLite file (WAL snapshots) and a PostgreSQL database
+(``REPEATABLE READ`` snapshots while writers hold the append lock).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
 from ledger.integrity.signing import Signer, generate_private_key, write_private_key
 from ledger.service import TrialLedger, person_key
+from ledger.store.location import StoreTarget
 from tests.adversarial.ledgers import PASSPHRASE, init_ledger, passphrase_env, run_cli
+from tests.store_params import store_arg
 from tests.support import GENESIS_DATE, register_sites, screening
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,8 +33,10 @@ from pathlib import Path
 from ledger.events import subject_stream_id
 from ledger.integrity.signing import Signer
 from ledger.service import TrialLedger
+from ledger.store.location import parse_store
 from tests.support import dose
-db, key, subject, seconds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+db, key = parse_store(sys.argv[1]), Path(sys.argv[2])
+subject, seconds = sys.argv[3], float(sys.argv[4])
 signer = Signer.from_key_file(key, os.environ["TRIAL_LEDGER_PASSPHRASE"].encode())
 ledger = TrialLedger.open(db)
 version = ledger.reader.stream_version(subject_stream_id(subject).hex)
@@ -58,26 +64,46 @@ def writer_key(folder: Path, ledger: TrialLedger, sponsor: Signer, site: str) ->
     return path
 
 
-@pytest.mark.slow
-def test_readers_during_appends_never_report_an_intact_ledger_as_failing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    db, sponsor, _ = init_ledger(tmp_path)
-    with TrialLedger.open(db) as ledger:
-        register_sites(ledger, sponsor)
-        keys = {site: writer_key(tmp_path, ledger, sponsor, site) for site in ("001", "002")}
-    seconds = 8.0
-    writers = [
+def start_writers(db: StoreTarget, keys: dict[str, Path], seconds: float) -> list[Popen[str]]:
+    """One writer process per site, appending doses of its subject for ``seconds``."""
+    return [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(db), str(key), f"MC0282-{site}-001", str(seconds)],
+            [sys.executable, "-c", WRITER, store_arg(db), str(key), subject, str(seconds)],
             cwd=REPO,
             env={**os.environ, "TRIAL_LEDGER_PASSPHRASE": PASSPHRASE},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for site, key in keys.items()
+        for subject, key in ((f"MC0282-{site}-001", key) for site, key in keys.items())
     ]
+
+
+def reader_commands(db: StoreTarget, folder: Path, i: int) -> dict[str, list[object]]:
+    """The auditor's and consumer's commands of run ``i`` (a bundle, a checkpoint of its own)."""
+    bundle, cp, key = folder / f"bundle-{i}", folder / f"cp-{i}", folder / "ledger.key"
+    return {
+        "verify": ["verify", "--db", db],
+        "export-bundle": ["export-bundle", "--db", db, "--out", bundle],
+        "verify-bundle": ["verify-bundle", bundle, "--sponsor-key", folder / "sponsor.key.pub"],
+        "projections rebuild": ["projections", "rebuild", "--db", db],
+        "summary": ["summary", "--db", db, "--json"],
+        "proof inclusion": ["proof", "inclusion", "--db", db, "--position", "2", "--json"],
+        "checkpoint": ["checkpoint", "--db", db, "--ledger-key", key, "--out", cp],
+        "verify --against": ["verify", "--db", db, "--against", cp],
+    }
+
+
+@pytest.mark.slow
+def test_readers_during_appends_never_report_an_intact_ledger_as_failing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store_target: StoreTarget
+) -> None:
+    db, sponsor, _ = init_ledger(tmp_path, store_target)
+    with TrialLedger.open(db) as ledger:
+        register_sites(ledger, sponsor)
+        keys = {site: writer_key(tmp_path, ledger, sponsor, site) for site in ("001", "002")}
+    seconds = 8.0
+    writers = start_writers(db, keys, seconds)
     runs: dict[str, int] = {}
     alarms: list[str] = []
     deadline = time.monotonic() + seconds - 0.5
@@ -85,31 +111,7 @@ def test_readers_during_appends_never_report_an_intact_ledger_as_failing(
     with passphrase_env():
         while time.monotonic() < deadline:
             i += 1
-            bundle = tmp_path / f"bundle-{i}"
-            commands: dict[str, list[str | Path]] = {
-                "verify": ["verify", "--db", db],
-                "export-bundle": ["export-bundle", "--db", db, "--out", bundle],
-                "verify-bundle": [
-                    "verify-bundle",
-                    bundle,
-                    "--sponsor-key",
-                    tmp_path / "sponsor.key.pub",
-                ],
-                "projections rebuild": ["projections", "rebuild", "--db", db],
-                "summary": ["summary", "--db", db, "--json"],
-                "proof inclusion": ["proof", "inclusion", "--db", db, "--position", "2", "--json"],
-                "checkpoint": [
-                    "checkpoint",
-                    "--db",
-                    db,
-                    "--ledger-key",
-                    tmp_path / "ledger.key",
-                    "--out",
-                    tmp_path / f"cp-{i}",
-                ],
-                "verify --against": ["verify", "--db", db, "--against", tmp_path / f"cp-{i}"],
-            }
-            for name, argv in commands.items():
+            for name, argv in reader_commands(db, tmp_path, i).items():
                 capsys.readouterr()
                 code = run_cli(*argv)
                 runs[name] = runs.get(name, 0) + 1
@@ -128,9 +130,10 @@ def test_readers_during_appends_never_report_an_intact_ledger_as_failing(
     capsys.readouterr()
     assert run_cli("verify", "--db", db, "--json") == 0
     final = json.loads(capsys.readouterr().out)
+    store = "file" if isinstance(db, Path) else "PostgreSQL"
     with capsys.disabled():
         print(
-            f"\nconcurrent readers: {sum(runs.values())} reader runs {runs}, 0 false alarms, "
-            f"while 2 writer processes made {sum(appended)} commits "
+            f"\nconcurrent readers ({store}): {sum(runs.values())} reader runs "
+            f"{runs}, 0 false alarms, while 2 writer processes made {sum(appended)} commits "
             f"({final['events']} events in the end)"
         )

@@ -1,7 +1,8 @@
 """An intact ledger is never reported as broken: checkpoints at any size, any appends after.
 
 The most basic auditor step (checkpoint, then verify against it, with nothing or anything
-appended since) must pass, in every mode, through the command line.
+appended since) must pass, in every mode, through the command line, on either store. A file
+that is no checkpoint at all is refused as such whatever the store: that one runs on a file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.service import TrialLedger
+from ledger.store.location import StoreTarget
 from tests.adversarial.ledgers import (
     PASSPHRASE,
     append_events,
@@ -23,9 +25,10 @@ from tests.adversarial.ledgers import (
     run_cli,
     staff,
 )
+from tests.store_params import Stores, sqlite_only
 
 
-def verify_json(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> dict[str, object]:
+def verify_json(capsys: pytest.CaptureFixture[str], *argv: object) -> dict[str, object]:
     capsys.readouterr()
     code = run_cli("verify", *argv, "--json")
     document: dict[str, object] = json.loads(capsys.readouterr().out)
@@ -42,12 +45,13 @@ def verify_json(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> dict[s
 def test_checkpoint_then_verify_against_it_passes_for_any_size_and_any_appends(
     tmp_path_factory: pytest.TempPathFactory,
     capsys: pytest.CaptureFixture[str],
+    stores: Stores,
     before: int,
     after: int,
     seed: int,
 ) -> None:
     folder = tmp_path_factory.mktemp("nofalse")
-    db, sponsor, _ = init_ledger(folder)
+    db, sponsor, _ = init_ledger(folder, stores.new(folder))
     rng = random.Random(seed)
     versions: dict[str, int] = {}
     with TrialLedger.open(db) as ledger:
@@ -91,10 +95,10 @@ def test_checkpoint_then_verify_against_it_passes_for_any_size_and_any_appends(
 
 
 def test_readme_short_session_checkpoint_then_verify_against_passes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store_target: StoreTarget
 ) -> None:
     """The README's own sequence: init, checkpoint, verify --against it, nothing appended."""
-    db, _, _ = init_ledger(tmp_path)
+    db, _, _ = init_ledger(tmp_path, store_target)
     with passphrase_env():
         cp = tmp_path / "today.checkpoint"
         assert (
@@ -108,20 +112,20 @@ def test_readme_short_session_checkpoint_then_verify_against_passes(
 
 
 def test_verify_against_a_checkpoint_of_another_ledger_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stores: Stores
 ) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
     two.mkdir()
-    db_one, _, _ = init_ledger(one)
-    init_ledger(two)
+    db_one, _, _ = init_ledger(one, stores.new(one))
+    db_two, _, _ = init_ledger(two, stores.new(two))
     with passphrase_env():
         cp = two / "two.checkpoint"
         assert (
             run_cli(
                 "checkpoint",
                 "--db",
-                two / "trial.db",
+                db_two,
                 "--ledger-key",
                 two / "ledger.key",
                 "--out",
@@ -137,10 +141,11 @@ def test_verify_against_a_checkpoint_of_another_ledger_is_a_usage_error(
     assert "position 0" not in err
 
 
+@sqlite_only()
 def test_verify_against_a_file_that_is_no_checkpoint_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store_target: StoreTarget
 ) -> None:
-    db, _, _ = init_ledger(tmp_path)
+    db, _, _ = init_ledger(tmp_path, store_target)
     for content in (b"garbage\n", b"\x00\xff" * 100, b""):
         junk = tmp_path / "junk.checkpoint"
         junk.write_bytes(content)

@@ -1,5 +1,9 @@
 """Reads that show ledger rows never show an altered one, and careless inputs are told apart
 from tampering. Each case was found by trying the product from outside.
+
+The reads of ledger rows run on both stores (the base ledger is built once per store). What is
+about the views file (``<db>.views.sqlite``: edited views), a checkpoint file or the
+verifier's state folder runs on the file store only: the ledger's store plays no part in it.
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from ledger.store.location import StoreTarget
 from tests.adversarial.ledgers import Base, attacker, build_base, copy_base, run_cli
+from tests.store_params import STORE_PARAMS, Stores, StoreTamper, sqlite_only
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
-    return build_base(tmp_path_factory.mktemp("reads"))
+@pytest.fixture(scope="module", params=STORE_PARAMS)
+def base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Base:
+    return build_base(tmp_path_factory.mktemp("reads"), Stores(request.param, request))
 
 
-def forge_dose(db: Path, amount: str = "900") -> int:
+def forge_dose(db: StoreTarget, amount: str = "900") -> int:
     """A dose's amount edited in place (leaf column left alone), as an attacker would."""
     with attacker(db) as conn:
         position, state = conn.execute(
@@ -76,10 +82,12 @@ def test_keys_list_refuses_an_altered_printed_name(
     assert "key registry fails its re-proof" in captured.err
 
 
+@sqlite_only("base")
 def test_summary_refuses_edited_patient_views_by_default(
     base: Base, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db, _ = copy_base(base, tmp_path)
+    assert isinstance(db, Path)
     assert run_cli("summary", "--db", db, "--json") == 0
     views = db.with_name(db.name + ".views.sqlite")
     conn = sqlite3.connect(views)
@@ -96,14 +104,15 @@ def test_summary_refuses_edited_patient_views_by_default(
 def test_projections_verify_builds_views_that_were_never_built(
     base: Base, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Straight after `make demo` or a backup there is no views file: nothing to blame."""
+    """Straight after `make demo`, a backup or a copy there are no views: nothing to blame."""
     db, _ = copy_base(base, tmp_path)
-    assert not db.with_name(db.name + ".views.sqlite").exists()
+    assert not StoreTamper(db).views_exist()
     capsys.readouterr()
     assert run_cli("projections", "verify", "--db", db, "--json") == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
+@sqlite_only("base")
 @pytest.mark.parametrize(("line", "value"), [(1, "99999"), (1, "3"), (2, "AAAA" * 11)])
 def test_a_garbled_checkpoint_file_is_refused_without_blaming_the_ledger(
     base: Base, tmp_path: Path, capsys: pytest.CaptureFixture[str], line: int, value: str
@@ -135,6 +144,7 @@ def test_state_mode_rehashes_the_positions_it_builds_on(
     assert run_cli("verify", "--db", db, "--state", state) == 1
 
 
+@sqlite_only("base")
 def test_a_state_others_may_write_is_refused(
     base: Base, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,6 +156,7 @@ def test_a_state_others_may_write_is_refused(
     assert "group or others" in capsys.readouterr().err
 
 
+@sqlite_only("base")
 def test_a_state_folder_is_not_made_in_a_missing_parent(
     base: Base, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

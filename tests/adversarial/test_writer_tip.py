@@ -4,11 +4,13 @@ Before appending, the recorder re-proves (inside the insert transaction) the com
 head: its events rehashed from the stored columns and chained, their root equal to the signed
 root, the commit ending at the last event and being the newest, its signature valid under its
 signer's registered key. A tip that fails is refused (exit 1) and nothing is written.
+
+On both stores: the attacker edits a SQLite file, or a PostgreSQL database as its superuser
+(the append-only triggers bypassed), with the same SQL.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,16 +20,19 @@ from ledger.chain import leaf_hash_of
 from ledger.errors import VerificationError
 from ledger.service import TrialLedger
 from ledger.store import LedgerReader
+from ledger.store.location import StoreTarget
 from ledger.verify import verify_ledger
 from tests.adversarial.ledgers import attacker, init_ledger, passphrase_env, run_cli, staff
+from tests.store_params import TamperSQL
 from tests.support import dose, screening
 
 SUBJECT = "MC0282-001-001"
+Grown = tuple[StoreTarget, TrialLedger, dict[str, object]]
 
 
 @pytest.fixture
-def grown(tmp_path: Path) -> tuple[Path, TrialLedger, dict[str, object]]:
-    db, sponsor, _ = init_ledger(tmp_path)
+def grown(tmp_path: Path, store_target: StoreTarget) -> Grown:
+    db, sponsor, _ = init_ledger(tmp_path, store_target)
     ledger = TrialLedger.open(db)
     people = staff(ledger, sponsor)
     ledger.append(people["001"], [screening(SUBJECT, 1)])
@@ -35,21 +40,23 @@ def grown(tmp_path: Path) -> tuple[Path, TrialLedger, dict[str, object]]:
     return db, ledger, {"signer": people["001"], "sponsor": sponsor}
 
 
-def tip(db: Path) -> tuple[int, int]:
+def tip(db: StoreTarget) -> tuple[int, int]:
     with LedgerReader(db) as reader:
         commit = reader.commit_at(reader.size())
         assert commit is not None
         return reader.size(), commit.header.seq
 
 
-def edit_last_state(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), '100', '900')"
-        " AS BLOB) WHERE position = (SELECT MAX(position) FROM stored_events)"
-    )
+def edit_last_state(conn: TamperSQL) -> None:
+    position, state = conn.execute(
+        "SELECT position, state FROM stored_events ORDER BY position DESC LIMIT 1"
+    ).fetchone()
+    edited = bytes(state).replace(b"100", b"900")
+    assert edited != state
+    conn.execute("UPDATE stored_events SET state=? WHERE position=?", (edited, position))
 
 
-def edit_last_state_and_its_leaf(conn: sqlite3.Connection) -> None:
+def edit_last_state_and_its_leaf(conn: TamperSQL) -> None:
     edit_last_state(conn)
     p, oid, version, topic, state, commit = conn.execute(
         "SELECT position, originator_id, originator_version, topic, state, commit_seq"
@@ -70,7 +77,7 @@ def edit_last_state_and_its_leaf(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE stored_events SET leaf_hash=? WHERE position=?", (leaf, p))
 
 
-def flip_tip_signature(conn: sqlite3.Connection) -> None:
+def flip_tip_signature(conn: TamperSQL) -> None:
     seq, sig = conn.execute(
         "SELECT seq, signature FROM ledger_commits ORDER BY seq DESC LIMIT 1"
     ).fetchone()
@@ -79,17 +86,17 @@ def flip_tip_signature(conn: sqlite3.Connection) -> None:
     )
 
 
-def delete_tip_commit(conn: sqlite3.Connection) -> None:
+def delete_tip_commit(conn: TamperSQL) -> None:
     conn.execute("DELETE FROM ledger_commits WHERE seq = (SELECT MAX(seq) FROM ledger_commits)")
 
 
-def delete_last_event(conn: sqlite3.Connection) -> None:
+def delete_last_event(conn: TamperSQL) -> None:
     conn.execute(
         "DELETE FROM stored_events WHERE position = (SELECT MAX(position) FROM stored_events)"
     )
 
 
-def delete_last_commit_and_events(conn: sqlite3.Connection) -> None:
+def delete_last_commit_and_events(conn: TamperSQL) -> None:
     """A clean cut of the last commit: the new tip is intact, so appending goes on."""
     (seq, first) = conn.execute(
         "SELECT seq, first_position FROM ledger_commits ORDER BY seq DESC LIMIT 1"
@@ -109,7 +116,7 @@ def delete_last_commit_and_events(conn: sqlite3.Connection) -> None:
     ],
 )
 def test_refuses_to_append_on_top_of_an_altered_tip(
-    grown: tuple[Path, TrialLedger, dict[str, object]], tamper: Callable[[sqlite3.Connection], None]
+    grown: Grown, tamper: Callable[[TamperSQL], None]
 ) -> None:
     db, ledger, people = grown
     with attacker(db) as conn:
@@ -122,7 +129,7 @@ def test_refuses_to_append_on_top_of_an_altered_tip(
 
 
 def test_refuses_an_altered_tip_from_a_fresh_process_too(
-    grown: tuple[Path, TrialLedger, dict[str, object]],
+    grown: Grown,
 ) -> None:
     """A new writer (not the one that signed the tip) checks the tip's signature itself."""
     db, ledger, people = grown
@@ -138,7 +145,7 @@ def test_refuses_an_altered_tip_from_a_fresh_process_too(
 
 
 def test_cli_write_on_an_altered_tip_exits_1_and_writes_nothing(
-    grown: tuple[Path, TrialLedger, dict[str, object]],
+    grown: Grown,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -174,7 +181,7 @@ def test_cli_write_on_an_altered_tip_exits_1_and_writes_nothing(
 
 
 def test_an_intact_tip_after_a_clean_cut_is_extended_and_verify_still_has_the_last_word(
-    grown: tuple[Path, TrialLedger, dict[str, object]],
+    grown: Grown,
 ) -> None:
     """Writers re-prove only the tip: a clean cut of the last commit leaves an intact tip, so
     the append goes on; catching the cut is the job of `verify --against` a checkpoint."""
