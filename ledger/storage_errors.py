@@ -83,7 +83,7 @@ def redact_url(url: str) -> str:
 
 
 def _postgres_refusal(error: BaseException, db: str) -> StorageError:
-    said = " ".join(str(error).split()) or type(error).__name__
+    said = " ".join(str(error).split()).rstrip(".") or type(error).__name__
     return StorageError(
         f"--db {db}: PostgreSQL refused: {said}. Check that the server is running and "
         "reachable, and that the role may do this; the command did not complete."

@@ -109,6 +109,7 @@ def postgres_env(url: PostgresURL, *, create: bool = False) -> dict[str, str]:
         "ORIGINATOR_ID_TYPE": "text",
         "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
         "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_PRE_PING": "y",  # a pooled connection lost to a restart is replaced
         "CREATE_TABLE": "y" if create else "n",
     }
 

@@ -20,23 +20,49 @@ BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 class PgConnection:
-    """A psycopg connection with the sqlite3 surface the reader uses (``?`` placeholders)."""
+    """A psycopg connection with the sqlite3 surface the reader uses (``?`` placeholders).
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    A connection lost outside a snapshot (the server restarted) is opened again for the next
+    statement, so a long-lived reader (a writer's, a follower's) outlives a restart; inside a
+    snapshot it is a :class:`~ledger.errors.StorageError`, since another connection could not
+    go on reading the same snapshot."""
+
+    def __init__(self, conn: psycopg.Connection[Any], url: PostgresURL | None = None) -> None:
         self.conn = conn
+        self.url = url
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        query = sql.replace("?", "%s")
-        if sql == "BEGIN":
-            query = BEGIN_SNAPSHOT
-        return self.conn.execute(query.encode(), params or None)
+        query = (BEGIN_SNAPSHOT if sql == "BEGIN" else sql.replace("?", "%s")).encode()
+        if self.conn.closed and self.url is not None and sql != "ROLLBACK":
+            self.conn = connect(self.url)
+        idle = self.conn.info.transaction_status == TransactionStatus.IDLE
+        try:
+            return self.conn.execute(query, params or None)
+        except psycopg.OperationalError as e:
+            if self.url is None or not idle or not self.conn.closed:
+                raise _lost(e, self.url) from None
+            url = self.url
+        self.conn = connect(url)  # lost between statements: once more, anew
+        try:
+            return self.conn.execute(query, params or None)
+        except psycopg.OperationalError as e:
+            raise _lost(e, self.url) from None
 
     @property
     def in_transaction(self) -> bool:
+        """Whether a snapshot is open (a lost connection has none left to end)."""
+        if self.conn.closed:
+            return False
         return self.conn.info.transaction_status != TransactionStatus.IDLE
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _lost(error: psycopg.Error, url: PostgresURL | None) -> LedgerError:
+    if url is None:
+        return StorageError(f"PostgreSQL refused: {' '.join(str(error).split())}")
+    return pg_refusal(error, url)
 
 
 def connect(url: PostgresURL, *, autocommit: bool = True) -> psycopg.Connection[Any]:
@@ -54,7 +80,7 @@ def connect(url: PostgresURL, *, autocommit: bool = True) -> psycopg.Connection[
 
 def pg_refusal(error: BaseException, url: PostgresURL) -> LedgerError:
     """A PostgreSQL error as the one-line refusal the command line reports (exit 2)."""
-    said = " ".join(str(error).split()) or type(error).__name__
+    said = " ".join(str(error).split()).rstrip(".") or type(error).__name__
     return StorageError(f"--db {url}: PostgreSQL refused: {said}")
 
 
@@ -74,7 +100,7 @@ def open_postgres(url: PostgresURL) -> PgConnection:
             f"--db {url}: not a trial-ledger database (no ledger tables in schema "
             f"{LEDGER_SCHEMA}; run `trial-ledger init` or `trial-ledger db init-roles`)"
         )
-    return PgConnection(conn)
+    return PgConnection(conn, url)
 
 
 def ledger_state(url: PostgresURL) -> str:
