@@ -6,12 +6,15 @@ commit. A refusal raises a :class:`~ledger.errors.LedgerError` naming the field,
 the rule, and writes nothing. Two writers racing on one subject cannot both write the same
 stream version: the second commit is refused whole (:class:`~ledger.errors.ConcurrencyError`),
 and the recorder then reloads the subject, checks the rules again on what is now recorded and
-retries (up to :data:`BUSY_RETRIES` times), so a busy subject loses no work; the user sees a
-refusal only when the rules now refuse.
+retries (up to :data:`BUSY_RETRIES` times, each after a random pause that grows with the
+attempt), so a busy subject rarely costs the user anything; when the rules now refuse, or when
+every retry lost its race (8 writers recording on one subject without pause for 30 s: 26 of
+2,006 commands, mostly imports), the user sees a refusal and nothing is written.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,10 +36,19 @@ from ledger.jsonl import parse_line
 from ledger.service import AT_HEAD, TrialLedger, today
 
 E = TypeVar("E", bound=SubjectEvent)
-BUSY_RETRIES = 8
+BUSY_RETRIES = 16
 """Attempts of one recording command when other commits keep extending the same subject."""
-BUSY_BACKOFF_S = 0.02
-"""Pause before the n-th retry: n times this (a short, growing wait)."""
+BUSY_BACKOFF_S = 0.01
+"""Pause before the n-th retry: a random time up to this times 2**n, at most
+:data:`BUSY_BACKOFF_MAX_S` (full jitter: writers racing on one subject spread out rather than
+colliding again in step)."""
+BUSY_BACKOFF_MAX_S = 0.5
+
+
+def busy_pause(attempt: int) -> None:
+    """Wait before retry ``attempt`` of a command whose subject another commit extended."""
+    ceiling = min(BUSY_BACKOFF_MAX_S, BUSY_BACKOFF_S * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))  # noqa: S311 - timing jitter, not a secret
 
 MAX_LISTED_PROBLEMS = 50
 PROGRESS_EVERY = 100
@@ -135,7 +147,7 @@ class TrialRecorder:
                 # events stored since) and check the rules again on what is now recorded.
                 if attempt == BUSY_RETRIES:
                     raise
-                time.sleep(BUSY_BACKOFF_S * attempt)
+                busy_pause(attempt)
                 continue
             return Recorded(commit, tuple(events))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -164,7 +176,7 @@ class TrialRecorder:
             except ConcurrencyError:
                 if attempt == BUSY_RETRIES:
                     raise
-                time.sleep(BUSY_BACKOFF_S * attempt)
+                busy_pause(attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _import(
