@@ -19,8 +19,8 @@ from ledger.service import TrialLedger, person_key, today
 from ledger.store import LedgerReader, UnsignedAppendError
 from ledger.store.location import StoreTarget
 from ledger.verify import verify_ledger
-from tests.store_params import StoreTamper, create_store_ledger, store_arg
-from tests.support import Cast, dose, new_signer, screening
+from tests.store_params import StoreTamper, store_arg
+from tests.support import Cast, create_ledger, dose, new_signer, screening
 
 SUBJECT = "MC0282-001-002"
 
@@ -28,7 +28,7 @@ SUBJECT = "MC0282-001-002"
 @pytest.fixture
 def ledger(store_target: StoreTarget, cast: Cast) -> Iterator[TrialLedger]:
     """The cast's ledger on each store (conftest's ``ledger`` is the file's only)."""
-    created = create_store_ledger(store_target, cast)
+    created = create_ledger(store_target, cast)
     yield created
     created.close()
 
