@@ -91,6 +91,7 @@ def schema_statements(*, with_schema: bool = True) -> list[str]:
         *triggers,
         _LOCK,
         f"REVOKE ALL ON FUNCTION {LOCK_FUNCTION}() FROM PUBLIC",
+        f"REVOKE ALL ON FUNCTION {_S}.refuse_change() FROM PUBLIC",
     ]
 
 
