@@ -223,9 +223,9 @@ def test_writer_role_can_call_lock_for_append_and_nothing_else(roles_db: RolesDB
     for name, _, returns in functions:
         if name == "lock_for_append":
             continue
-        assert returns == "trigger", name  # any other function is a trigger's
+        assert returns == "trigger", name  # any other function is a trigger's, not PUBLIC's
         with pytest.raises(
-            psycopg.errors.FeatureNotSupported, match="can only be called as triggers"
+            psycopg.errors.InsufficientPrivilege, match="permission denied for function"
         ):
             run_as(roles_db.writer, f"SELECT {LEDGER_SCHEMA}.{name}()")
     with pytest.raises(
