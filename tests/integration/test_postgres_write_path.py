@@ -8,8 +8,8 @@ import threading
 from typing import Any
 
 import psycopg
-from psycopg import sql
 import pytest
+from psycopg import sql
 
 from ledger.errors import ConcurrencyError
 from ledger.service import TrialLedger
