@@ -117,11 +117,11 @@ class CommitChainer:
         self._last_written = (prev, written)
         return notification_ids
 
-    def _read_head(self, c: Cursor, seal: CommitSeal) -> Any:
-        """The head, its commit, the newest commit and the registry version, under the write
-        lock (None for an empty ledger); refused if the key registry changed meanwhile."""
+    def _head_sql(self) -> str:
+        """The head, its commit, the newest commit, the registry version (of the stream given
+        as the one parameter) and the stored leaf before the head commit, as one row."""
         t = self.events_table_name
-        c.execute(
+        return (
             f"SELECT e.position, e.leaf_hash, e.commit_seq, c.seq, c.first_position,"
             f" c.last_position, c.prev_leaf, c.events_root, c.signer, c.meaning, c.recorded_at,"
             f" c.signature, (SELECT MAX(seq) FROM ledger_commits),"
@@ -129,10 +129,17 @@ class CommitChainer:
             f" e.originator_id, e.originator_version, e.topic, e.state,"
             f" (SELECT leaf_hash FROM {t} WHERE position = c.first_position - 1)"
             f" FROM {t} e LEFT JOIN ledger_commits c ON c.seq = e.commit_seq"
-            " ORDER BY e.position DESC LIMIT 1",
-            (seal.registry_stream.hex if seal.registry_stream else "",),
+            " ORDER BY e.position DESC LIMIT 1"
         )
-        head = c.fetchone()
+
+    def _fetch_head(self, c: Cursor, seal: CommitSeal) -> Any:
+        c.execute(self._head_sql(), (seal.registry_stream.hex if seal.registry_stream else "",))
+        return c.fetchone()
+
+    def _read_head(self, c: Cursor, seal: CommitSeal) -> Any:
+        """The head row (:meth:`_head_sql`) under the write lock (None for an empty ledger);
+        refused if the key registry changed meanwhile."""
+        head = self._fetch_head(c, seal)
         if (
             head is not None
             and seal.registry_stream is not None
@@ -180,8 +187,7 @@ class CommitChainer:
         self._insert_rows(c, written)
         return leaves, written, notification_ids
 
-    @staticmethod
-    def _write_commit(c: Cursor, header: CommitHeader, signature: bytes) -> None:
+    def _write_commit(self, c: Cursor, header: CommitHeader, signature: bytes) -> None:
         c.execute(
             "INSERT INTO ledger_commits (seq, first_position, last_position, prev_leaf,"
             " events_root, signer, meaning, recorded_at, signature) VALUES (?,?,?,?,?,?,?,?,?)",

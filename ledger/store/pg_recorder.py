@@ -25,20 +25,32 @@ from eventsourcing.postgres import (
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 
-from ledger.chain import EventRow
+from ledger.chain import CommitHeader, EventRow
 from ledger.store.chaining import CommitChainer
 from ledger.store.location import LEDGER_SCHEMA
 from ledger.store.pg_tables import LOCK_FUNCTION, NOTIFY_CHANNEL, schema_statements
 from ledger.store.rows import Cursor
+from ledger.store.seal import CommitSeal
 
 CONNINFO_ENV = "TRIAL_LEDGER_PG_CONNINFO"
 """The factory's environment key holding the whole libpq URL (ssl and other options kept)."""
 
-_INSERT_ROWS = (
-    "INSERT INTO stored_events (position, originator_id, originator_version, topic, state,"
-    " leaf_hash, commit_seq) SELECT * FROM unnest(?::bigint[], ?::text[], ?::bigint[],"
-    " ?::text[], ?::bytea[], ?::bytea[], ?::bigint[])"
+_WRITE_COMMIT = (
+    "WITH events AS (INSERT INTO stored_events (position, originator_id, originator_version,"
+    " topic, state, leaf_hash, commit_seq) SELECT * FROM unnest(?::bigint[], ?::text[],"
+    " ?::bigint[], ?::text[], ?::bytea[], ?::bytea[], ?::bigint[])),"
+    " commit AS (INSERT INTO ledger_commits (seq, first_position, last_position, prev_leaf,"
+    " events_root, signer, meaning, recorded_at, signature) VALUES (?,?,?,?,?,?,?,?,?))"
+    " SELECT pg_notify(?, ?)"
 )
+"""The events, their commit and its announcement (delivered on COMMIT), as one statement."""
+
+
+def _hex(text: str) -> str:
+    """``text`` if it is lower-case hex (a stream id), for a literal in SQL; else refused."""
+    if any(ch not in "0123456789abcdef" for ch in text):
+        raise ValueError(f"not a hex stream id: {text!r}")
+    return text
 
 
 class QmarkCursor:
@@ -64,6 +76,8 @@ class LedgerPostgresRecorder(CommitChainer, PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self._init_chain()
         self.lock_timeout = datastore.lock_timeout
+        self._pending: list[EventRow] = []
+        self._head: Any = None
 
     def create_table(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -73,29 +87,48 @@ class LedgerPostgresRecorder(CommitChainer, PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """One transaction in three round trips while the lock is held: the lock (sent with
+        BEGIN), the head read, and the rows, the commit and the notification as one statement;
+        then COMMIT."""
         with (
             self.datastore.get_connection() as conn,
-            conn.transaction(),
             conn.cursor(row_factory=tuple_row) as curs,
         ):
-            c = QmarkCursor(curs)
             # READ COMMITTED whatever the role's default: the head is then read by a statement
             # that starts after the lock is held, so it sees every commit before this one.
+            seal: CommitSeal | None = kwargs.get("seal") or self.default_seal
+            stream = seal.registry_stream.hex if seal and seal.registry_stream else ""
             curs.execute(
-                "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+                "BEGIN ISOLATION LEVEL READ COMMITTED; "
                 f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'; "
-                f"SELECT {LOCK_FUNCTION}()".encode()
-            )
-            ids = self._chain(c, stored_events, **kwargs)
-            if self.last_commit is not None and ids:
-                h = self.last_commit.header
-                c.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{h.seq} {h.last_position}"))
+                f"SELECT {LOCK_FUNCTION}(); "
+                + self._head_sql().replace("?", f"'{_hex(stream)}'")
+            )  # one round trip: the head is read by the statement after the lock is taken
+            while curs.nextset():
+                pass  # to the last result: the head row
+            self._head = curs.fetchone()
+            try:
+                ids = self._chain(QmarkCursor(curs), stored_events, **kwargs)
+                curs.execute(b"COMMIT")
+            except BaseException:
+                self._pending = []
+                if not conn.closed:
+                    conn.rollback()
+                raise
             return ids
 
+    def _fetch_head(self, c: Cursor, seal: CommitSeal) -> Any:
+        head, self._head = self._head, None  # read with the lock, in insert_events
+        return head
+
     def _insert_rows(self, c: Cursor, rows: list[EventRow]) -> None:
+        self._pending = rows  # written with the commit row, in one statement
+
+    def _write_commit(self, c: Cursor, header: CommitHeader, signature: bytes) -> None:
+        rows, self._pending = self._pending, []
         c.execute(
-            _INSERT_ROWS,
-            [
+            _WRITE_COMMIT,
+            (
                 [r.position for r in rows],
                 [r.originator_id for r in rows],
                 [r.originator_version for r in rows],
@@ -103,7 +136,18 @@ class LedgerPostgresRecorder(CommitChainer, PostgresApplicationRecorder):
                 [r.state for r in rows],
                 [r.leaf_hash for r in rows],
                 [r.commit_seq for r in rows],
-            ],
+                header.seq,
+                header.first_position,
+                header.last_position,
+                header.prev_leaf,
+                header.events_root,
+                header.signer,
+                header.meaning,
+                header.recorded_at,
+                signature,
+                NOTIFY_CHANNEL,
+                f"{header.seq} {header.last_position}",
+            ),
         )
 
     def set_ledger_id(self, ledger_id: str) -> None:
