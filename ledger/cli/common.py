@@ -38,9 +38,12 @@ def parse_db_option(text: str) -> StoreTarget:
     from ledger.store.location import parse_store  # noqa: PLC0415 - kept off --help's path
 
     try:
-        return parse_store(text)
+        target = parse_store(text)
     except UsageError as e:
         raise typer.BadParameter(str(e).split(": ", 1)[-1]) from None
+    if isinstance(target, Path) and target.is_dir():
+        raise typer.BadParameter(f"{text} is a folder (directory), not a ledger file")
+    return target
 
 
 _DB_OPTION = typer.Option(

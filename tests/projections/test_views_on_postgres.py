@@ -14,7 +14,6 @@ import psycopg
 import pytest
 
 from cli import run
-from ledger.errors import StorageError
 from ledger.service import TrialLedger
 from ledger.store import LedgerReader
 from ledger.store.location import LEDGER_SCHEMA, VIEWS_SCHEMA, PostgresURL, parse_store
@@ -205,11 +204,7 @@ def test_a_follower_as_the_reader_role_keeps_views_it_owns_and_the_writer_may_re
     create_ledger(admin.with_user(roles.writer), cast).close()
     reader = LedgerReader(admin.with_user(roles.reader))
     try:
-        follower = ProjectionEngine(reader)
-        with pytest.raises(StorageError, match="CREATE SCHEMA trial_views_rebuild AUTHORIZATION"):
-            follower.follow(once=True)
-        with psycopg.connect(admin.conninfo(), autocommit=True) as conn:
-            conn.execute(b"CREATE SCHEMA trial_views_rebuild AUTHORIZATION trial_reader")
+        follower = ProjectionEngine(reader)  # init-roles made its scratch schemas too
         assert follower.follow(once=True) == 1
         follower.close()
     finally:
