@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.chain import CommitRecord
-from ledger.errors import UsageError, VerificationError
+from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.store import LedgerReader, LedgerStore
 from ledger.store.location import PostgresURL, StoreTarget
 from ledger.verify import VerifyReport, verify_ledger
@@ -124,8 +124,8 @@ def _check_target(target: StoreTarget) -> bool:
 
     try:
         return check_new_store(target)
-    except UsageError as e:
-        raise UsageError(str(e).replace("--db ", "--to ", 1)) from None
+    except LedgerError as e:
+        raise type(e)(str(e).replace("--db ", "--to ", 1)) from None
 
 
 def _write_sqlite(snapshot: _Snapshot, path: Path, progress: Progress | None, total: int) -> None:

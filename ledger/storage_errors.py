@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 import traceback
 from collections.abc import Iterator, Sequence
@@ -65,25 +66,43 @@ def _is_postgres_error(error: BaseException) -> bool:
 
 def _postgres_db(argv: Sequence[str]) -> str | None:
     """The PostgreSQL URL the command was given (password hidden), if any."""
-    named = _option_file(argv) or os.environ.get("TRIAL_LEDGER_DB", "")
-    return redact_url(named) if named.startswith(("postgresql://", "postgres://")) else None
+    schemes = ("postgresql://", "postgres://")
+    for index, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in ("--db", "--to", "--from"):
+            value = value or (argv[index + 1] if index + 1 < len(argv) else "")
+            if value.startswith(schemes):
+                return redact_url(value)
+    named = os.environ.get("TRIAL_LEDGER_DB", "")
+    return redact_url(named) if named.startswith(schemes) else None
+
+
+_PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s\"']*):[^@/\s\"']*@")
+
+
+def redact_text(text: str) -> str:
+    """Every URL password in ``text`` (a message that may quote a URL) replaced by ``***``."""
+    return _USERINFO.sub(r"\1:***@", _PASSWORD_PARAM.sub(r"\1***", text))
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
+    """``url`` with any password (``user:pw@`` or ``?password=``) replaced by ``***``; a URL
+    that does not parse is masked the same way, textually."""
+    hidden = _PASSWORD_PARAM.sub(r"\1***", url)
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(hidden)
         password = parts.password
     except ValueError:
-        return "<unparsable URL>"
+        return _USERINFO.sub(r"\1:***@", hidden)
     if password is None:
-        return url
+        return hidden
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def _postgres_refusal(error: BaseException, db: str) -> StorageError:
-    said = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+    said = redact_text(" ".join(str(error).split()).rstrip(".")) or type(error).__name__
     return StorageError(
         f"--db {db}: PostgreSQL refused: {said}. Check that the server is running and "
         "reachable, and that the role may do this; the command did not complete."

@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar
 import typer
 
 from ledger.cli.common import DbOption, JsonFlag, console, emit_json, progress_bar
+from ledger.errors import UsageError
 
 
 class _StagedProgress:
@@ -69,6 +70,11 @@ def backup(
 
     Example: trial-ledger backup --db trial.db --out backups/trial-2026-11-23.db --json
     """
+    if str(out).startswith(("postgresql:/", "postgres:/")):
+        raise UsageError(
+            "--out: backup writes a file; to move a ledger into PostgreSQL use "
+            "`trial-ledger copy --from ... --to postgresql://...`"
+        )
     with ExitStack() as stack:
         progress = _StagedProgress(stack, pages_per_step)
         from ledger.backup import backup_ledger  # noqa: PLC0415 - heavy: only when run

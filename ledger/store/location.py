@@ -18,6 +18,7 @@ from typing import TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 from ledger.errors import UsageError
+from ledger.storage_errors import redact_text
 from ledger.storage_errors import redact_url as redact
 
 LEDGER_SCHEMA = "trial_ledger"
@@ -47,7 +48,7 @@ class PostgresURL:
         except psycopg.Error as e:  # libpq's own words
             raise UsageError(
                 f"{option} {redact(text)}: not a PostgreSQL URL libpq accepts "
-                f"({str(e).strip()}); expected postgresql://user@host:port/dbname"
+                f"({redact_text(str(e).strip())}); expected postgresql://user@host:port/dbname"
             ) from None
         if not params.get("dbname"):
             raise UsageError(

@@ -14,6 +14,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from ledger.errors import LedgerError, StorageError, UsageError
+from ledger.storage_errors import redact_text
 from ledger.store.location import LEDGER_SCHEMA, PostgresURL
 
 BEGIN_SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -80,7 +81,7 @@ def connect(url: PostgresURL, *, autocommit: bool = True) -> psycopg.Connection[
 
 def pg_refusal(error: BaseException, url: PostgresURL) -> LedgerError:
     """A PostgreSQL error as the one-line refusal the command line reports (exit 2)."""
-    said = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+    said = redact_text(" ".join(str(error).split()).rstrip(".")) or type(error).__name__
     return StorageError(f"--db {url}: PostgreSQL refused: {said}")
 
 

@@ -101,8 +101,7 @@ class LedgerPostgresRecorder(CommitChainer, PostgresApplicationRecorder):
             curs.execute(
                 "BEGIN ISOLATION LEVEL READ COMMITTED; "
                 f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'; "
-                f"SELECT {LOCK_FUNCTION}(); "
-                + self._head_sql().replace("?", f"'{_hex(stream)}'")
+                f"SELECT {LOCK_FUNCTION}(); " + self._head_sql().replace("?", f"'{_hex(stream)}'")
             )  # one round trip: the head is read by the statement after the lock is taken
             while curs.nextset():
                 pass  # to the last result: the head row

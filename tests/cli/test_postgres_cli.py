@@ -229,3 +229,26 @@ def test_a_url_without_a_database_is_refused() -> None:
     done = cli("verify", "--db", "postgresql://u@127.0.0.1:5432")
     assert done.returncode == 2
     assert "the URL names no database" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://auditor@127.0.0.1:9/trial?password=s3cret-pw",
+        "postgresql://auditor:s3cret-pw@[::1/trial",
+    ],
+)
+def test_a_password_in_a_query_or_a_malformed_url_is_never_printed(url: str) -> None:
+    for env in ({}, {"TRIAL_LEDGER_DB": url}):
+        done = cli("verify", *(() if env else ("--db", url)), env=env)
+        assert done.returncode == 2
+        assert "s3cret-pw" not in done.stderr + done.stdout
+        assert "***" in done.stderr
+
+
+def test_backup_to_a_url_says_to_use_copy(tmp_path: Path) -> None:
+    init_ledger(str(tmp_path / "t.db"), tmp_path)
+    done = cli("backup", "--db", str(tmp_path / "t.db"), "--out", "postgresql://w:s3cret-pw@h/t")
+    assert done.returncode == 2
+    assert "backup writes a file; to move a ledger into PostgreSQL use" in done.stderr
+    assert "s3cret-pw" not in done.stderr
