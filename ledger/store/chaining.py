@@ -92,6 +92,12 @@ class CommitChainer:
         if head is not None:
             last_position, last_seq = int(head[0]), head[2]
             prev = bytes(head[1])
+            if head[19] is not None and int(head[19]) > last_position:
+                raise BrokenTipError(
+                    f"a checkpoint kept in the ledger covers {head[19]} events but the ledger "
+                    f"holds {last_position}: signed events were removed; refusing to append "
+                    "(nothing was written; run `trial-ledger verify`)"
+                )
             last_recorded = self._check_tip(c, tuple(head), seal)
         seq = int(last_seq or 0) + 1
         recorded_at = created_at_utc(datetime.now(UTC))
@@ -119,7 +125,8 @@ class CommitChainer:
 
     def _head_sql(self) -> str:
         """The head, its commit, the newest commit, the registry version (of the stream given
-        as the one parameter) and the stored leaf before the head commit, as one row."""
+        as the one parameter), the stored leaf before the head commit and the largest kept
+        checkpoint's size, as one row."""
         t = self.events_table_name
         return (
             f"SELECT e.position, e.leaf_hash, e.commit_seq, c.seq, c.first_position,"
@@ -127,7 +134,8 @@ class CommitChainer:
             f" c.signature, (SELECT MAX(seq) FROM ledger_commits),"
             f" (SELECT MAX(originator_version) FROM {t} WHERE originator_id=?),"
             f" e.originator_id, e.originator_version, e.topic, e.state,"
-            f" (SELECT leaf_hash FROM {t} WHERE position = c.first_position - 1)"
+            f" (SELECT leaf_hash FROM {t} WHERE position = c.first_position - 1),"
+            f" (SELECT MAX(tree_size) FROM ledger_checkpoints)"
             f" FROM {t} e LEFT JOIN ledger_commits c ON c.seq = e.commit_seq"
             " ORDER BY e.position DESC LIMIT 1"
         )

@@ -32,12 +32,12 @@ Grown = tuple[StoreTarget, TrialLedger, dict[str, object]]
 
 @pytest.fixture
 def grown(tmp_path: Path, store_target: StoreTarget) -> Grown:
-    db, sponsor, _ = init_ledger(tmp_path, store_target)
+    db, sponsor, ledger_key = init_ledger(tmp_path, store_target)
     ledger = TrialLedger.open(db)
     people = staff(ledger, sponsor)
     ledger.append(people["001"], [screening(SUBJECT, 1)])
     ledger.append(people["001"], [dose(SUBJECT, 2, 0), dose(SUBJECT, 3, 1)])
-    return db, ledger, {"signer": people["001"], "sponsor": sponsor}
+    return db, ledger, {"signer": people["001"], "sponsor": sponsor, "ledger_key": ledger_key}
 
 
 def tip(db: StoreTarget) -> tuple[int, int]:
@@ -192,3 +192,17 @@ def test_an_intact_tip_after_a_clean_cut_is_extended_and_verify_still_has_the_la
     ledger.close()
     with LedgerReader(db) as reader:
         assert verify_ledger(reader).ok
+
+
+def test_refuses_to_append_after_a_clean_cut_below_a_kept_checkpoint(grown: Grown) -> None:
+    """A clean cut leaves an intact tip, but a checkpoint kept in the ledger says more events
+    were signed: the writer refuses rather than put another history under that checkpoint."""
+    db, ledger, people = grown
+    ledger.checkpoint(people["ledger_key"])  # type: ignore[arg-type]
+    with attacker(db) as conn:
+        delete_last_commit_and_events(conn)
+    before = tip(db)
+    with pytest.raises(VerificationError, match="a checkpoint kept in the ledger covers"):
+        ledger.append(people["signer"], [dose(SUBJECT, 2, 0)])  # type: ignore[arg-type]
+    assert tip(db) == before
+    ledger.close()
