@@ -110,8 +110,12 @@ def init_roles(
     missing; the schema trial_ledger owned by --owner with the ledger's tables, the triggers
     that refuse UPDATE, DELETE and TRUNCATE, and the append lock function; grants --writer
     SELECT and INSERT only (site clients, imports: `init` then runs as it), --reader SELECT only,
-    plus the schema trial_views for its projections (followers). Idempotent. Passwords are not
-    set here: give the login roles theirs with ALTER ROLE, or use another authentication.
+    plus the schema trial_views for its projections (followers). CONNECT and TEMP on the
+    database are revoked from PUBLIC: only these roles (and its owner, superusers) connect.
+    A ledger created by another role (init as a superuser) is handed to --owner. Refused: the
+    same role twice, a built-in role, a login role that is a superuser, may create roles or
+    is a member of --owner. Idempotent. Passwords are not set here: give the login roles
+    theirs with ALTER ROLE, or use another authentication.
 
     Example: trial-ledger db init-roles --db postgresql://postgres@127.0.0.1/trial
     """
@@ -123,11 +127,16 @@ def init_roles(
     roles = Roles(owner=owner, writer=writer, reader=reader)
     for option, name in (("--owner", owner), ("--writer", writer), ("--reader", reader)):
         _check_identifier(option, name)
+    if len({owner, writer, reader}) < 3:
+        raise UsageError(
+            f"--owner {owner}, --writer {writer}, --reader {reader}: three different roles are "
+            "needed (one role in two parts would hold both parts' rights)"
+        )
     statements = role_statements(roles, _quoted_database(db.dbname))
     if print_sql:
         typer.echo(";\n".join(statements) + ";")
         return
-    _run_statements(db, statements)
+    _run_statements(db, statements, {"owner": owner, "writer": writer, "reader": reader})
     document: dict[str, Any] = {
         "db": str(db),
         "owner": owner,
@@ -140,12 +149,15 @@ def init_roles(
         return
     console.print(
         f"OK: {db} set up: schema trial_ledger owned by {owner}; {writer} may SELECT and "
-        f"INSERT; {reader} may SELECT (and keeps its projections in trial_views). Next: "
-        f"trial-ledger init --db <URL as {writer}>"
+        f"INSERT; {reader} may SELECT (and keeps its projections in trial_views); only they "
+        "(and the database's owner and superusers) may connect. Next, unless it holds a "
+        f"ledger: trial-ledger init (or copy --to) --db <URL as {writer}>"
     )
 
 
 def _check_identifier(option: str, name: str) -> None:
+    if name in ("postgres", "public") or name.startswith("pg_"):
+        raise UsageError(f"{option} {name!r}: a built-in role; name a role of the ledger's own")
     if not (name.isascii() and name.replace("_", "a").isalnum() and name[:1].isalpha()):
         raise UsageError(
             f"{option} {name!r}: a role name is letters, digits and _ (starting with a letter)"
@@ -158,9 +170,10 @@ def _quoted_database(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _run_statements(db: StoreTarget, statements: list[str]) -> None:
+def _run_statements(db: StoreTarget, statements: list[str], roles: dict[str, str]) -> None:
     from ledger.store.location import PostgresURL  # noqa: PLC0415
     from ledger.store.pg_reader import connect, pg_refusal  # noqa: PLC0415
+    from ledger.store.pg_tables import ROLE_CHECKS  # noqa: PLC0415
 
     assert isinstance(db, PostgresURL)
     import psycopg  # noqa: PLC0415 - PostgreSQL only
@@ -169,10 +182,19 @@ def _run_statements(db: StoreTarget, statements: list[str]) -> None:
         try:
             for statement in statements:
                 conn.execute(statement.encode())
-            conn.commit()
+            unsafe = conn.execute(ROLE_CHECKS.encode(), roles).fetchall()
         except psycopg.Error as e:
             conn.rollback()
             raise pg_refusal(e, db) from None
+        if unsafe:
+            conn.rollback()
+            names = ", ".join(str(r[0]) for r in unsafe)
+            raise UsageError(
+                f"--db {db}: role {names} is a superuser, may create roles or bypass row "
+                "security, or is a member of the owner: it would undo least privilege; nothing "
+                "was changed (give it NOSUPERUSER NOCREATEROLE NOBYPASSRLS, or name another)"
+            )
+        conn.commit()
 
 
 def register(app: typer.Typer) -> None:

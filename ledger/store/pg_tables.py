@@ -112,6 +112,28 @@ class Roles:
     reader: str = "trial_reader"
 
 
+def _take_ownership(owner: str) -> list[str]:
+    """A ledger made by another role (``init`` as a superuser) handed to ``owner``: the schema,
+    its tables and its functions (triggers keep working; their function changes owner)."""
+    return [
+        f"ALTER SCHEMA {_S} OWNER TO {owner}",
+        "DO $$ DECLARE r record; BEGIN "
+        f"FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = '{_S}' LOOP "
+        f"EXECUTE format('ALTER TABLE {_S}.%I OWNER TO {owner}', r.tablename); END LOOP; "
+        "FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p JOIN pg_namespace n "
+        f"ON n.oid = p.pronamespace WHERE n.nspname = '{_S}' LOOP "
+        f"EXECUTE format('ALTER FUNCTION %s OWNER TO {owner}', r.f); END LOOP; END $$",
+    ]
+
+
+ROLE_CHECKS = (
+    "SELECT r.rolname FROM pg_roles r WHERE r.rolname IN (%(writer)s, %(reader)s) AND "
+    "(r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR pg_has_role(r.oid, %(owner)s, 'MEMBER'))"
+)
+"""Login roles that would undo least privilege: superusers, roles that bypass row security or
+create roles, and members of the owner (who could ``SET ROLE`` to it and disable triggers)."""
+
+
 def role_statements(roles: Roles, database: str) -> list[str]:
     """What ``db init-roles`` runs as a superuser (or the database's owner with CREATEROLE):
     roles (created if missing), schemas owned by ``owner``, the tables created as ``owner``,
@@ -147,6 +169,7 @@ def role_statements(roles: Roles, database: str) -> list[str]:
     return [
         *create_roles,
         f"CREATE SCHEMA IF NOT EXISTS {_S} AUTHORIZATION {o}",
+        *_take_ownership(o),
         f"SET ROLE {o}",
         *schema_statements(with_schema=False),
         "RESET ROLE",

@@ -252,3 +252,53 @@ def test_backup_to_a_url_says_to_use_copy(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "backup writes a file; to move a ledger into PostgreSQL use" in done.stderr
     assert "s3cret-pw" not in done.stderr
+
+
+def test_init_roles_hands_a_ledger_made_by_a_superuser_to_the_owner(
+    pg_cluster: PgCluster, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init_ledger(pg_url, tmp_path)  # as the superuser, before any roles
+    assert run(["db", "init-roles", "--db", pg_url]) == 0
+    dbname = pg_url.rsplit("/", 1)[1]
+    writer = pg_cluster.url(dbname, "trial_writer")
+    staff_and_subject(writer, tmp_path)
+    owners = pg_cluster.execute(
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'trial_ledger'",
+        dbname=dbname,
+    )
+    assert owners == [("trial_owner",)]
+    assert json_of(["verify", "--db", writer, "--json"], capsys)["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--owner", "trial_writer"], "three different roles are needed"),
+        (["--writer", "trial_reader"], "three different roles are needed"),
+        (["--owner", "postgres"], "a built-in role"),
+        (["--reader", "pg_monitor"], "a built-in role"),
+    ],
+)
+def test_init_roles_refuses_roles_that_would_undo_least_privilege(
+    pg_url: str, options: list[str], said: str
+) -> None:
+    done = cli("db", "init-roles", "--db", pg_url, *options)
+    assert done.returncode == 2
+    assert said in done.stderr
+
+
+def test_init_roles_refuses_an_existing_superuser_as_the_writer_and_changes_nothing(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    dbname = pg_url.rsplit("/", 1)[1]
+    pg_cluster.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'site_admin') "
+        "THEN CREATE ROLE site_admin LOGIN SUPERUSER; END IF; END $$"
+    )
+    done = cli("db", "init-roles", "--db", pg_url, "--writer", "site_admin")
+    assert done.returncode == 2
+    assert "role site_admin is a superuser" in done.stderr
+    schemas = pg_cluster.execute(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'trial_%'", dbname=dbname
+    )
+    assert schemas == []
