@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ledger.store.location import StoreTarget
+    from ledger.store.pg_tables import Roles
 
 db_app = typer.Typer(help="Set up a PostgreSQL database for a ledger: roles of least privilege.")
 
@@ -125,13 +126,7 @@ def init_roles(
     if not isinstance(db, PostgresURL):
         raise UsageError(f"--db {db}: init-roles sets up a PostgreSQL database, not a file")
     roles = Roles(owner=owner, writer=writer, reader=reader)
-    for option, name in (("--owner", owner), ("--writer", writer), ("--reader", reader)):
-        _check_identifier(option, name)
-    if len({owner, writer, reader}) < 3:
-        raise UsageError(
-            f"--owner {owner}, --writer {writer}, --reader {reader}: three different roles are "
-            "needed (one role in two parts would hold both parts' rights)"
-        )
+    _check_roles(roles)
     statements = role_statements(roles, _quoted_database(db.dbname))
     if print_sql:
         typer.echo(";\n".join(statements) + ";")
@@ -153,6 +148,19 @@ def init_roles(
         "(and the database's owner and superusers) may connect. Next, unless it holds a "
         f"ledger: trial-ledger init (or copy --to) --db <URL as {writer}>"
     )
+
+
+def _check_roles(roles: Roles) -> None:
+    """Refuse names that are not plain lower-case identifiers, built-in roles, and one role
+    in two parts (it would hold both parts' rights)."""
+    named = (("--owner", roles.owner), ("--writer", roles.writer), ("--reader", roles.reader))
+    for option, name in named:
+        _check_identifier(option, name)
+    if len({name for _, name in named}) < 3:
+        raise UsageError(
+            f"--owner {roles.owner}, --writer {roles.writer}, --reader {roles.reader}: three "
+            "different roles are needed (one role in two parts would hold both parts' rights)"
+        )
 
 
 def _check_identifier(option: str, name: str) -> None:
