@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger.chain import CommitRecord
 from ledger.errors import LedgerError, UsageError, VerificationError
 from ledger.store import LedgerReader, LedgerStore
 from ledger.store.location import PostgresURL, StoreTarget
+from ledger.store.rows import commit_columns
 from ledger.verify import VerifyReport, verify_ledger
 
 Progress = Callable[[str, int, int], None]
@@ -69,21 +69,6 @@ class CopyResult:
         }
 
 
-def _commit_row(c: CommitRecord) -> tuple[Any, ...]:
-    h = c.header
-    return (
-        h.seq,
-        h.first_position,
-        h.last_position,
-        h.prev_leaf,
-        h.events_root,
-        h.signer,
-        h.meaning,
-        h.recorded_at,
-        c.signature,
-    )
-
-
 @dataclass
 class _Snapshot:
     """The source as one read snapshot: its rows, streamed."""
@@ -97,7 +82,7 @@ class _Snapshot:
 
     def commits(self) -> Iterator[tuple[Any, ...]]:
         for c in self.reader.iter_commits(1):
-            yield _commit_row(c)
+            yield commit_columns(c.header, c.signature)
 
     def checkpoints(self) -> list[tuple[int, str, str]]:
         return self.reader.checkpoints()

@@ -29,7 +29,7 @@ from ledger.chain import (
 from ledger.errors import ConcurrencyError, UsageError
 from ledger.events import created_at_utc
 from ledger.integrity import merkle
-from ledger.store.rows import Cursor, blob
+from ledger.store.rows import Cursor, blob, commit_columns
 from ledger.store.seal import CommitSeal, UnsignedAppendError
 from ledger.store.tip import BrokenTipError, tip_commit, tip_rows, tip_signer_key
 
@@ -199,17 +199,7 @@ class CommitChainer:
         c.execute(
             "INSERT INTO ledger_commits (seq, first_position, last_position, prev_leaf,"
             " events_root, signer, meaning, recorded_at, signature) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                header.seq,
-                header.first_position,
-                header.last_position,
-                header.prev_leaf,
-                header.events_root,
-                header.signer,
-                header.meaning,
-                header.recorded_at,
-                signature,
-            ),
+            commit_columns(header, signature),
         )
 
     def _check_tip(self, c: Cursor, head: tuple[Any, ...], seal: CommitSeal) -> str:

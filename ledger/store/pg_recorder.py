@@ -29,7 +29,7 @@ from ledger.chain import CommitHeader, EventRow
 from ledger.store.chaining import CommitChainer
 from ledger.store.location import LEDGER_SCHEMA
 from ledger.store.pg_tables import LOCK_FUNCTION, NOTIFY_CHANNEL, schema_statements
-from ledger.store.rows import Cursor
+from ledger.store.rows import Cursor, commit_columns
 from ledger.store.seal import CommitSeal
 
 CONNINFO_ENV = "TRIAL_LEDGER_PG_CONNINFO"
@@ -135,15 +135,7 @@ class LedgerPostgresRecorder(CommitChainer, PostgresApplicationRecorder):
                 [r.state for r in rows],
                 [r.leaf_hash for r in rows],
                 [r.commit_seq for r in rows],
-                header.seq,
-                header.first_position,
-                header.last_position,
-                header.prev_leaf,
-                header.events_root,
-                header.signer,
-                header.meaning,
-                header.recorded_at,
-                signature,
+                *commit_columns(header, signature),
                 NOTIFY_CHANNEL,
                 f"{header.seq} {header.last_position}",
             ),

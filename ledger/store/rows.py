@@ -56,3 +56,19 @@ def commit_from_row(r: Sequence[Any], ledger_id: str) -> CommitRecord:
         ),
         signature=bytes(r[8]),
     )
+
+
+def commit_columns(header: CommitHeader, signature: bytes) -> tuple[Any, ...]:
+    """A commit as the ``ledger_commits`` row stores it (the inverse of
+    :func:`commit_from_row`, without the ledger id, which ``ledger_meta`` holds)."""
+    return (
+        header.seq,
+        header.first_position,
+        header.last_position,
+        header.prev_leaf,
+        header.events_root,
+        header.signer,
+        header.meaning,
+        header.recorded_at,
+        signature,
+    )
