@@ -24,16 +24,24 @@ from typing import TypeVar
 
 from pydantic import ValidationError as PydanticValidationError
 
-from ledger.chain import CommitRecord
+from ledger.chain import CommitRecord, EventRow
 from ledger.domain.commands import Command, handler_for
 from ledger.domain.guards import TrialContext, check_subject_id
 from ledger.domain.patient import Patient
-from ledger.errors import ConcurrencyError, LedgerError, NotFoundError, UsageError
+from ledger.errors import (
+    ConcurrencyError,
+    LedgerError,
+    NotFoundError,
+    UsageError,
+    VerificationError,
+)
 from ledger.events import SubjectEvent, subject_stream_id
 from ledger.input_limits import read_import_lines
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
 from ledger.service import AT_HEAD, TrialLedger, today
+from ledger.verify.commit_proof import prove_commit_of
+from ledger.verify.report import MALFORMED, Stop
 
 E = TypeVar("E", bound=SubjectEvent)
 BUSY_RETRIES = 16
@@ -100,6 +108,8 @@ class TrialRecorder:
         self.ledger = ledger
         self.clock = clock
         self._patients: dict[str, Patient] = {}
+        self._proved: set[int] = set()
+        """Commits re-proved by this recorder (their rows are folded into ``_patients``)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -124,10 +134,33 @@ class TrialRecorder:
         patient = self._patients.get(subject_id)
         if patient is None:
             patient = self._patients[subject_id] = Patient(subject_id)
-        patient.extend_from_rows(
-            self.ledger.reader.stream_rows(subject_stream_id(subject_id).hex, patient.version)
-        )
+        rows = self.ledger.reader.stream_rows(subject_stream_id(subject_id).hex, patient.version)
+        self._prove(subject_id, rows)
+        patient.extend_from_rows(rows)
         return patient
+
+    def _prove(self, subject_id: str, rows: Sequence[EventRow]) -> None:
+        """Re-prove the commits holding ``rows`` before the rules read them (each commit once
+        per recorder: rehashed from its stored rows, rooted, its signature checked under the
+        registry), so an edited record of the subject, even one put back afterwards, can never
+        make the rules accept a command they would refuse."""
+        if not rows:
+            return
+        registry = self.ledger.registry()
+        try:
+            for row in rows:
+                prove_commit_of(self.ledger.reader, row.position, registry, self._proved)
+        except Stop as stop:
+            raise VerificationError(
+                f"{subject_id}: the recorded history the rules read fails its re-proof at "
+                f"position {stop.failure.position}: {stop.failure.reason}; refusing to record "
+                "on it (nothing was written; run `trial-ledger verify`)"
+            ) from None
+        except MALFORMED as e:
+            raise VerificationError(
+                f"{subject_id}: a stored record is malformed ({e}); refusing to record on it "
+                "(nothing was written; run `trial-ledger verify`)"
+            ) from None
 
     # ------------------------------------------------------------------ writing
 

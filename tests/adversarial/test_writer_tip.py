@@ -12,12 +12,15 @@ On both stores: the attacker edits a SQLite file, or a PostgreSQL database as it
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ledger.chain import leaf_hash_of
+from ledger.domain.commands import Consent
 from ledger.errors import VerificationError
+from ledger.recording import TrialRecorder
 from ledger.service import TrialLedger
 from ledger.store import LedgerReader
 from ledger.store.location import StoreTarget
@@ -204,5 +207,25 @@ def test_refuses_to_append_after_a_clean_cut_below_a_kept_checkpoint(grown: Grow
     before = tip(db)
     with pytest.raises(VerificationError, match="a checkpoint kept in the ledger covers"):
         ledger.append(people["signer"], [dose(SUBJECT, 2, 0)])  # type: ignore[arg-type]
+    assert tip(db) == before
+    ledger.close()
+
+
+def test_refuses_to_record_on_a_subject_history_edited_below_the_tip(grown: Grown) -> None:
+    """The rules never read an unproved record: an edit of an older event of the subject (the
+    tip intact, the edit perhaps undone later) is refused before the rules run."""
+    db, ledger, people = grown
+    with attacker(db) as conn:
+        (position, state) = conn.execute(
+            "SELECT position, state FROM stored_events WHERE topic LIKE '%SubjectScreened%'"
+        ).fetchone()
+        edited = bytes(state).replace(b'"age_years":61', b'"age_years":17')
+        assert edited != bytes(state)
+        conn.execute("UPDATE stored_events SET state=? WHERE position=?", (edited, position))
+    before = tip(db)
+    recorder = TrialRecorder(ledger)
+    command = Consent(subject_id=SUBJECT, date=date(2003, 1, 7), consent_version="2002-10")
+    with pytest.raises(VerificationError, match=f"fails its re-proof at position {position}"):
+        recorder.record(people["signer"], command)  # type: ignore[arg-type]
     assert tip(db) == before
     ledger.close()
