@@ -15,6 +15,7 @@ command module; ``trial-ledger <command>`` imports only the module of that comma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from typer._click.core import Command
 from typer._click.exceptions import ClickException
 
 from ledger.cli.command_tree import LazyGroup, add_placeholders, finish
-from ledger.cli.common import err_console
+from ledger.cli.common import BROKEN_PIPE_EXIT, err_console
 from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
 
 if TYPE_CHECKING:
@@ -268,6 +269,10 @@ def run(argv: list[str]) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return fail("interrupted; an append in progress is rolled back whole", 2)
+    except BrokenPipeError:  # whoever read the output went away (`| head`)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
     except Exception as e:  # noqa: BLE001 - the last line of defence: no traceback reaches a user
         if _is_pydantic_error(e):  # pydantic is imported by the commands that raise it
             return fail(describe_validation_error(e), 2)

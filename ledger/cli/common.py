@@ -8,6 +8,7 @@ of these the command stops with exit 2 before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,8 +29,25 @@ if TYPE_CHECKING:
     from ledger.integrity.signing import Signer
     from ledger.store.location import StoreTarget
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+BROKEN_PIPE_EXIT = 141
+"""Exit status when whoever reads the output went away (``| head``): 128 + SIGPIPE, as a shell
+reports a process that signal ended; not 1, which means an integrity failure here."""
+
+
+def quiet_broken_pipe() -> None:
+    """Stop writing to a closed pipe: the rest of the output goes nowhere, no traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(BROKEN_PIPE_EXIT)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        quiet_broken_pipe()
+
+
+console = _Console(highlight=False, soft_wrap=True)
+err_console = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 PASSPHRASE_ENV = "TRIAL_LEDGER_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 

@@ -99,3 +99,25 @@ def test_a_deviation_needs_its_rule_and_its_reason(tmp_path: Path, given: tuple[
             "give both --deviation-rule and --deviation-reason, or neither"
         )
     assert not (tmp_path / "t.db").exists()
+
+
+def test_output_cut_short_by_a_closed_pipe_exits_141_quietly(tmp_path: Path) -> None:
+    """`trial-ledger log ... | head -1`: the reader going away is not an integrity failure (1)
+    nor a refusal (2): 141 (128 + SIGPIPE), as a shell reports it, and no message."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    env = {**os.environ, "TRIAL_LEDGER_PASSPHRASE": "pipe test"}
+    trial_ledger = str(Path(sys.executable).parent / "trial-ledger")
+    made = subprocess.run(
+        [trial_ledger, "demo", "--db", str(tmp_path / "t.db"), "--keys", str(tmp_path / "k"),
+         "--json"],
+        capture_output=True, env=env, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    script = f'"{trial_ledger}" log --db "{tmp_path / "t.db"}" | head -1; exit ${{PIPESTATUS[0]}}'
+    done = subprocess.run(["bash", "-c", script], capture_output=True, env=env, check=False)
+    assert done.returncode == 141
+    assert done.stdout.decode().startswith("   pos  clinical")
+    assert done.stderr == b""
