@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
 import traceback
 from functools import cache
@@ -30,7 +29,13 @@ from typer._click.exceptions import ClickException
 
 from ledger.cli.command_tree import LazyGroup, add_placeholders, finish
 from ledger.cli.common import BROKEN_PIPE_EXIT, err_console
-from ledger.errors import LedgerError, ValidationError, printable, refusal_from_pydantic
+from ledger.errors import (
+    LedgerError,
+    ValidationError,
+    printable,
+    refusal_from_pydantic,
+    rule_cited,
+)
 
 if TYPE_CHECKING:
     from pydantic import ValidationError as PydanticValidationError
@@ -49,6 +54,9 @@ _PROJECTIONS = "ledger.cli.projections"
 _TRIAL = "ledger.cli.trial"
 _DEMO = "ledger.cli.demo.command"
 _STORES = "ledger.cli.stores"
+_SERVE = "ledger.cli.serve"
+_FOLLOW = "ledger.cli.follow_url"
+_REMOTE = "ledger.cli.remote"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # command: (the module whose register(app) defines it, its short help: the first
@@ -163,6 +171,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The trial's objectives, each with the subjects it counts and why others are excluded.",
     ),
     "projections": (_PROJECTIONS, "Keep, rebuild and inspect the read models (views)."),
+    "serve": (
+        _SERVE,
+        "Serve the ledger over HTTP: the JSON API under /v1, its live feed, the monitor's pages.",
+    ),
+    "follow": (
+        _FOLLOW,
+        "Follow a served ledger into a local mirror, verifying every checkpoint and event.",
+    ),
+    "remote": (
+        _REMOTE,
+        "Record on a served ledger, signing each commit here with your own key; get a token.",
+    ),
     "demo": (
         _DEMO,
         "Build a synthetic NCT00635154 ledger (55 subjects, 3 sites), verify it, summarise it.",
@@ -292,14 +312,10 @@ def run(argv: list[str]) -> int:
     return returned if isinstance(returned, int) else 0
 
 
-_RULE = re.compile(r"\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+|ELIGIBILITY)\]|^([A-Z]+(?:-[A-Z0-9]+)+):")
-
-
 def error_object(message: str, code: int, error: Exception | None) -> dict[str, Any]:
     """The JSON a ``--json`` command prints on stdout when it fails (see the module docstring):
     the rule is the first rule id the message cites."""
-    found = _RULE.search(message)
-    rule = (found.group(1) or found.group(2)) if found else None
+    rule = rule_cited(message)
     field = error.field if isinstance(error, ValidationError) else None
     value = error.value if isinstance(error, ValidationError) else None
     return {"error": message, "rule": rule, "field": field, "value": value, "exit_code": code}

@@ -239,6 +239,16 @@ def refusal_from_pydantic(
     return ValidationError(where, value, str(error["msg"]))
 
 
+_RULE = re.compile(r"\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+|ELIGIBILITY)\]|^([A-Z]+(?:-[A-Z0-9]+)+):")
+
+
+def rule_cited(message: str) -> str | None:
+    """The first rule id a refusal's message cites (``[LAB-UNIT]``, ``DOSE-NOT-IN-REGIMEN:``),
+    or None: what ``--json`` errors and the server's problems report as ``rule``."""
+    found = _RULE.search(message)
+    return (found.group(1) or found.group(2)) if found else None
+
+
 class StorageError(LedgerError):
     """The ledger's storage refused the operation (read-only, disk full, locked, not a file):
     nothing was written. Names the file and what to do."""

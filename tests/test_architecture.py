@@ -95,10 +95,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ledger.copy",
             "ledger.proofs",
             "ledger.recording",
+            "ledger.remote",
             "projections",
         ),
     ),
-    ("entry", ("ledger.cli", "cli")),
+    ("entry", ("ledger.cli", "ledger.server", "cli")),
 )
 
 

@@ -9,7 +9,9 @@ from uuid import UUID, uuid5
 
 from pydantic import StringConstraints
 
-Role = Literal["sponsor", "investigator", "coordinator", "monitor", "data-manager", "auditor"]
+Role = Literal[
+    "sponsor", "investigator", "coordinator", "monitor", "data-manager", "auditor", "consumer"
+]
 ROLES: tuple[Role, ...] = (
     "sponsor",
     "investigator",
@@ -17,7 +19,10 @@ ROLES: tuple[Role, ...] = (
     "monitor",
     "data-manager",
     "auditor",
+    "consumer",
 )
+"""``consumer``: a downstream system (statistics, safety, a warehouse) that reads the served
+ledger and records nothing."""
 SITE_BOUND_ROLES: frozenset[str] = frozenset({"investigator", "coordinator"})
 Meaning = Literal["authorship", "review", "approval", "responsibility"]
 MEANINGS: tuple[Meaning, ...] = ("authorship", "review", "approval", "responsibility")

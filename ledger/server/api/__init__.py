@@ -1,0 +1,1 @@
+"""The JSON routes under /v1."""

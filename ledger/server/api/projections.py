@@ -1,0 +1,7 @@
+"""projections routes (see ledger.server)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1")

@@ -1,0 +1,79 @@
+"""The ASGI application (:func:`create_app`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from ledger.server import problems
+from ledger.server.access.caller import Caller
+from ledger.server.config import ServerConfig
+from ledger.server.state import ServerState
+
+API_VERSION = "v1"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - once
+
+    try:
+        return version("trial-ledger")
+    except PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "0"
+
+
+def create_app(
+    config: ServerConfig, *, authenticate: Callable[[Request], Caller] | None = None
+) -> FastAPI:
+    """The served ledger: the /v1 JSON API, its OpenAPI document at /v1/openapi.json, the
+    live feed and the monitor's pages. ``authenticate`` replaces the request authentication
+    (tests of a route alone; never the served app)."""
+    from ledger.server.access import authentication  # noqa: PLC0415 - after config
+    from ledger.server.api import feed, log, projections, recording  # noqa: PLC0415
+    from ledger.server.pages import router as pages_router  # noqa: PLC0415
+
+    state = ServerState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        starters = [feed.start, authentication.start]
+        for start in starters:
+            await start(state)
+        try:
+            yield
+        finally:
+            for stop in (feed.stop, authentication.stop):
+                await stop(state)
+            state.close()
+
+    app = FastAPI(
+        title="trial-ledger",
+        version=_version(),
+        summary="The signed, hash-chained ledger of trial NCT00635154, served.",
+        openapi_url=f"/{API_VERSION}/openapi.json",
+        docs_url=f"/{API_VERSION}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    app.state.server = state
+    app.state.authenticate = authenticate or authentication.authenticator(state)
+    problems.install(app)
+    for router in (
+        authentication.router,
+        log.router,
+        projections.router,
+        feed.router,
+        recording.router,
+        pages_router,
+    ):
+        app.include_router(router)
+    return app
+
+
+def server_state(request: Request) -> ServerState:
+    """The running server's shared state (a dependency of every route)."""
+    state: ServerState = request.app.state.server
+    return state
