@@ -4,7 +4,7 @@ and hash; as text, CSV or JSON, each row re-proved against the ledger before it 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,9 +22,8 @@ from ledger.cli.projections import (
 )
 from ledger.errors import UsageError
 from ledger.store import LedgerReader
-from ledger.verify import CommitProver
-from projections.audit import AuditFilter, audit_trail, write_csv, write_json
-from projections.decoding import EVENT_TYPE
+from projections.audit import AuditFilter, write_csv, write_json
+from projections.queries import audit_filter, audit_rows
 
 
 def audit_trail_command(
@@ -67,24 +66,20 @@ def audit_trail_command(
             proved(engine)
         else:
             views_note(engine, json_out=False)
-        conn = engine.connect()
+        # Proving the views verified the whole ledger already; else each row's commit is.
+        rows = audit_rows(reader, engine, f, prove=not prove_views)
+        handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
         try:
-            rows = audit_trail(conn, reader, f)
-            if not prove_views:  # proving the views verified the whole ledger already
-                rows = _proved_rows(rows, CommitProver(reader))
-            handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
-            try:
-                if csv_out:
-                    count = write_csv(rows, handle)
-                elif json_out:
-                    count = write_json(rows, handle, f, tracked(engine))
-                else:
-                    count = _print_trail(rows)
-            finally:
-                if out:
-                    handle.close()
+            if csv_out:
+                count = write_csv(rows, handle)
+            elif json_out:
+                count = write_json(rows, handle, f, tracked(engine))
+            else:
+                count = _print_trail(rows)
         finally:
-            conn.close()
+            rows.close()
+            if out:
+                handle.close()
     if out:
         console.print(f"{count:,} events written to {out}")
 
@@ -97,13 +92,9 @@ def _filter(
     to: str | None,
 ) -> AuditFilter:
     """The filter the options ask for; an unknown --type is refused, naming the known ones."""
-    known = sorted(set(EVENT_TYPE.values()))
-    if event_type is not None and event_type not in known:
-        raise UsageError(f"--type {event_type!r}: not an event type (one of {', '.join(known)})")
-    return AuditFilter(
-        subject_id=subject,
-        person=person,
-        event_type=event_type,
+    checked = audit_filter(subject=subject, person=person, type_=event_type)
+    return replace(
+        checked,
         recorded_from=utc(from_, "--from") if from_ else None,
         recorded_to=utc(to, "--to", end_of_day=True) if to else None,
     )
@@ -126,13 +117,6 @@ def _print_trail(rows: Any) -> int:
         )
         count += 1
     return count
-
-
-def _proved_rows(rows: Iterator[dict[str, Any]], prover: CommitProver) -> Iterator[dict[str, Any]]:
-    """Audit rows, each shown only after its ledger record was re-proved with its commit."""
-    for row in rows:
-        prover.prove(int(row["position"]))
-        yield row
 
 
 def register(app: typer.Typer) -> None:

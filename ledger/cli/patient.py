@@ -3,23 +3,16 @@ time, or on a clinical date, corrections applied."""
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from typing import Annotated, Any
 
 import typer
 
 from ledger.cli.common import DbOption, JsonFlag, console, emit_json, parse_date
-from ledger.cli.projections import ViewsOption, caught_up, tracked, utc, views_word
-from ledger.errors import NotFoundError, UsageError, VerificationError
+from ledger.cli.projections import ViewsOption, caught_up, utc
+from ledger.errors import UsageError
 from ledger.events import is_subject_id
 from ledger.store import LedgerReader
-from ledger.subject.history import SubjectHistory, as_on
-from projections.audit import position_at, recorded_at
-from projections.connection import ViewsConnection
-from projections.engine import ProjectionEngine
-from projections.report import patient_report, response_report
-from projections.subject import dump_history, stored_history, subject_entries
+from projections.queries import subject_report
 
 
 def patient(
@@ -55,85 +48,14 @@ def patient(
     on_date = parse_date(on, "--on") if on is not None else None
     with LedgerReader(db) as reader:
         engine = caught_up(reader, views)
-        conn = engine.connect()
-        try:
-            report = _report(reader, engine, conn, subject, (as_of, position, on_date))
-        finally:
-            conn.close()
+        requested = utc(as_of, "--as-of") if as_of is not None else None
+        report = subject_report(
+            reader, engine, subject, as_of=requested, position=position, on=on_date
+        )
     if json_out:
         emit_json(report)
     else:
         _print_patient(report)
-
-
-def _report(
-    reader: LedgerReader,
-    engine: ProjectionEngine,
-    conn: ViewsConnection,
-    subject: str,
-    asked: tuple[str | None, int | None, date | None],
-) -> dict[str, Any]:
-    """The patient report for ``asked`` (--as-of, --position, --on): from the ledger up to
-    that point, or, for the current state, the views row once it equals the ledger's fold."""
-    as_of, position, on = asked
-    head = tracked(engine)
-    requested = utc(as_of, "--as-of") if as_of is not None else None
-    upto = head
-    if requested is not None:
-        upto = position_at(conn, requested)
-    elif position is not None:
-        if not 1 <= position <= head:
-            raise UsageError(f"--position {position}: the ledger holds 1..{head}")
-        upto = position
-    entries = subject_entries(reader, subject, upto, check_leaves=True)
-    history = as_on(subject, entries, on)
-    source = "ledger"
-    if requested is None and position is None and on is None:
-        _check_views_agree(conn, subject, history if entries else None, views_word(engine))
-        source = "views"
-    if not entries:
-        raise NotFoundError(f"subject {subject}: no events in the ledger up to position {upto}")
-    return {
-        "as_of": {
-            "position": upto,
-            "recorded_at": recorded_at(conn, upto) if upto else None,
-            "requested_time": requested,
-            "on": on.isoformat() if on is not None else None,
-            "source": source,
-            "views_proved": engine.last_proof(),
-        },
-        **patient_report(history, on),
-        "response": response_report(history),
-    }
-
-
-def _check_views_agree(
-    conn: ViewsConnection, subject: str, history: SubjectHistory | None, views: str
-) -> None:
-    """The subject's view row must equal a fold of its (leaf-checked) events in the ledger.
-
-    One subject is cheap to fold, so a current-state read never serves an edited views row:
-    it refuses (exit 1) and names what differs."""
-    stored = stored_history(conn, subject)
-    expected = json.loads(dump_history(history)) if history else None
-    found = json.loads(dump_history(stored)) if stored else None
-    if found != expected:
-        field = _first_field_difference(found, expected)
-        raise VerificationError(
-            f"{views} disagrees with the signed ledger about {subject} (patient_state"
-            f"{', field ' + field if field else ''}): the views were edited or damaged; "
-            "`trial-ledger projections verify` names every difference and "
-            "`trial-ledger projections rebuild` replaces the views"
-        )
-
-
-def _first_field_difference(a: Any, b: Any) -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                inner = _first_field_difference(a.get(key), b.get(key))
-                return f"{key}.{inner}" if inner else str(key)
-    return ""
 
 
 def _print_patient(r: dict[str, Any]) -> None:

@@ -13,12 +13,10 @@ from ledger.cli.projections import (
     ViewsOption,
     caught_up,
     proved,
-    tracked,
     views_note,
 )
 from ledger.store import LedgerReader
-from projections.objectives import trial_summary
-from projections.subject import stored_histories
+from projections.queries import trial_summary
 
 
 def summary(
@@ -40,14 +38,9 @@ def summary(
         engine = caught_up(reader, views)
         if prove_views:
             proved(engine)
-        conn = engine.connect()
-        try:
-            report = trial_summary(stored_histories(conn), tracked(engine))
-        finally:
-            conn.close()
-        report["views_proved"] = (
-            engine.last_proof() if prove_views else views_note(engine, json_out)
-        )
+        report = trial_summary(reader, engine)
+        if not prove_views:
+            views_note(engine, json_out)  # says on stderr when they were last proved
     if json_out:
         emit_json(report)
     else:
