@@ -12,15 +12,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from ledger.server.access.caller import Caller
 from ledger.server.problems import ProblemError
 
 
-def current_caller(request: Request) -> Caller:
-    """The authenticated caller of ``request`` (401 problem if none, 403 if refused)."""
+async def current_caller(request: Request) -> Caller:
+    """The authenticated caller of ``request`` (401 problem if none, 403 if refused).
+
+    The body is read first (kept for the route), so a signature's ``content-digest`` is
+    checked against it; the check itself reads the key registry, in a worker thread."""
+    request.state.body = await request.body()
     authenticate = request.app.state.authenticate
-    caller: Caller = authenticate(request)
+    caller: Caller = await run_in_threadpool(authenticate, request)
+    request.state.caller = caller
     return caller
 
 
