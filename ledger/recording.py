@@ -39,6 +39,7 @@ from ledger.events import SubjectEvent, subject_stream_id
 from ledger.input_limits import read_import_lines
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
+from ledger.registry import KeyRegistry
 from ledger.service import AT_HEAD, TrialLedger, today
 from ledger.verify.commit_proof import prove_commit_of
 from ledger.verify.report import MALFORMED, Stop
@@ -57,6 +58,7 @@ def busy_pause(attempt: int) -> None:
     """Wait before retry ``attempt`` of a command whose subject another commit extended."""
     ceiling = min(BUSY_BACKOFF_MAX_S, BUSY_BACKOFF_S * 2**attempt)
     time.sleep(random.uniform(0, ceiling))  # noqa: S311 - timing jitter, not a secret
+
 
 MAX_LISTED_PROBLEMS = 50
 PROGRESS_EVERY = 100
@@ -219,9 +221,24 @@ class TrialRecorder:
         lines: Iterable[str],
         progress: Callable[[int], None] | None,
     ) -> Recorded:
-        ctx = self.context()
         registry = self.ledger.registry()
-        registered = registry.signer(signer.key_id, AT_HEAD, ctx.today)
+        events = self.import_events(signer.key_id, name, lines, progress, registry)
+        commit = self.ledger.append(signer, events, registry=registry)
+        return Recorded(commit, tuple(events))
+
+    def import_events(
+        self,
+        key_id: str,
+        name: str,
+        lines: Iterable[str],
+        progress: Callable[[int], None] | None,
+        registry: KeyRegistry,
+    ) -> list[SubjectEvent]:
+        """The events of an import's lines, each line checked in order on the state the lines
+        before it leave and against ``key_id``'s role and site (writes nothing): refused whole
+        (:class:`ImportRefused`) if any line is invalid."""
+        ctx = self.context()
+        registered = registry.signer(key_id, AT_HEAD, ctx.today)
         patients: dict[str, Patient] = {}
         events: list[SubjectEvent] = []
         problems: list[tuple[int, str]] = []
@@ -259,5 +276,4 @@ class TrialRecorder:
             raise ImportRefused(name, count, problems)
         if not events:
             raise UsageError(f"import file {name}: no lines to import")
-        commit = self.ledger.append(signer, events, registry=registry)
-        return Recorded(commit, tuple(events))
+        return events

@@ -95,6 +95,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ledger.copy",
             "ledger.proofs",
             "ledger.recording",
+            "ledger.proposals",
             "ledger.remote",
             "projections",
         ),

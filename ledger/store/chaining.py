@@ -30,7 +30,7 @@ from ledger.errors import ConcurrencyError, UsageError
 from ledger.events import created_at_utc
 from ledger.integrity import merkle
 from ledger.store.rows import Cursor, blob, commit_columns
-from ledger.store.seal import CommitSeal, UnsignedAppendError
+from ledger.store.seal import CommitSeal, UnsignedAppendError, check_presigned_head
 from ledger.store.tip import BrokenTipError, tip_commit, tip_rows, tip_signer_key
 
 
@@ -76,7 +76,7 @@ class CommitChainer:
         **kwargs: Any,
     ) -> Sequence[int] | None:
         seal: CommitSeal | None = kwargs.get("seal") or self.default_seal
-        if seal is None:
+        if seal is None or (seal.signer is None and seal.presigned is None):
             raise UnsignedAppendError(
                 f"refusing to store {len(stored_events)} event(s) without a signature: "
                 "every append needs a signer (seal=CommitSeal(...))"
@@ -100,9 +100,7 @@ class CommitChainer:
                 )
             last_recorded = self._check_tip(c, tuple(head), seal)
         seq = int(last_seq or 0) + 1
-        recorded_at = created_at_utc(datetime.now(UTC))
-        if last_recorded and recorded_at < last_recorded:
-            recorded_at = str(last_recorded)  # recorded times never run backwards
+        recorded_at = _recorded_at(seal, seq, last_position, prev, last_recorded)
         leaves, written, notification_ids = self._write_events(
             c, stored_events, seq, last_position, prev
         )
@@ -113,11 +111,11 @@ class CommitChainer:
             last_position=last_position + len(leaves),
             prev_leaf=prev,
             events_root=merkle.root(leaves),
-            signer=seal.signer.key_id,
-            meaning=seal.meaning,
+            signer=seal.key_id,
+            meaning=seal.signed_meaning,
             recorded_at=recorded_at,
         )
-        signature = seal.signer.sign(header.to_bytes())
+        signature = seal.sign(header)  # a pre-signed one only if byte-identical
         self._write_commit(c, header, signature)
         self.last_commit = CommitRecord(header=header, signature=signature)
         self._last_written = (prev, written)
@@ -169,31 +167,9 @@ class CommitChainer:
     ) -> tuple[list[bytes], list[EventRow], list[int]]:
         """Insert the events after ``last_position``, chained from ``prev``: their leaves,
         rows as written and notification ids."""
-        leaves: list[bytes] = []
-        written: list[EventRow] = []
-        notification_ids: list[int] = []
-        for offset, s in enumerate(stored_events, start=1):
-            originator_id = (
-                s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
-            )
-            position = last_position + offset
-            leaf = leaf_hash_of(
-                commit=seq,
-                originator_id=originator_id,
-                originator_version=s.originator_version,
-                position=position,
-                prev=prev,
-                state=s.state,
-                topic=s.topic,
-            )
-            notification_ids.append(position)
-            leaves.append(leaf)
-            written.append(
-                EventRow(position, originator_id, s.originator_version, s.topic, s.state, leaf, seq)
-            )
-            prev = leaf
+        written = chained_rows(stored_events, seq, last_position, prev)
         self._insert_rows(c, written)
-        return leaves, written, notification_ids
+        return [r.leaf_hash for r in written], written, [r.position for r in written]
 
     def _write_commit(self, c: Cursor, header: CommitHeader, signature: bytes) -> None:
         c.execute(
@@ -230,3 +206,51 @@ class CommitChainer:
                 "top of it (nothing was written; run `trial-ledger verify`)"
             )
         return commit.header.recorded_at
+
+
+def _recorded_at(
+    seal: CommitSeal, seq: int, last_position: int, prev: bytes, last_recorded: str | None
+) -> str:
+    """The commit's recorded time: now (never before the head's), or, for a pre-signed
+    commit, the time it was prepared with, once it is proved to extend exactly this head
+    (refused before any row is written otherwise)."""
+    if seal.presigned is not None:
+        return check_presigned_head(
+            seal.presigned,
+            seq=seq,
+            last_position=last_position,
+            prev=prev,
+            last_recorded=last_recorded,
+        )
+    recorded_at = created_at_utc(datetime.now(UTC))
+    if last_recorded and recorded_at < last_recorded:
+        recorded_at = str(last_recorded)  # recorded times never run backwards
+    return recorded_at
+
+
+def chained_rows(
+    stored_events: Sequence[StoredEvent], seq: int, last_position: int, prev: bytes
+) -> list[EventRow]:
+    """The rows ``stored_events`` become as commit ``seq`` after ``last_position``, chained
+    from ``prev`` (the leaf at ``last_position``): positions, leaves, as the recorder inserts
+    them; also what a pre-signed commit is prepared from (:mod:`ledger.proposals`)."""
+    rows: list[EventRow] = []
+    for offset, s in enumerate(stored_events, start=1):
+        originator_id = (
+            s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
+        )
+        position = last_position + offset
+        leaf = leaf_hash_of(
+            commit=seq,
+            originator_id=originator_id,
+            originator_version=s.originator_version,
+            position=position,
+            prev=prev,
+            state=s.state,
+            topic=s.topic,
+        )
+        rows.append(
+            EventRow(position, originator_id, s.originator_version, s.topic, s.state, leaf, seq)
+        )
+        prev = leaf
+    return rows
