@@ -57,6 +57,7 @@ _STORES = "ledger.cli.stores"
 _SERVE = "ledger.cli.serve"
 _FOLLOW = "ledger.cli.follow_url"
 _REMOTE = "ledger.cli.remote"
+_ACCESS_LOG = "ledger.cli.access_log"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # command: (the module whose register(app) defines it, its short help: the first
@@ -182,6 +183,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "remote": (
         _REMOTE,
         "Record on a served ledger, signing each commit here with your own key; get a token.",
+    ),
+    "access-log": (
+        _ACCESS_LOG,
+        "List the reads of subject data by persons that the server recorded; verify the chain.",
     ),
     "demo": (
         _DEMO,
