@@ -260,7 +260,7 @@ def signed_client(
     if app is not None:
         with warnings.catch_warnings():
             # Starlette prefers httpx2 for its TestClient; the code and the tests use httpx.
-            warnings.filterwarnings("ignore", "Using `httpx` with", DeprecationWarning)
+            warnings.filterwarnings("ignore", "Using `httpx` with")
             from fastapi.testclient import TestClient  # noqa: PLC0415
 
         client = TestClient(app, raise_server_exceptions=False)

@@ -112,7 +112,9 @@ class VerifiedSignature:
     key: RegisteredKey
     nonce: str
     evidence: str
-    """``Signature-Input: ...`` and ``Signature: ...`` as received (one line each)."""
+    """``@method``, ``@target-uri``, ``Signature-Input`` and ``Signature`` as received, one
+    ``name: value`` line each (with the reader's public key, enough to re-verify a request
+    without a body)."""
 
 
 def _parse(headers: Any, name: str) -> dict[str, Any]:
@@ -251,6 +253,7 @@ def verify_request(
             value=nonce,
         )
     evidence = (
+        f"@method: {request.method}\n@target-uri: {request.url}\n"
         f"Signature-Input: {request.headers.get('Signature-Input')}\n"
         f"Signature: {request.headers.get('Signature')}"
     )
