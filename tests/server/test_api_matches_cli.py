@@ -46,7 +46,12 @@ def client_on(app: FastAPI) -> httpx.Client:
 
 @pytest.fixture
 def client_as(served: Served) -> Iterator[ClientAs]:
-    """``client_as(label)``: an in-process client whose requests come from ``label``."""
+    yield from clients_as(served)
+
+
+def clients_as(served: Served) -> Iterator[ClientAs]:
+    """``client_as(label)``: an in-process client whose requests come from ``label`` (the
+    caller that label's signed requests authenticate as), all closed at the end."""
     clients: list[httpx.Client] = []
 
     def make(label: str) -> httpx.Client:
