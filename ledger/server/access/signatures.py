@@ -197,26 +197,16 @@ def _check_params(
     return key_id
 
 
-def verify_request(
+def _verify_crypto(
     request: RequestView,
     body: bytes,
-    registry: KeyRegistry,
-    *,
-    nonces: NonceCache,
+    registered: RegisteredKey,
+    key_id: str,
+    label: str,
+    covered: list[str],
     max_age: int,
-    on: Any,
-    position: int,
-    now: float | None = None,
-) -> VerifiedSignature:
-    """The registered key that signed ``request`` (a 401 problem saying why if none did);
-    ``on``: today's date, ``position``: where the registry is read (``AT_HEAD``)."""
-    now = time.time() if now is None else now
-    label, covered, params = _ours(request.headers)
-    key_id = _check_params(params, covered, body, now, max_age)
-    try:
-        registered = registry.signer(key_id, position, on)
-    except AuthorisationError as e:
-        raise refused(f"signature refused: {e}", field="keyid", value=key_id) from None
+) -> None:
+    """The signature verifies with the registered public key, and the digest the body."""
     verifier = HTTPMessageVerifier(
         signature_algorithm=ED25519,
         key_resolver=MappingKeyResolver(
@@ -244,6 +234,29 @@ def verify_request(
         raise refused(
             f"signature by key {key_id} refused: {why}", field="Signature", value=key_id
         ) from None
+
+
+def verify_request(
+    request: RequestView,
+    body: bytes,
+    registry: KeyRegistry,
+    *,
+    nonces: NonceCache,
+    max_age: int,
+    on: Any,
+    position: int,
+    now: float | None = None,
+) -> VerifiedSignature:
+    """The registered key that signed ``request`` (a 401 problem saying why if none did);
+    ``on``: today's date, ``position``: where the registry is read (``AT_HEAD``)."""
+    now = time.time() if now is None else now
+    label, covered, params = _ours(request.headers)
+    key_id = _check_params(params, covered, body, now, max_age)
+    try:
+        registered = registry.signer(key_id, position, on)
+    except AuthorisationError as e:
+        raise refused(f"signature refused: {e}", field="keyid", value=key_id) from None
+    _verify_crypto(request, body, registered, key_id, label, covered, max_age)
     nonce = str(params["nonce"])
     if not nonces.claim(key_id, nonce, now + 2 * max_age, now):
         raise refused(
