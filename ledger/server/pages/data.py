@@ -6,19 +6,22 @@ API would not; the timeline adds only the dose and lab facts the report counts
 (:mod:`ledger.server.pages.facts`), read from the same snapshot up to the same position.
 Every page also carries its :class:`~ledger.server.pages.status.VerificationStatus`.
 
-Each worker thread keeps its own :class:`~projections.engine.ProjectionEngine` over its own
-ledger reader (the readers of :class:`~ledger.server.state.ServerState` are per thread); a
-catch-up takes the views' own lock, so two threads never consume at once.
+The views are the server's one engine on them (:func:`ledger.server.api.projections.
+served_views`, shared with the API): caught up (verified) when the ledger moved, never while
+a page reads them; the ledger is read through the calling thread's own reader, in one
+snapshot per page.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from ledger.server.access.caller import Caller
+from ledger.server.api.projections import served_views
 from ledger.server.pages.facts import ClinicalFacts, clinical_facts
 from ledger.server.pages.shapes import Timeline
 from ledger.server.pages.status import VerificationStatus, verification_status
@@ -30,19 +33,15 @@ from projections.engine import ProjectionEngine
 from projections.subject import subject_entries
 
 AUDIT_PAGE = 100
-"""Rows per page of the audit trail."""
-ENGINES = "pages.engines"
+"""Rows per page of the audit trail, unless asked otherwise (at most ``AUDIT_PAGE_MAX``)."""
+AUDIT_PAGE_MAX = 1000
 
 
-def engine(state: ServerState, reader: LedgerReader) -> ProjectionEngine:
-    """This thread's engine over the served views, caught up with the ledger (verified)."""
-    local: threading.local = state.extensions.setdefault(ENGINES, threading.local())
-    found: ProjectionEngine | None = getattr(local, "engine", None)
-    if found is None or found.reader is not reader:
-        found = ProjectionEngine(reader, state.config.views)
-        local.engine = found
-    found.catch_up()
-    return found
+@contextmanager
+def reading(state: ServerState) -> Iterator[tuple[LedgerReader, ProjectionEngine]]:
+    """The thread's ledger reader in one snapshot, and the served views caught up with it."""
+    with served_views(state).reading() as (reader, views), reader.snapshot():
+        yield reader, views
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ class SubjectsPage:
 
 def subjects_page(state: ServerState, caller: Caller) -> SubjectsPage:
     """The subjects the caller may see (site staff: their site's), grouped by site."""
-    with state.snapshot() as reader:
-        views = engine(state, reader)
+    with reading(state) as (reader, views):
         site = caller.site if caller.site_bound else None
         lines = queries.subjects(reader, views, site=site)
         status = verification_status(
@@ -85,8 +83,7 @@ def subject_page(
     on: date | None = None,
 ) -> SubjectPage:
     """The subject's report and timeline as of ``as_of`` or ``position``, on ``on``."""
-    with state.snapshot() as reader:
-        views = engine(state, reader)
+    with reading(state) as (reader, views):
         report = queries.subject_report(
             reader, views, subject_id, as_of=as_of, position=position, on=on
         )
@@ -125,8 +122,7 @@ def audit_page(
         to=filters.get("to"),
     )
     site = caller.site if caller.site_bound else None
-    with state.snapshot() as reader:
-        views = engine(state, reader)
+    with reading(state) as (reader, views):
         rows = list(queries.audit_rows(reader, views, f, site=site, after=after, limit=limit + 1))
         position = queries.tracked(views)
         status = verification_status(reader, state.registry(), position, views.last_proof())

@@ -100,19 +100,18 @@ def regimen_segments(
     report: dict[str, Any], scale: DateScale, lane_y: dict[str, float]
 ) -> list[Segment]:
     """A segment per period of ``regimen_history`` (to the next period's start, the last to
-    the end of the axis), after one for screening (screening date to the first period)."""
+    the reference date), after one for screening (screening date to the first period)."""
     periods = report.get("regimen_history", [])
     found: list[Segment] = []
+    last = _day(report.get("reference_date")) or scale.end
     screened = _day(report.get("screened_on"))
     if screened is not None:
-        end = _day(periods[0]["effective_date"]) if periods else scale.end
-        found.append(
-            _segment("screening", screened, end or scale.end, None, None, None, scale, lane_y)
-        )
+        end = _day(periods[0]["effective_date"]) if periods else last
+        found.append(_segment("screening", screened, end or last, None, None, None, scale, lane_y))
     for i, p in enumerate(periods):
         start = date.fromisoformat(p["effective_date"])
         nxt = periods[i + 1]["effective_date"] if i + 1 < len(periods) else None
-        end = date.fromisoformat(nxt) if nxt else scale.end
+        end = date.fromisoformat(nxt) if nxt else last
         found.append(
             _segment(
                 p["regimen"], start, end, p["position"], p["rule_id"], p["reason"], scale, lane_y
