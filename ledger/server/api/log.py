@@ -44,11 +44,19 @@ from ledger.integrity.checkpoint import parse_checkpoint
 from ledger.registry import KeyRegistry
 from ledger.server.access import Caller, CallerDep, require_whole_log
 from ledger.server.app import server_state
-from ledger.server.problems import ProblemError
+from ledger.server.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, ProblemError
 from ledger.server.state import ServerState
 from ledger.store import LedgerReader
 
-router = APIRouter(prefix="/v1", tags=["log"])
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        **answer,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, answer in PROBLEM_RESPONSES.items()
+}
+"""The problems a read route may answer, documented as ``application/problem+json``."""
+router = APIRouter(prefix="/v1", tags=["log"], responses=PROBLEMS)
 TRIAL_ID = "NCT00635154"
 
 

@@ -40,6 +40,7 @@ from ledger.events import is_subject_id
 from ledger.server.access import Caller, CallerDep, require_subject, require_whole_log
 from ledger.server.access.access_log import record_read
 from ledger.server.api.log import (
+    PROBLEMS,
     Page,
     at_least,
     bad_request,
@@ -56,7 +57,7 @@ from projections import queries
 from projections.engine import ProjectionEngine
 from projections.queries import SharedViews
 
-router = APIRouter(prefix="/v1", tags=["projections"])
+router = APIRouter(prefix="/v1", tags=["projections"], responses=PROBLEMS)
 T = TypeVar("T")
 
 
