@@ -1,0 +1,281 @@
+"""``remote``: record on a served ledger, each commit signed here with your own key.
+
+``trial-ledger remote <command> --server URL --key FILE ...`` exists for every recording
+command, generated from the same command models and options as the local commands
+(:func:`ledger.cli.options.parameters`): ``remote dose --server http://127.0.0.1:8080 --key
+cole.key --subject MC0282-001-017 --drug anakinra --dose 100 --route SC --date 2003-01-14``
+does what ``dose --db trial.db --key cole.key ...`` does, and prints the same receipt
+(``--json``: the same document, ``{commit, positions, recorded_at, signer_key_id,
+signer_name, role, meaning, events: [{position, event, subject_id, effective_date, detail,
+payload}]}``). ``remote import FILE`` appends a JSON Lines file as one commit. ``remote token``
+prints a token for the server (``--json``: ``{token, expires_at, key_id, role, site}``).
+
+The server prepares the commit; this machine checks it (:func:`ledger.remote.record.
+check_proposal`) and signs the header it rebuilt; the private key never leaves it. A refusal
+is one line on stderr and exit 2, nothing written; a proposal that is not what was asked is
+an integrity failure (exit 1), nothing signed; a server that cannot be reached is exit 2.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.chain import CommitHeader, EventRow
+from ledger.cli.common import (
+    JsonFlag,
+    KeyOption,
+    PassphraseFileOption,
+    console,
+    emit_json,
+    load_signer,
+)
+from ledger.cli.options import parameters
+from ledger.cli.receipts import describe, signer_of
+from ledger.domain.commands import COMMANDS, Command
+from ledger.domain.commands.base import command_from
+from ledger.errors import printable
+from ledger.events import event_name
+from ledger.registry import KeyRegistry
+
+ServerOption = Annotated[
+    str,
+    typer.Option(
+        "--server",
+        help="The served ledger's base URL, e.g. http://127.0.0.1:8080 "
+        "(default: $TRIAL_LEDGER_SERVER).",
+        envvar="TRIAL_LEDGER_SERVER",
+        show_envvar=False,
+        show_default=False,
+    ),
+]
+SponsorKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sponsor-key",
+        help="The sponsor's published public key: also prove, before signing, that the "
+        "commit extends the latest checkpoint the ledger key signed.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+REMOTE_HELP = (
+    "Record on a served ledger, signing each commit here with your own key; get a token.\n\n"
+    "Every recording command, with --server URL instead of --db: the server checks the rules "
+    "and prepares the commit, this machine checks what it is asked to sign and signs it (the "
+    "private key never leaves it)."
+)
+
+# --------------------------------------------------------------------------- receipts
+
+
+def receipt_document(
+    registry: KeyRegistry, header: CommitHeader, rows: Iterable[EventRow]
+) -> dict[str, Any]:
+    """What a recording command's ``--json`` prints, from the commit's header and rows (the
+    served ledger answers it; ``print_recorded`` prints the same for a local command)."""
+    name, role = signer_of(registry, header)
+    events = []
+    for row in rows:
+        payload = json.loads(row.state)
+        events.append(
+            {
+                "position": row.position,
+                "event": event_name(row.topic),
+                "subject_id": payload.get("subject_id"),
+                "effective_date": payload.get("effective_date"),
+                "detail": describe(row.topic, payload),
+                "payload": payload,
+            }
+        )
+    return {
+        "commit": header.seq,
+        "positions": list(range(header.first_position, header.last_position + 1)),
+        "recorded_at": header.recorded_at,
+        "signer_key_id": header.signer,
+        "signer_name": name,
+        "role": role,
+        "meaning": header.meaning,
+        "events": events,
+    }
+
+
+def receipt_lines(document: dict[str, Any]) -> list[str]:
+    """The receipt's lines as a local recording command prints them (each detail described
+    here from the event's payload)."""
+    positions = document["positions"]
+    span = (
+        f"position {positions[0]}"
+        if len(positions) == 1
+        else f"positions {positions[0]}-{positions[-1]}"
+    )
+    lines = [
+        f"Recorded at {span} (commit {document['commit']}, {document['meaning']} signed by "
+        f"{document['signer_name']}, {document['role']}):"
+    ]
+    for e in document["events"]:
+        detail = describe(str(e["event"]), e["payload"])
+        lines.append(
+            f"  {e['position']}  {e['effective_date']}  {e['event']}  {e['subject_id']}  {detail}"
+        )
+    return lines
+
+
+def print_receipt(receipt: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        emit_json(receipt)
+        return
+    for line in receipt_lines(receipt):
+        console.print(printable(line), markup=False)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def _send(
+    server: str,
+    key: Path,
+    passphrase_file: Path | None,
+    sponsor_key: Path | None,
+    send: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """Open a client on ``server``, signing with ``key``, and run ``send`` with its recorder."""
+    import httpx  # noqa: PLC0415 - only the remote commands talk HTTP
+
+    from ledger.remote.record import RemoteRecorder  # noqa: PLC0415
+
+    signer = load_signer(key, passphrase_file)
+    with httpx.Client(base_url=server, timeout=60.0) as client:
+        check = None
+        if sponsor_key is not None:
+            from ledger.integrity.signing import read_public_key  # noqa: PLC0415
+            from ledger.remote.record import CheckpointAnchor  # noqa: PLC0415
+
+            check = CheckpointAnchor(client, read_public_key(sponsor_key), signer).check
+        return send(RemoteRecorder(client, signer, check=check))
+
+
+def remote_command(model: type[Command]) -> Callable[..., None]:
+    """``remote <name>`` for ``model``: ``--server``, ``--key``, the model's options (those
+    of the local command), ``--date``, ``--passphrase-file``, ``--sponsor-key``, ``--json``."""
+    params = parameters(model)
+    spelling = {path: option for p in params for path, option in p.spelling.items()}
+
+    def spell(path: str) -> str:
+        for candidate in (path, path.rsplit(".", 1)[0], path.split(".", 1)[0]):
+            if candidate in spelling:
+                return spelling[candidate]
+        return path
+
+    def command(**given: Any) -> None:
+        data: dict[str, Any] = {}
+        for p in params:
+            p.fill(data, given[p.name])
+        built = command_from(model, data, spell)
+        receipt = _send(
+            given["server"],
+            given["key"],
+            given["passphrase_file"],
+            given["sponsor_key"],
+            lambda recorder: recorder.record(built),
+        )
+        print_receipt(receipt, given["json_out"])
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    signature = [
+        inspect.Parameter("server", keyword, annotation=ServerOption),
+        inspect.Parameter("key", keyword, annotation=KeyOption),
+        *(
+            inspect.Parameter(p.name, keyword, annotation=p.annotation, default=p.default)
+            for p in params
+        ),
+        inspect.Parameter(
+            "passphrase_file", keyword, annotation=PassphraseFileOption, default=None
+        ),
+        inspect.Parameter("sponsor_key", keyword, annotation=SponsorKeyOption, default=None),
+        inspect.Parameter("json_out", keyword, annotation=JsonFlag, default=False),
+    ]
+    command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in signature}
+    command.__doc__ = (
+        inspect.cleandoc(model.__doc__ or model.name)
+        + f"\n\nOn a served ledger: trial-ledger remote {model.name} --server URL --key FILE "
+        "and the options above."
+    )
+    command.__name__ = "remote_" + model.name.replace("-", "_")
+    command.__qualname__ = command.__name__
+    return command
+
+
+def import_file(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file, one command per line.")],
+    server: ServerOption,
+    key: KeyOption,
+    passphrase_file: PassphraseFileOption = None,
+    sponsor_key: SponsorKeyOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Append a whole JSON Lines file on a served ledger as ONE commit signed here.
+
+    Every line is checked by the server against the same rules as `trial-ledger import`; if
+    any line is invalid the whole file is refused, listing the invalid lines by number.
+
+    Example: trial-ledger remote import diary-017.jsonl --server http://127.0.0.1:8080
+    --key cole.key
+    """
+    from ledger.input_limits import read_import_lines  # noqa: PLC0415
+
+    lines = list(read_import_lines(file))
+    receipt = _send(
+        server, key, passphrase_file, sponsor_key, lambda r: r.import_lines(str(file), lines)
+    )
+    print_receipt(receipt, json_out)
+
+
+def token(
+    server: ServerOption,
+    key: KeyOption,
+    passphrase_file: PassphraseFileOption = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Print a token for the served ledger, obtained with a request signed by your key.
+
+    The token stands for your key until it expires (the server's token lifetime) or your key
+    is revoked; send it as Authorization: Bearer <token>.
+
+    Example: trial-ledger remote token --server http://127.0.0.1:8080 --key mona.key --json
+    """
+    import httpx  # noqa: PLC0415
+
+    from ledger.remote.auth import request_token  # noqa: PLC0415
+
+    signer = load_signer(key, passphrase_file)
+    with httpx.Client(base_url=server, timeout=30.0) as client:
+        issued = request_token(client, signer)
+    if json_out:
+        emit_json(
+            {
+                "token": issued.token,
+                "expires_at": issued.expires_at,
+                "key_id": issued.key_id,
+                "role": issued.role,
+                "site": issued.site,
+            }
+        )
+        return
+    console.print(issued.token, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    remote_app = typer.Typer(help=REMOTE_HELP, no_args_is_help=True)
+    for model in COMMANDS:
+        remote_app.command(model.name)(remote_command(model))
+    remote_app.command("import")(import_file)
+    remote_app.command("token")(token)
+    app.add_typer(remote_app, name="remote")

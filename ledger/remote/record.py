@@ -1,0 +1,356 @@
+"""Recording on a served ledger, each commit signed here with the person's own key.
+
+:class:`RemoteRecorder` sends a command to ``POST /v1/commands/prepare``, checks the proposal
+the server answers (:func:`check_proposal`) and only then signs the commit header it rebuilt
+itself, and sends the signature to ``POST /v1/commands/commit``. The private key never leaves
+this machine; requests are signed with it too (:class:`~ledger.remote.auth.SignedRequests`).
+
+What the check proves before anything is signed: every event's leaf is recomputed from its
+columns and the leaf before it (:func:`ledger.chain.leaf_hash_of`), their RFC 9162 root is the
+header's ``events_root``, the positions run contiguously from ``first_position`` to
+``last_position``, every event decodes as a subject event of the command's subject (its stream
+is that subject's), the header names this key as signer, the meaning asked for, a
+``recorded_at`` within :data:`MAX_CLOCK_SKEW_S` of this machine's clock, and the ledger this
+client has seen before; the bytes signed are the canonical bytes of the header rebuilt here,
+and the server's ``sign`` member must equal them. With the sponsor's public key
+(:func:`prove_prev_leaf`), ``prev_leaf`` is also proved to be the leaf at ``first_position -
+1`` of the latest checkpoint the ledger key (named by the sponsor-signed genesis) signed.
+
+A head that moved between prepare and commit (409 ``.../head-moved``) is prepared again, up to
+:data:`~ledger.recording.BUSY_RETRIES` times with jittered backoff, so the rules decide again
+on the new state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from ledger.chain import COMMIT_TYPE, CommitHeader, leaf_hash_of
+from ledger.domain.commands import Command
+from ledger.errors import (
+    AuthorisationError,
+    LedgerError,
+    NotFoundError,
+    StorageError,
+    ValidationError,
+    VerificationError,
+)
+from ledger.events import SubjectEvent, decode_event, subject_stream_id
+from ledger.integrity import merkle
+from ledger.integrity.signing import Signer
+from ledger.jsonl import parse_line
+from ledger.recording import BUSY_RETRIES, busy_pause
+from ledger.remote.auth import SignedRequests
+
+PREPARE_PATH = "/v1/commands/prepare"
+COMMIT_PATH = "/v1/commands/commit"
+HEAD_MOVED = "head-moved"
+MAX_CLOCK_SKEW_S = 120.0
+"""A proposal's ``recorded_at`` lies within this of the client's clock (no backdating)."""
+HEADER_MEMBERS = frozenset(
+    [
+        "events_root",
+        "first_position",
+        "last_position",
+        "ledger_id",
+        "meaning",
+        "prev_leaf",
+        "recorded_at",
+        "seq",
+        "signer",
+        "type",
+    ]
+)
+EVENT_MEMBERS = frozenset(
+    ("position", "originator_id", "originator_version", "topic", "state", "leaf_hash", "commit")
+)
+
+
+class ProposalRefused(VerificationError):
+    """The server's proposal is not the commit asked for: nothing was signed (exit 1)."""
+
+
+class RemoteRefusal(ValidationError):
+    """The served ledger refused the command: its problem's detail, field and value."""
+
+    def __init__(self, detail: str, field: str | None, value: object) -> None:
+        self.field, self.value, self.rule = field or "", value, detail
+        LedgerError.__init__(self, detail)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the client asked for: who signs, with which meaning, about which subjects."""
+
+    key_id: str
+    meaning: str
+    subjects: frozenset[str]
+    ledger_id: str | None = None
+
+
+def _refuse(what: str) -> ProposalRefused:
+    return ProposalRefused(f"the server's proposal was not signed: {what}")
+
+
+def _header(document: object) -> CommitHeader:
+    """The header members, each of its type, rebuilt as a :class:`CommitHeader`."""
+    if not isinstance(document, dict) or set(document) != HEADER_MEMBERS:
+        raise _refuse("its header does not have exactly the members of a commit header")
+    if document["type"] != COMMIT_TYPE:
+        raise _refuse(f"its header's type is {document['type']!r}, not {COMMIT_TYPE}")
+    try:
+        ints = [document[k] for k in ("seq", "first_position", "last_position")]
+        texts = [document[k] for k in ("ledger_id", "signer", "meaning", "recorded_at")]
+        if not all(type(v) is int for v in ints):
+            raise TypeError("an integer member is not a JSON integer")
+        if not all(isinstance(v, str) for v in texts):
+            raise TypeError("a text member is not a string")
+        prev_leaf, root = (bytes.fromhex(document[k]) for k in ("prev_leaf", "events_root"))
+    except (TypeError, ValueError) as e:
+        raise _refuse(f"its header is malformed ({e})") from None
+    if len(prev_leaf) != 32 or len(root) != 32:
+        raise _refuse("a header hash is not 32 bytes")
+    return CommitHeader(
+        seq=ints[0],
+        ledger_id=texts[0],
+        first_position=ints[1],
+        last_position=ints[2],
+        prev_leaf=prev_leaf,
+        events_root=root,
+        signer=texts[1],
+        meaning=texts[2],
+        recorded_at=texts[3],
+    )
+
+
+def _check_header(header: CommitHeader, expected: Expected, now: datetime) -> None:
+    if header.signer != expected.key_id:
+        raise _refuse(f"its signer is {header.signer}, not this key ({expected.key_id})")
+    if header.meaning != expected.meaning:
+        raise _refuse(f"its meaning is {header.meaning!r}, not {expected.meaning!r}")
+    if expected.ledger_id is not None and header.ledger_id != expected.ledger_id:
+        raise _refuse(f"it is for ledger {header.ledger_id}, not {expected.ledger_id}")
+    if not 1 <= header.first_position <= header.last_position or header.seq < 1:
+        raise _refuse("its positions or commit number are out of order")
+    try:
+        recorded = datetime.fromisoformat(header.recorded_at.removesuffix("Z")).replace(tzinfo=UTC)
+    except ValueError:
+        raise _refuse(f"recorded_at {header.recorded_at!r} is not a time") from None
+    if abs((recorded - now).total_seconds()) > MAX_CLOCK_SKEW_S:
+        raise _refuse(f"recorded_at {header.recorded_at} is not now ({now.isoformat()})")
+
+
+def _check_event(line: object, expected: Expected, header: CommitHeader, prev: bytes) -> bytes:
+    """One event line: its leaf recomputed from its columns and ``prev``; returns the leaf."""
+    if not isinstance(line, dict) or set(line) != EVENT_MEMBERS:
+        raise _refuse("an event does not have exactly the members of an event line")
+    try:
+        state = str(line["state"]).encode("utf-8")
+        leaf = leaf_hash_of(
+            commit=int(line["commit"]),
+            originator_id=str(line["originator_id"]),
+            originator_version=int(line["originator_version"]),
+            position=int(line["position"]),
+            prev=prev,
+            state=state,
+            topic=str(line["topic"]),
+        )
+        stated = bytes.fromhex(line["leaf_hash"])
+        event = decode_event(
+            line["topic"], state, line["originator_id"], line["originator_version"]
+        )
+    except (LedgerError, TypeError, ValueError) as e:
+        raise _refuse(f"event at position {line.get('position')!r} is malformed ({e})") from None
+    if line["commit"] != header.seq or leaf != stated:
+        raise _refuse(f"the leaf of position {line['position']} is not the leaf of its columns")
+    if not isinstance(event, SubjectEvent) or event.subject_id not in expected.subjects:
+        raise _refuse(f"position {line['position']} is not an event of {sorted(expected.subjects)}")
+    if line["originator_id"] != subject_stream_id(event.subject_id).hex:
+        raise _refuse(f"position {line['position']} is not in {event.subject_id}'s stream")
+    return leaf
+
+
+def check_proposal(
+    document: dict[str, Any], expected: Expected, *, now: datetime | None = None
+) -> CommitHeader:
+    """The header to sign, rebuilt here, if the proposal binds exactly what was asked (see
+    the module docstring); :class:`ProposalRefused` otherwise."""
+    header = _header(document.get("header"))
+    _check_header(header, expected, now or datetime.now(UTC))
+    events = document.get("events")
+    if not isinstance(events, list) or not events:
+        raise _refuse("it holds no events")
+    positions = [e.get("position") if isinstance(e, dict) else None for e in events]
+    if positions != list(range(header.first_position, header.last_position + 1)):
+        raise _refuse(
+            f"its events are at positions {positions}, not {header.first_position}-"
+            f"{header.last_position} in order"
+        )
+    leaves: list[bytes] = []
+    prev = header.prev_leaf
+    for line in events:
+        prev = _check_event(line, expected, header, prev)
+        leaves.append(prev)
+    if merkle.root(leaves) != header.events_root:
+        raise _refuse("the Merkle root of its events is not the header's events_root")
+    try:
+        offered = base64.b64decode(str(document.get("sign")), validate=True)
+    except (binascii.Error, ValueError):
+        offered = b""
+    if offered != header.to_bytes():
+        raise _refuse("the bytes it asks to be signed are not the canonical bytes of its header")
+    return header
+
+
+def check_matches(commands: list[Command], document: dict[str, Any]) -> None:
+    """Refuse a proposal unless, for each command asked, one of its events says what the
+    command said: every field the event shares with the command (given, not None) holds the
+    command's value, and its clinical date is the command's (``advance``'s events take effect
+    on their own due dates). The rules' other events (a regimen change) are bound by the
+    header like every event, and shown on the receipt."""
+    payloads = [json.loads(line["state"]) for line in document["events"]]
+    for command in commands:
+        asked = command.model_dump(
+            mode="json", exclude={"command", "subject_id"}, exclude_none=True
+        )
+        on = asked.pop("date")
+        if not any(
+            p.get("subject_id") == command.subject_id
+            and (command.name == "advance" or p.get("effective_date") == on)
+            and all(_without_none(p[k]) == v for k, v in asked.items() if k in p)
+            for p in payloads
+        ):
+            raise _refuse(
+                f"none of its events records the {command.name} asked for "
+                f"({command.subject_id} on {on}: {asked})"
+            )
+
+
+def _without_none(value: object) -> object:
+    """A JSON value with its null members dropped at every level (as the command's dump)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def problem_error(response: httpx.Response) -> LedgerError:
+    """A problem answer as the error the CLI prints (its detail, as the local CLI says it)."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    detail = str(problem.get("detail") or f"HTTP {response.status_code}: {response.text[:200]}")
+    status = response.status_code
+    if status in (401, 403):
+        return AuthorisationError(detail)
+    if status == 404:
+        return NotFoundError(detail)
+    if status == 500 and str(problem.get("type", "")).endswith("/integrity"):
+        return VerificationError(detail)
+    field = problem.get("field")
+    return RemoteRefusal(detail, str(field) if field else None, problem.get("value"))
+
+
+class RemoteRecorder:
+    """Records on the served ledger at ``client``'s base URL, signing with ``signer``.
+
+    ``check``: an extra proof of each proposal's header before signing (the sponsor-rooted
+    ``prev_leaf`` proof of :mod:`ledger.remote.anchor`), or None."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        signer: Signer,
+        *,
+        check: Callable[[CommitHeader], None] | None = None,
+        retries: int = BUSY_RETRIES,
+    ) -> None:
+        self.client = client
+        self.signer = signer
+        self.auth = SignedRequests(signer)
+        self.check = check
+        self.retries = retries
+        self.ledger_id: str | None = None
+        self.attempts = 0
+        """Prepares sent by the last call (1 unless the head moved)."""
+
+    def record(self, command: Command) -> dict[str, Any]:
+        """Record ``command``; the receipt (as ``--json`` receipts print it)."""
+        body = {"command": json.loads(command.model_dump_json())}
+        return self._run(body, command.meaning, [command])
+
+    def import_lines(self, source: str, lines: list[str]) -> dict[str, Any]:
+        """Record an import file's lines as one commit of authorship; the receipt. Each line
+        is read here too, to check the proposal against it (a line that cannot be read is
+        left to the server, which refuses the file naming it)."""
+        commands = []
+        for text in lines:
+            try:
+                commands.append(parse_line(text))
+            except LedgerError:
+                continue
+        body = {"import": {"source": source, "lines": lines}}
+        return self._run(body, "authorship", commands)
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            return self.client.post(path, json=body, auth=self.auth)
+        except httpx.HTTPError as e:
+            raise StorageError(
+                f"cannot reach the served ledger at {self.client.base_url}: {e}"
+            ) from None
+
+    def _run(self, body: dict[str, Any], meaning: str, commands: list[Command]) -> dict[str, Any]:
+        subjects = frozenset(c.subject_id for c in commands)
+        for attempt in range(1, self.retries + 1):
+            self.attempts = attempt
+            prepared = self._post(PREPARE_PATH, body)
+            if prepared.status_code != 200:
+                raise problem_error(prepared)
+            proposal = prepared.json()
+            expected = Expected(self.signer.key_id, meaning, subjects, self.ledger_id)
+            header = check_proposal(proposal, expected)
+            check_matches(commands, proposal)
+            if self.check is not None:
+                self.check(header)
+            self.ledger_id = header.ledger_id
+            signature = self.signer.sign(header.to_bytes())  # the bytes rebuilt here
+            committed = self._post(
+                COMMIT_PATH,
+                {
+                    "proposal": proposal["proposal"],
+                    "signature": base64.b64encode(signature).decode(),
+                },
+            )
+            if committed.status_code == 200:
+                receipt: dict[str, Any] = committed.json()
+                return receipt
+            if _kind(committed) != HEAD_MOVED or attempt == self.retries:
+                raise problem_error(committed)
+            busy_pause(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _kind(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+    except ValueError:
+        return ""
+    kind = problem.get("type", "") if isinstance(problem, dict) else ""
+    return str(kind).rsplit("/", 1)[-1]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
