@@ -31,7 +31,7 @@ def api_schema(served: Served) -> schemathesis.BaseSchema:
 
 def read_operations(api_schema: schemathesis.BaseSchema) -> list[Any]:
     """The GET operations of the log and the projections routes."""
-    found = [result.ok() for result in api_schema.get_all_operations()]
+    found = [result.ok() for result in api_schema.get_all_operations()]  # type: ignore[union-attr]
     return [op for op in found if op.method.upper() == "GET" and re.match(READ_ROUTES, op.path)]
 
 
@@ -47,7 +47,7 @@ def test_read_routes_conform_to_their_schema(api_schema: schemathesis.BaseSchema
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        def conforms(case: schemathesis.Case) -> None:
+        def conforms(case: schemathesis.Case[Any]) -> None:
             # A parameter the schema types but the rules refuse (position 0, a malformed
             # date) is a documented 400 problem, so generated "valid" data may be refused.
             case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -36,7 +36,7 @@ from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ledger import proofs
 from ledger.chain import CommitRecord, EventRow
@@ -90,8 +90,7 @@ def page_limit(state: ServerState, limit: int | None) -> int:
     return limit
 
 
-MOST = 2**62
-"""The largest position or sequence number a query parameter may name."""
+MOST = 2**62  # the largest position or sequence number a query parameter may name
 
 
 def at_least(parameter: str, value: int | None, least: int) -> None:
@@ -119,10 +118,6 @@ Page = Annotated[int | None, Query(description="At most this many items (the pag
 
 
 # --------------------------------------------------------------------------- models
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 class LatestCheckpoint(BaseModel):
@@ -201,8 +196,8 @@ class ConsistencyProof(BaseModel):
 
 
 class Registry(BaseModel):
-    keys: list[_Open]
-    sites: list[_Open]
+    keys: list[dict[str, Any]]
+    sites: list[dict[str, Any]]
 
 
 # --------------------------------------------------------------------------- shapes
