@@ -180,9 +180,13 @@ class Feed:
 
         self._restore_signals = restore
 
-    def close(self) -> None:
-        """Stop the threads and close the readers (after :meth:`Hub.close`, on the loop)."""
+    def restore_signals(self) -> None:
+        """Put back the handlers found at start (in the thread that installed them)."""
         self._restore_signals()
+
+    def close(self) -> None:
+        """Stop the threads and close the readers (after :meth:`Hub.close` and
+        :meth:`restore_signals`, on the loop)."""
         self.watcher.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()

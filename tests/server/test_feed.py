@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.remote.auth import SignedRequests
 from ledger.server.access.caller import Caller
 from ledger.server.api import feed as feed_api
 from ledger.server.app import create_app
@@ -28,7 +33,7 @@ from ledger.server.watcher import CommitNotice
 from ledger.service import TrialLedger
 from ledger.store import LedgerReader
 from ledger.store.location import StoreTarget
-from tests.server.support import running_server
+from tests.server.support import Served, free_socket, running_server
 from tests.support import Cast, create_ledger, dose, screening
 
 MONITOR = Caller(
@@ -440,3 +445,43 @@ def test_site_staff_and_consumers_may_use_the_feed(client_for: ClientFor, label:
 def test_an_unsigned_request_gets_no_feed(client_for: ClientFor) -> None:
     response = client_for(None).get("/v1/feed/poll", params={"after_seq": 0, "timeout": 0})
     assert response.status_code == 401
+
+
+def test_stopping_the_served_process_ends_open_streams_with_an_end_event(served: Served) -> None:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    trial_ledger = Path(sys.executable).parent / "trial-ledger"
+    process = subprocess.Popen(
+        [str(trial_ledger), "serve", "--db", str(served.db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url, process)
+        stream = Stream(url, auth=SignedRequests(served.signer("monitor")))
+        process.send_signal(signal.SIGTERM)
+        end = stream.take(1)[0]
+        process.wait(WAIT)
+        stream.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert end.event == "end"
+    assert end.data["reason"] == "shutdown"
+    assert end.data["last_seq"] == head_seq(served.db)
+    assert b"Traceback" not in (process.stderr.read() if process.stderr else b"")
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "trial-ledger serve exited"
+        try:
+            if httpx.get(url + "/v1/openapi.json", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("trial-ledger serve did not answer")

@@ -142,6 +142,7 @@ async def stop(state: ServerState) -> None:
     if feed is None:
         return
     feed.hub.close()
+    feed.restore_signals()
     await run_in_threadpool(feed.close)
 
 
