@@ -54,17 +54,6 @@ ServerOption = Annotated[
         show_default=False,
     ),
 ]
-SponsorKeyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--sponsor-key",
-        help="The sponsor's published public key: also prove, before signing, that the "
-        "commit extends the latest checkpoint the ledger key signed.",
-        dir_okay=False,
-        show_default=False,
-    ),
-]
-
 REMOTE_HELP = (
     "Record on a served ledger, signing each commit here with your own key; get a token.\n\n"
     "Every recording command, with --server URL instead of --db: the server checks the rules "
@@ -142,7 +131,6 @@ def _send(
     server: str,
     key: Path,
     passphrase_file: Path | None,
-    sponsor_key: Path | None,
     send: Callable[[Any], dict[str, Any]],
 ) -> dict[str, Any]:
     """Open a client on ``server``, signing with ``key``, and run ``send`` with its recorder."""
@@ -152,18 +140,12 @@ def _send(
 
     signer = load_signer(key, passphrase_file)
     with httpx.Client(base_url=server, timeout=60.0) as client:
-        check = None
-        if sponsor_key is not None:
-            from ledger.integrity.signing import read_public_key  # noqa: PLC0415
-            from ledger.remote.record import CheckpointAnchor  # noqa: PLC0415
-
-            check = CheckpointAnchor(client, read_public_key(sponsor_key), signer).check
-        return send(RemoteRecorder(client, signer, check=check))
+        return send(RemoteRecorder(client, signer))
 
 
 def remote_command(model: type[Command]) -> Callable[..., None]:
     """``remote <name>`` for ``model``: ``--server``, ``--key``, the model's options (those
-    of the local command), ``--date``, ``--passphrase-file``, ``--sponsor-key``, ``--json``."""
+    of the local command), ``--date``, ``--passphrase-file``, ``--json``."""
     params = parameters(model)
     spelling = {path: option for p in params for path, option in p.spelling.items()}
 
@@ -182,7 +164,6 @@ def remote_command(model: type[Command]) -> Callable[..., None]:
             given["server"],
             given["key"],
             given["passphrase_file"],
-            given["sponsor_key"],
             lambda recorder: recorder.record(built),
         )
         print_receipt(receipt, given["json_out"])
@@ -198,7 +179,6 @@ def remote_command(model: type[Command]) -> Callable[..., None]:
         inspect.Parameter(
             "passphrase_file", keyword, annotation=PassphraseFileOption, default=None
         ),
-        inspect.Parameter("sponsor_key", keyword, annotation=SponsorKeyOption, default=None),
         inspect.Parameter("json_out", keyword, annotation=JsonFlag, default=False),
     ]
     command.__signature__ = inspect.Signature(signature)  # type: ignore[attr-defined]
@@ -218,7 +198,6 @@ def import_file(
     server: ServerOption,
     key: KeyOption,
     passphrase_file: PassphraseFileOption = None,
-    sponsor_key: SponsorKeyOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Append a whole JSON Lines file on a served ledger as ONE commit signed here.
@@ -232,9 +211,7 @@ def import_file(
     from ledger.input_limits import read_import_lines  # noqa: PLC0415
 
     lines = list(read_import_lines(file))
-    receipt = _send(
-        server, key, passphrase_file, sponsor_key, lambda r: r.import_lines(str(file), lines)
-    )
+    receipt = _send(server, key, passphrase_file, lambda r: r.import_lines(str(file), lines))
     print_receipt(receipt, json_out)
 
 

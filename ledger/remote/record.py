@@ -12,9 +12,8 @@ header's ``events_root``, the positions run contiguously from ``first_position``
 is that subject's), the header names this key as signer, the meaning asked for, a
 ``recorded_at`` within :data:`MAX_CLOCK_SKEW_S` of this machine's clock, and the ledger this
 client has seen before; the bytes signed are the canonical bytes of the header rebuilt here,
-and the server's ``sign`` member must equal them. With the sponsor's public key
-(:func:`prove_prev_leaf`), ``prev_leaf`` is also proved to be the leaf at ``first_position -
-1`` of the latest checkpoint the ledger key (named by the sponsor-signed genesis) signed.
+and the server's ``sign`` member must equal them. ``check`` may add a proof of its own
+before signing (``prev_leaf`` against a checkpoint the client verified).
 
 A head that moved between prepare and commit (409 ``.../head-moved``) is prepared again, up to
 :data:`~ledger.recording.BUSY_RETRIES` times with jittered backoff, so the rules decide again
@@ -266,8 +265,8 @@ def problem_error(response: httpx.Response) -> LedgerError:
 class RemoteRecorder:
     """Records on the served ledger at ``client``'s base URL, signing with ``signer``.
 
-    ``check``: an extra proof of each proposal's header before signing (the sponsor-rooted
-    ``prev_leaf`` proof of :mod:`ledger.remote.anchor`), or None."""
+    ``check``: an extra proof of each proposal's header before signing, or None (tests use it
+    to move the head between prepare and commit)."""
 
     def __init__(
         self,

@@ -9,6 +9,7 @@ import base64
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -46,7 +47,6 @@ from ledger.remote.record import (
     check_matches,
     check_proposal,
 )
-from ledger.server.app import create_app
 from ledger.server.api.recording import writers_of
 from ledger.service import TrialLedger
 from tests.domain.trial_helpers import baseline, eligible_inputs
@@ -77,14 +77,48 @@ def _script(served: Served) -> list[tuple[str, Command]]:
     """Commands by label: a new subject screened to enrolment, doses, a lab, a missed dose
     and the monitor's signed review."""
     return [
-        ("coordinator-001", Screen(subject_id=NEW, date=date(2003, 2, 3), site="001", age_years=61, sex="F")),
-        ("coordinator-001", Consent(subject_id=NEW, date=date(2003, 2, 4), consent_version="2002-10")),
-        ("investigator-001", AssessEligibility(subject_id=NEW, date=date(2003, 2, 5), inputs=eligible_inputs())),
-        ("investigator-001", Enrol(subject_id=NEW, date=date(2003, 2, 6), treatment_start=date(2003, 2, 10), baseline=baseline())),
+        (
+            "coordinator-001",
+            Screen(subject_id=NEW, date=date(2003, 2, 3), site="001", age_years=61, sex="F"),
+        ),
+        (
+            "coordinator-001",
+            Consent(subject_id=NEW, date=date(2003, 2, 4), consent_version="2002-10"),
+        ),
+        (
+            "investigator-001",
+            AssessEligibility(subject_id=NEW, date=date(2003, 2, 5), inputs=eligible_inputs()),
+        ),
+        (
+            "investigator-001",
+            Enrol(
+                subject_id=NEW,
+                date=date(2003, 2, 6),
+                treatment_start=date(2003, 2, 10),
+                baseline=baseline(),
+            ),
+        ),
         ("coordinator-001", ONE_DOSE),
-        ("coordinator-001", RecordLab(subject_id=SUBJECT, date=date(2003, 1, 15), analyte="hs_crp", value=Decimal("3.9"), unit="mg/L")),
-        ("coordinator-001", RecordMissedDose(subject_id=SUBJECT, date=date(2003, 1, 16), drug="anakinra", reason="forgot the injection")),
-    ]  # fmt: skip
+        (
+            "coordinator-001",
+            RecordLab(
+                subject_id=SUBJECT,
+                date=date(2003, 1, 15),
+                analyte="hs_crp",
+                value=Decimal("3.9"),
+                unit="mg/L",
+            ),
+        ),
+        (
+            "coordinator-001",
+            RecordMissedDose(
+                subject_id=SUBJECT,
+                date=date(2003, 1, 16),
+                drug="anakinra",
+                reason="forgot the injection",
+            ),
+        ),
+    ]
 
 
 def _review(positions: list[int]) -> Sign:
@@ -123,4 +157,300 @@ def test_remote_and_local_recording_store_identical_events_and_the_remote_ledger
     remote_rows, local_rows = _rows(served.db), _rows(local.db)
     assert len(remote_rows) == before + written
     assert remote_rows == local_rows  # payloads and leaves, position for position
+    assert cli.run(["verify", "--db", str(served.db)]) == 0
+
+
+DEXAMETHASONE = RecordDose(
+    subject_id=SUBJECT, date=date(2003, 1, 14), drug="dexamethasone", dose=Decimal(20), route="PO"
+)
+
+
+def test_a_refusal_over_http_is_the_local_refusal_and_writes_nothing(
+    served: Served, client_for: ClientFor
+) -> None:
+    before = _size(served)
+    with served.open() as ledger, pytest.raises(LedgerError, match="DOSE-NOT-IN-REGIMEN") as local:
+        TrialRecorder(ledger).record(served.signer("coordinator-001"), DEXAMETHASONE)
+    with pytest.raises(RemoteRefusal, match="DOSE-NOT-IN-REGIMEN") as remote:
+        _recorder(client_for, served, "coordinator-001").record(DEXAMETHASONE)
+    assert str(remote.value) == local.value.diagnostics()
+    answer = client_for("coordinator-001").post(
+        "/v1/commands/prepare", json={"command": json.loads(DEXAMETHASONE.model_dump_json())}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["rule"] == "DOSE-NOT-IN-REGIMEN"
+    assert _size(served) == before
+
+
+def test_a_site_bound_caller_is_refused_another_sites_subject_as_locally(
+    served: Served, client_for: ClientFor
+) -> None:
+    other_site = RecordDose(
+        subject_id="MC0282-002-001",
+        date=date(2003, 1, 14),
+        drug="anakinra",
+        dose=Decimal(100),
+        route="SC",
+    )
+    with served.open() as ledger, pytest.raises(LedgerError, match="site") as local:
+        TrialRecorder(ledger).record(served.signer("coordinator-001"), other_site)
+    with pytest.raises(LedgerError, match="site") as remote:
+        _recorder(client_for, served, "coordinator-001").record(other_site)
+    assert str(remote.value) == local.value.diagnostics()
+
+
+def _interloper(served: Served) -> None:
+    """Another commit lands: a lab of site 002's enrolled subject."""
+    lab = RecordLab(
+        subject_id="MC0282-002-001",
+        date=date(2003, 1, 15),
+        analyte="hs_crp",
+        value=Decimal("4.0"),
+        unit="mg/L",
+    )
+    with served.open() as ledger:
+        TrialRecorder(ledger).record(served.signer("coordinator-002"), lab)
+
+
+def _prepared(client: httpx.Client, command: Command) -> dict[str, Any]:
+    answer = client.post(
+        "/v1/commands/prepare", json={"command": json.loads(command.model_dump_json())}
+    )
+    assert answer.status_code == 200, answer.text
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def _signed(document: dict[str, Any], signer: Signer, data: bytes | None = None) -> dict[str, str]:
+    signed = signer.sign(base64.b64decode(document["sign"]) if data is None else data)
+    return {"proposal": document["proposal"], "signature": base64.b64encode(signed).decode()}
+
+
+def test_a_head_moved_between_prepare_and_commit_is_409_and_nothing_is_written(
+    served: Served, client_for: ClientFor
+) -> None:
+    client = client_for("coordinator-001")
+    document = _prepared(client, ONE_DOSE)
+    _interloper(served)
+    before = _size(served)
+    answer = client.post(
+        "/v1/commands/commit", json=_signed(document, served.signer("coordinator-001"))
+    )
+    assert answer.status_code == 409
+    assert answer.json()["type"].endswith("/head-moved")
+    assert _size(served) == before
+
+
+def test_the_client_prepares_again_when_the_head_moved_and_then_commits(
+    served: Served, client_for: ClientFor
+) -> None:
+    moved: list[int] = []
+
+    def move_once(header: CommitHeader) -> None:
+        if not moved:
+            moved.append(header.first_position)
+            _interloper(served)
+
+    recorder = _recorder(client_for, served, "coordinator-001", check=move_once)
+    receipt = recorder.record(ONE_DOSE)
+    assert recorder.attempts == 2
+    assert receipt["positions"] == [moved[0] + 1]
+    assert cli.run(["verify", "--db", str(served.db)]) == 0
+
+
+# --------------------------------------------------------------------------- a hostile server
+
+
+def _reseal(document: dict[str, Any]) -> dict[str, Any]:
+    """What a hostile server that keeps its lie consistent sends: every leaf, the root and
+    the bytes to sign recomputed over its altered events and header."""
+    header, prev, leaves = document["header"], bytes.fromhex(document["header"]["prev_leaf"]), []
+    for line in document["events"]:
+        line["commit"] = header["seq"]
+        leaf = leaf_hash_of(
+            commit=line["commit"],
+            originator_id=line["originator_id"],
+            originator_version=line["originator_version"],
+            position=line["position"],
+            prev=prev,
+            state=line["state"].encode(),
+            topic=line["topic"],
+        )
+        line["leaf_hash"], prev = leaf.hex(), leaf
+        leaves.append(leaf)
+    header["events_root"] = merkle.root(leaves).hex()
+    rebuilt = CommitHeader(
+        **{k: header[k] for k in ("seq", "first_position", "last_position", "ledger_id")},
+        prev_leaf=bytes.fromhex(header["prev_leaf"]),
+        events_root=merkle.root(leaves),
+        **{k: header[k] for k in ("signer", "meaning", "recorded_at")},
+    )
+    document["sign"] = base64.b64encode(rebuilt.to_bytes()).decode()
+    return document
+
+
+def _state(line: dict[str, Any], **changes: Any) -> None:
+    line["state"] = json.dumps({**json.loads(line["state"]), **changes}, sort_keys=True)
+
+
+def _other_subject(doc: dict[str, Any]) -> None:
+    _state(doc["events"][0], subject_id="MC0282-001-018")
+    doc["events"][0]["originator_id"] = subject_stream_id("MC0282-001-018").hex
+
+
+HOSTILE: dict[str, tuple[Callable[[dict[str, Any]], None], bool]] = {
+    # what the server alters: (the alteration, whether it keeps leaves and root consistent)
+    "event state": (lambda d: _state(d["events"][0], dose="200"), False),
+    "event state, resealed": (lambda d: _state(d["events"][0], dose="200"), True),
+    "event date, resealed": (lambda d: _state(d["events"][0], effective_date="2003-01-20"), True),
+    "event of another subject, resealed": (_other_subject, True),
+    "event position": (
+        lambda d: d["events"][0].update(position=d["events"][0]["position"] + 1),
+        False,
+    ),
+    "header seq": (lambda d: d["header"].update(seq=d["header"]["seq"] + 1), False),
+    "header prev_leaf": (lambda d: d["header"].update(prev_leaf="11" * 32), False),
+    "header meaning, resealed": (lambda d: d["header"].update(meaning="approval"), True),
+    "header signer, resealed": (lambda d: d["header"].update(signer="ed25519:" + "0" * 32), True),
+    "header backdated, resealed": (
+        lambda d: d["header"].update(recorded_at="2003-01-14T09:00:00.000000Z"),
+        True,
+    ),
+    "bytes to sign": (lambda d: d.update(sign=base64.b64encode(b"{}").decode()), False),
+}
+
+
+def _checked(document: dict[str, Any], expected: Expected) -> None:
+    """What the client checks before it signs (RemoteRecorder._run)."""
+    check_proposal(document, expected)
+    check_matches([ONE_DOSE], document)
+
+
+@pytest.mark.parametrize("alteration", HOSTILE, ids=str)
+def test_a_proposal_altered_by_the_server_is_refused_before_signing(
+    served: Served, client_for: ClientFor, alteration: str
+) -> None:
+    genuine = _prepared(client_for("coordinator-001"), ONE_DOSE)
+    expected = Expected(served.key_id("coordinator-001"), "authorship", frozenset({SUBJECT}))
+    _checked(copy.deepcopy(genuine), expected)  # the genuine one passes
+    alter, reseal = HOSTILE[alteration]
+    hostile = copy.deepcopy(genuine)
+    alter(hostile)
+    if reseal:
+        _reseal(hostile)
+    with pytest.raises(ProposalRefused, match="not signed"):
+        _checked(hostile, expected)
+
+
+# --------------------------------------------------------------------------- commit refusals
+
+
+def _commit(client: httpx.Client, body: dict[str, str]) -> httpx.Response:
+    return client.post("/v1/commands/commit", json=body)
+
+
+def test_a_signature_over_other_bytes_or_by_another_key_is_refused_and_nothing_written(
+    served: Served, client_for: ClientFor
+) -> None:
+    client = client_for("coordinator-001")
+    cole = served.signer("coordinator-001")
+    for body in (
+        _signed(_prepared(client, ONE_DOSE), cole, b"other bytes"),
+        _signed(_prepared(client, ONE_DOSE), served.signer("monitor")),
+    ):
+        before = _size(served)
+        answer = _commit(client, body)
+        assert answer.status_code == 403, answer.text
+        assert "does not verify" in answer.json()["detail"]
+        assert _size(served) == before
+
+
+def test_another_caller_cannot_commit_someone_elses_proposal_which_stays_usable(
+    served: Served, client_for: ClientFor
+) -> None:
+    document = _prepared(client_for("coordinator-001"), ONE_DOSE)
+    before = _size(served)
+    mona = served.signer("monitor")
+    answer = _commit(client_for("monitor"), _signed(document, mona))
+    assert answer.status_code == 403
+    assert "prepared for key" in answer.json()["detail"]
+    assert _size(served) == before
+    owner = _commit(
+        client_for("coordinator-001"), _signed(document, served.signer("coordinator-001"))
+    )
+    assert owner.status_code == 200, owner.text
+    assert owner.json()["positions"] == [before + 1]
+
+
+def test_a_replayed_commit_of_the_same_proposal_is_refused(
+    served: Served, client_for: ClientFor
+) -> None:
+    client = client_for("coordinator-001")
+    body = _signed(_prepared(client, ONE_DOSE), served.signer("coordinator-001"))
+    assert _commit(client, body).status_code == 200
+    before = _size(served)
+    again = _commit(client, body)
+    assert again.status_code == 422
+    assert "used once" in again.json()["detail"]
+    assert _size(served) == before
+
+
+def test_an_expired_proposal_is_refused_and_nothing_written(
+    served: Served, client_for: ClientFor, app: FastAPI
+) -> None:
+    client = client_for("coordinator-001")
+    body = _signed(_prepared(client, ONE_DOSE), served.signer("coordinator-001"))
+    book = writers_of(app.state.server).book
+    book.clock = lambda: time.time() + PROPOSAL_LIFETIME_S + 1
+    before = _size(served)
+    answer = _commit(client, body)
+    assert answer.status_code == 422
+    assert "expired" in answer.json()["detail"]
+    assert _size(served) == before
+
+
+def test_a_key_revoked_after_prepare_cannot_commit(served: Served, client_for: ClientFor) -> None:
+    client = client_for("coordinator-001")
+    body = _signed(_prepared(client, ONE_DOSE), served.signer("coordinator-001"))
+    with served.open() as ledger:
+        ledger.revoke_key(
+            served.signer("sponsor"), served.key_id("coordinator-001"), "left", date.today()
+        )
+    before = _size(served)
+    answer = _commit(client, body)
+    assert answer.status_code in (401, 403), answer.text
+    assert "revoked" in answer.json()["detail"]
+    assert _size(served) == before
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+@pytest.mark.slow
+def test_concurrent_remote_writers_on_one_subject_all_commit_or_get_the_rules_refusal(
+    served: Served, live_server: Callable[[Any], str]
+) -> None:
+    url = live_server(served.config())
+    cole = served.signer("coordinator-001")
+    outcomes: list[str] = []
+
+    def write(first_day: int) -> None:
+        with httpx.Client(base_url=url, timeout=60.0) as client:
+            recorder = RemoteRecorder(client, cole)
+            for day in range(first_day, first_day + 3):
+                dose = ONE_DOSE.model_copy(update={"date": date(2003, 1, 14 + day % 12)})
+                try:
+                    recorder.record(dose)
+                    outcomes.append("committed")
+                except RemoteRefusal as e:
+                    outcomes.append("refused: " + str(e))
+
+    threads = [threading.Thread(target=write, args=(n * 3,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 12
+    assert all(o == "committed" or "DOSE-DUPLICATE" in o or "REC-" in o for o in outcomes), outcomes
+    assert outcomes.count("committed") >= 1
     assert cli.run(["verify", "--db", str(served.db)]) == 0
