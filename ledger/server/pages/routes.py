@@ -50,6 +50,8 @@ from projections.decoding import EVENT_TYPE
 
 router = APIRouter(include_in_schema=False)
 LOGIN = "/login"
+TOKEN_MAX = 200
+"""Characters a pasted token may have (a token is 43)."""
 
 
 def _state(request: Request) -> ServerState:
@@ -91,12 +93,15 @@ def login_form(request: Request) -> HTMLResponse:
 
 
 @router.post(LOGIN, response_class=HTMLResponse)
-async def login(request: Request, token: Annotated[str, Form(max_length=200)]) -> Response:
+async def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
     """Check the pasted token now (its key in the registry as it stands) and keep it in the
     cookie; the form again, saying why, if it is refused."""
     token = token.strip()
     state = _state(request)
     server = str(request.base_url).rstrip("/")
+    if not 1 <= len(token) <= TOKEN_MAX:
+        why = f"token refused: {len(token)} characters, a token has 1 to {TOKEN_MAX}"
+        return render("login.html", 401, server=server, error=why)
     try:
         caller = await run_in_threadpool(caller_from_token, state, token)
     except ProblemError as e:

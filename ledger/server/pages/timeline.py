@@ -250,27 +250,7 @@ def _labs_and_events(
         )
         for a in report["response"]["assessments"]
     ]
-    for ae in _aes(report):
-        onset = date.fromisoformat(ae["onset"])
-        resolved = _day(ae["resolved_on"])
-        stop = max(resolved or t.scale.end, onset)
-        x0 = t.scale.x(onset)
-        t.bars.append(
-            Bar(
-                ae["ae_id"],
-                f"{ae['ae_id']} {ae['term']} (grade {ae['worst_grade']})",
-                onset,
-                stop,
-                resolved is None,
-                int(ae["worst_grade"]),
-                bool(ae["serious"]),
-                x0,
-                rows.add(f"{ae['ae_id']} grade {ae['worst_grade']}"),
-                round(t.scale.x(stop) - x0, 2),
-                LANE_HEIGHT,
-                ae["position"],
-            )
-        )
+    t.bars = _ae_bars(report, t.scale, rows)
     y = rows.add("corrections")
     t.corrections = [_correction(c, facts, t.scale, y) for c in report.get("corrections", [])]
     t.progressions = [
@@ -299,3 +279,30 @@ def _correction(c: dict[str, Any], facts: ClinicalFacts, scale: DateScale, y: fl
         f"{c['new_value']!r} ({c['reason']})",
         not c.get("applied", True),
     )
+
+
+def _ae_bars(report: dict[str, Any], scale: DateScale, rows: _Rows) -> list[Bar]:
+    """An adverse event a row: onset to resolution, or to the end of the axis while open."""
+    bars: list[Bar] = []
+    for ae in _aes(report):
+        onset = date.fromisoformat(ae["onset"])
+        resolved = _day(ae["resolved_on"])
+        stop = max(resolved or scale.end, onset)
+        x0 = scale.x(onset)
+        bars.append(
+            Bar(
+                ae["ae_id"],
+                f"{ae['ae_id']} {ae['term']} (grade {ae['worst_grade']})",
+                onset,
+                stop,
+                resolved is None,
+                int(ae["worst_grade"]),
+                bool(ae["serious"]),
+                x0,
+                rows.add(f"{ae['ae_id']} grade {ae['worst_grade']}"),
+                round(scale.x(stop) - x0, 2),
+                LANE_HEIGHT,
+                ae["position"],
+            )
+        )
+    return bars
