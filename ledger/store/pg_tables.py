@@ -21,6 +21,9 @@ from ledger.store.location import LEDGER_SCHEMA, VIEWS_SCHEMA
 
 LEDGER_TABLES = ("stored_events", "ledger_commits", "ledger_checkpoints", "ledger_meta")
 LOCK_FUNCTION = f"{LEDGER_SCHEMA}.lock_for_append"
+ACCESS_SCHEMA = "trial_access"
+"""Where a served PostgreSQL ledger records reads by persons; owned by the reader role, as the
+views are (``trial-ledger serve`` runs as the reader)."""
 SCRATCH_SCHEMAS = (f"{VIEWS_SCHEMA}_rebuild", f"{VIEWS_SCHEMA}_verify")
 """The reader's schemas where fresh views are built before they are swapped in or compared."""
 NOTIFY_CHANNEL = "trial_ledger_commits"
@@ -160,6 +163,10 @@ def role_statements(roles: Roles, database: str) -> list[str]:
         f"GRANT USAGE ON SCHEMA {VIEWS_SCHEMA} TO {w}",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {r} IN SCHEMA {VIEWS_SCHEMA} GRANT SELECT ON TABLES "
         f"TO {w}",
+    ]
+    views += [  # the served ledger's log of reads by persons (ledger/server/access)
+        f"CREATE SCHEMA IF NOT EXISTS {ACCESS_SCHEMA} AUTHORIZATION {r}",
+        f"REVOKE ALL ON SCHEMA {ACCESS_SCHEMA} FROM PUBLIC",
     ]
     for scratch in SCRATCH_SCHEMAS:  # where a rebuild (or `projections verify`) is built
         views += [

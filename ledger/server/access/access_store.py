@@ -54,7 +54,10 @@ SQLITE_DDL = (
         BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END""",
 )
 PG_DDL = (
-    f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}",
+    # Created only if missing: CREATE SCHEMA checks the database's CREATE privilege even when
+    # the schema exists, and `db init-roles` makes it for a reader role that has none.
+    f"""DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{PG_SCHEMA}')
+        THEN CREATE SCHEMA {PG_SCHEMA}; END IF; END $$""",
     f"""CREATE TABLE IF NOT EXISTS {PG_SCHEMA}.reads (
         seq BIGINT PRIMARY KEY, at TEXT NOT NULL, key_id TEXT NOT NULL,
         printed_name TEXT NOT NULL, role TEXT NOT NULL, site TEXT NOT NULL, via TEXT NOT NULL,
