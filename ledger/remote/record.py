@@ -77,11 +77,15 @@ class ProposalRefused(VerificationError):
     """The server's proposal is not the commit asked for: nothing was signed (exit 1)."""
 
 
-class RemoteRefusal(ValidationError):
-    """The served ledger refused the command: its problem's detail, field and value."""
+class RemoteRefusal(LedgerError):
+    """The served ledger refused the command: its problem's detail (the local message)."""
 
-    def __init__(self, detail: str, field: str | None, value: object) -> None:
-        self.field, self.value, self.rule = field or "", value, detail
+
+class RemoteFieldRefusal(ValidationError):
+    """... naming a field and a value (so ``--json`` errors carry them, as locally)."""
+
+    def __init__(self, detail: str, field: str, value: object) -> None:
+        self.field, self.value, self.rule = field, value, detail
         LedgerError.__init__(self, detail)
 
 
@@ -259,7 +263,9 @@ def problem_error(response: httpx.Response) -> LedgerError:
     if status == 500 and str(problem.get("type", "")).endswith("/integrity"):
         return VerificationError(detail)
     field = problem.get("field")
-    return RemoteRefusal(detail, str(field) if field else None, problem.get("value"))
+    if field:
+        return RemoteFieldRefusal(detail, str(field), problem.get("value"))
+    return RemoteRefusal(detail)
 
 
 class RemoteRecorder:

@@ -442,7 +442,7 @@ def test_concurrent_remote_writers_on_one_subject_all_commit_or_get_the_rules_re
                 try:
                     recorder.record(dose)
                     outcomes.append("committed")
-                except RemoteRefusal as e:
+                except LedgerError as e:
                     outcomes.append("refused: " + str(e))
 
     threads = [threading.Thread(target=write, args=(n * 3,)) for n in range(4)]
