@@ -426,7 +426,6 @@ def test_a_key_revoked_after_prepare_cannot_commit(served: Served, client_for: C
 # --------------------------------------------------------------------------- concurrency
 
 
-@pytest.mark.slow
 def test_concurrent_remote_writers_on_one_subject_all_commit_or_get_the_rules_refusal(
     served: Served, live_server: Callable[[Any], str]
 ) -> None:
