@@ -36,6 +36,7 @@ from ledger.cli.common import (
 from ledger.errors import UsageError
 
 if TYPE_CHECKING:
+    from ledger.integrity.signing import Signer
     from ledger.remote.follow import SyncResult
 
 _LABELS = {"fetch": "follow: fetch events", "verify": "follow: verify"}
@@ -80,44 +81,46 @@ def _checked_url(url: str) -> str:
     return url.rstrip("/")
 
 
+UrlArgument = Annotated[
+    str, typer.Argument(help="The served ledger's base URL (http://127.0.0.1:8080).")
+]
+MirrorOption = Annotated[
+    Path,
+    typer.Option(
+        "--mirror",
+        help="Folder of the mirror: DIR/trial.db is a normal ledger file "
+        "(created on the first sync; its parent must exist).",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+SponsorKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sponsor-key",
+        help="The sponsor's published public key: required on the first sync, remembered "
+        "by the mirror (a different one is refused later).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+OnceFlag = Annotated[bool, typer.Option("--once", help="Sync to the latest checkpoint, then exit.")]
+IntervalOption = Annotated[
+    float,
+    typer.Option("--interval", min=0.1, help="Seconds between looks when the server has no feed."),
+]
+JsonLinesFlag = Annotated[bool, typer.Option("--json", help="One JSON line on stdout per sync.")]
+
+
 def follow(
-    url: Annotated[
-        str, typer.Argument(help="The served ledger's base URL (http://127.0.0.1:8080).")
-    ],
-    mirror: Annotated[
-        Path,
-        typer.Option(
-            "--mirror",
-            help="Folder of the mirror: DIR/trial.db is a normal ledger file "
-            "(created on the first sync; its parent must exist).",
-            file_okay=False,
-            show_default=False,
-        ),
-    ],
+    url: UrlArgument,
+    mirror: MirrorOption,
     key: KeyOption,
-    sponsor_key: Annotated[
-        Path | None,
-        typer.Option(
-            "--sponsor-key",
-            help="The sponsor's published public key: required on the first sync, remembered "
-            "by the mirror (a different one is refused later).",
-            dir_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    sponsor_key: SponsorKeyOption = None,
     passphrase_file: PassphraseFileOption = None,
-    once: Annotated[
-        bool, typer.Option("--once", help="Sync to the latest checkpoint, then exit.")
-    ] = False,
-    interval: Annotated[
-        float,
-        typer.Option(
-            "--interval", min=0.1, help="Seconds between looks when the server has no feed."
-        ),
-    ] = 1.0,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="One JSON line on stdout per sync.")
-    ] = False,
+    once: OnceFlag = False,
+    interval: IntervalOption = 1.0,
+    json_out: JsonLinesFlag = False,
 ) -> None:
     """Follow a served ledger into a local mirror, verifying every checkpoint and event.
 
@@ -135,12 +138,7 @@ def follow(
     Example: trial-ledger follow http://127.0.0.1:8080 --mirror mirror --key stats.key
     --sponsor-key sponsor.key.pub --once
     """
-    import httpx  # noqa: PLC0415 - only this command talks HTTP
-
     from ledger.integrity.signing import read_public_key  # noqa: PLC0415
-    from ledger.remote.auth import SignedRequests  # noqa: PLC0415
-    from ledger.remote.mirror import Mirror  # noqa: PLC0415
-    from ledger.remote.wire import LogClient  # noqa: PLC0415
 
     base = _checked_url(url)
     sponsor = read_public_key(sponsor_key) if sponsor_key is not None else None
@@ -155,6 +153,25 @@ def follow(
             sys.stdout.flush()
         else:
             console.print(_line(mirror, result))
+
+    _run(base, mirror, signer, sponsor, once, interval, report, progress)
+
+
+def _run(
+    base: str,
+    mirror: Path,
+    signer: Signer,
+    sponsor: bytes | None,
+    once: bool,
+    interval: float,
+    report: Callable[[SyncResult], None],
+    progress: _TerminalProgress | None,
+) -> None:
+    import httpx  # noqa: PLC0415 - only this command talks HTTP
+
+    from ledger.remote.auth import SignedRequests  # noqa: PLC0415
+    from ledger.remote.mirror import Mirror  # noqa: PLC0415
+    from ledger.remote.wire import LogClient  # noqa: PLC0415
 
     with httpx.Client(base_url=base, auth=SignedRequests(signer), timeout=30.0) as http:
         client, target = LogClient(http), Mirror(mirror)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 
+from ledger.chain import EventRow
 from ledger.errors import LedgerError
 from ledger.events import TrialCreated, decode_event
 from ledger.integrity import merkle
@@ -136,6 +137,19 @@ def check_included(client: LogClient, position: int, leaf: bytes, cp: Checkpoint
         merkle.verify_inclusion(leaf, position - 1, cp.tree_size, proof, cp.root)
     except LedgerError as e:
         raise FollowAlarm(position, f"the server's inclusion proof does not verify ({e})") from None
+
+
+def as_tuple(row: EventRow) -> EventTuple:
+    """A stored event as the server serves it (:data:`~ledger.remote.wire.EventTuple`)."""
+    return (
+        row.position,
+        row.originator_id,
+        row.originator_version,
+        row.topic,
+        row.state,
+        row.leaf_hash,
+        row.commit_seq,
+    )
 
 
 def differing_columns(served: EventTuple, held: tuple[object, ...]) -> str:

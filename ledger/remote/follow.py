@@ -99,7 +99,7 @@ def sync(
         try:
             held = mirror.held(reader)
             try:
-                return _sync(client, mirror, reader, held, sponsor, progress, started)
+                return _sync(_Run(client, mirror, reader, held, sponsor, progress, started))
             except FollowAlarm as alarm:
                 state = (
                     "holds nothing yet"
@@ -112,15 +112,27 @@ def sync(
                 reader.close()
 
 
-def _sync(
-    client: LogClient,
-    mirror: Mirror,
-    reader: LedgerReader | None,
-    held: Held,
-    sponsor: bytes,
-    progress: Progress | None,
-    started: float,
-) -> SyncResult:
+@dataclass(frozen=True)
+class _Run:
+    """One sync's parts: the server, the mirror as it was read, the trust anchor."""
+
+    client: LogClient
+    mirror: Mirror
+    reader: LedgerReader | None
+    held: Held
+    sponsor: bytes
+    progress: Progress | None
+    started: float
+
+    def result(self, cp_size: int, server_size: int) -> SyncResult:
+        """Nothing new: the mirror as it is."""
+        held = self.held
+        seconds = time.monotonic() - self.started
+        return SyncResult(held.size, held.root, 0, 0, cp_size, server_size, seconds)
+
+
+def _sync(run: _Run) -> SyncResult:
+    client, held = run.client, run.held
     info = client.ledger_info()
     if held.ledger_id is not None and info.ledger_id != held.ledger_id:
         raise FollowAlarm(
@@ -131,7 +143,7 @@ def _sync(
     note = client.latest_checkpoint()
     if note is None:
         if held.size:
-            return SyncResult(held.size, held.root, 0, 0, held.size, info.tree_size, 0.0)
+            return run.result(held.size, info.tree_size)
         raise NoCheckpoint(
             f"{client.url} has signed no checkpoint yet: there is nothing verifiable to follow "
             "(the server signs one when started with --checkpoint-key)"
@@ -139,56 +151,44 @@ def _sync(
     cp = checks.parsed_checkpoint(note, held)
     ledger_id = held.ledger_id or info.ledger_id
     first_page: list[EventTuple] | None = None
-    if reader is not None:
-        genesis_row = reader.event_at(1)
-        row: EventTuple | None = (
-            None
-            if genesis_row is None
-            else (
-                genesis_row.position,
-                genesis_row.originator_id,
-                genesis_row.originator_version,
-                genesis_row.topic,
-                genesis_row.state,
-                genesis_row.leaf_hash,
-                genesis_row.commit_seq,
-            )
-        )
+    if run.reader is not None:
+        genesis_row = run.reader.event_at(1)
+        row = None if genesis_row is None else checks.as_tuple(genesis_row)
     else:
         first_page = next(client.event_pages(0), [])
         row = first_page[0] if first_page else None
-    genesis = checks.genesis_of(row, sponsor, ledger_id)
-    checks.check_signed(note, cp, genesis)
+    checks.check_signed(note, cp, checks.genesis_of(row, run.sponsor, ledger_id))
     if cp.tree_size == held.size:
-        return SyncResult(
-            held.size, held.root, 0, 0, cp.tree_size, info.tree_size, time.monotonic() - started
-        )
+        return run.result(cp.tree_size, info.tree_size)
     if held.size:
         checks.check_consistent(client, held, cp)
-    staging = mirror.staging(ledger_id, held)
+    commits = _apply_segment(run, cp, note, ledger_id, first_page)
+    seconds = time.monotonic() - run.started
+    events = cp.tree_size - held.size
+    return SyncResult(cp.tree_size, cp.root, events, commits, cp.tree_size, info.tree_size, seconds)
+
+
+def _apply_segment(
+    run: _Run, cp: Checkpoint, note: str, ledger_id: str, first_page: list[EventTuple] | None
+) -> int:
+    """Fetch, verify and apply the segment the checkpoint covers; the commits it added."""
+    client, reader, held = run.client, run.reader, run.held
+    staging = run.mirror.staging(ledger_id, held)
     try:
-        commits = _fetch(client, staging, reader, held, cp, ledger_id, first_page, progress)
-        frontier = _verify(staging, reader, held, cp, note, sponsor, client, progress)
+        commits = _fetch(client, staging, reader, held, cp, ledger_id, first_page, run.progress)
+        frontier = _verify(staging, reader, held, cp, note, run.sponsor, client, run.progress)
     finally:
         staging.close()
     record = {
         "url": client.url,
         "ledger_id": ledger_id,
-        "sponsor_key_id": key_id(sponsor),
-        "sponsor_public_key": b64(sponsor),
+        "sponsor_key_id": key_id(run.sponsor),
+        "sponsor_public_key": b64(run.sponsor),
     }
     if reader is not None:
-        reader.close()
-    mirror.apply(staging, held, note, frontier, record)
-    return SyncResult(
-        cp.tree_size,
-        cp.root,
-        cp.tree_size - held.size,
-        commits,
-        cp.tree_size,
-        info.tree_size,
-        time.monotonic() - started,
-    )
+        reader.close()  # the mirror is written next
+    run.mirror.apply(staging, held, note, frontier, record)
+    return commits
 
 
 def _fetch(
@@ -250,15 +250,7 @@ def _check_held(reader: LedgerReader | None, row: EventTuple) -> None:
     held = reader.event_at(row[0]) if reader is not None else None
     if held is None:
         return
-    mine = (
-        held.position,
-        held.originator_id,
-        held.originator_version,
-        held.topic,
-        held.state,
-        held.leaf_hash,
-        held.commit_seq,
-    )
+    mine = checks.as_tuple(held)
     if mine != row:
         raise FollowAlarm(
             row[0],

@@ -93,10 +93,10 @@ def _wait_for_checkpoint(
             for event, data in _server_sent_events(response.iter_lines()):
                 if stop.is_set():
                     return
-                if event == "checkpoint" and _size_of(data) > held:
-                    return
+                if event == "end" or (event == "checkpoint" and _size_of(data) > held):
+                    return  # a stream the server ends is connected to again by the next sync
                 if event == "alarm":
-                    on_warning(f"the server reports: {data[:300]}")
+                    on_warning(f"the server reports an alarm: {str(_member(data, 'reason'))[:300]}")
     except httpx.ReadTimeout:
         return  # a quiet feed: ask for the checkpoint again
     except httpx.TransportError as e:
@@ -120,12 +120,16 @@ def _newer(client: LogClient, held: int) -> bool:
         return True  # the sync says what is wrong with it
 
 
-def _size_of(data: str) -> int:
+def _member(data: str, name: str) -> object:
     try:
         document = json.loads(data)
     except ValueError:
-        return 0
-    size = document.get("tree_size") if isinstance(document, dict) else None
+        return None
+    return document.get(name) if isinstance(document, dict) else None
+
+
+def _size_of(data: str) -> int:
+    size = _member(data, "tree_size")
     return size if type(size) is int else 0
 
 
