@@ -19,6 +19,10 @@ class ServerConfig:
     """
 
     db: StoreTarget
+    record_db: StoreTarget | None = None
+    """Where recording commands append, when not through ``db``: on PostgreSQL the server
+    reads (and keeps its views and log of reads) as the reader role, and records as the
+    writer role of the same database."""
     views: Path | None = None
     access_log: Path | None = None
     checkpoint_key: Path | None = None

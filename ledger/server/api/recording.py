@@ -75,7 +75,7 @@ class Writers:
     def recorder(self) -> TrialRecorder:
         recorder: TrialRecorder | None = getattr(self._local, "recorder", None)
         if recorder is None:
-            ledger = TrialLedger.open(self.state.config.db)
+            ledger = TrialLedger.open(self.state.config.record_db or self.state.config.db)
             with self._lock:
                 self._ledgers.append(ledger)
             recorder = self._local.recorder = TrialRecorder(ledger)
