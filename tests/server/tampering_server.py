@@ -63,6 +63,8 @@ class HostileLog:
     """The latest checkpoint note -> the one served."""
     down: bool = False
     """Answer every request with 503."""
+    refused: int = 0
+    """Requests answered 503 so far."""
     page_delay: float = 0.0
     """Seconds each page of events takes (a slow server, for a sync cut short)."""
     served_events: int = 0
@@ -119,6 +121,7 @@ def hostile_app(log: HostileLog) -> FastAPI:
     @app.middleware("http")
     async def refuse_when_down(request: Any, call_next: Any) -> Any:
         if log.down:
+            log.refused += 1
             return Response("down", status_code=503)
         return await call_next(request)
 

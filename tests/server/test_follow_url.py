@@ -296,9 +296,12 @@ def _live_follower(served: Served, url: str, folder: Path, pub: Path) -> subproc
 
 
 @contextmanager
-def following(served: Served, url: str, folder: Path) -> Iterator[Callable[[], dict[str, Any]]]:
+def following(
+    served: Served, url: str, folder: Path, *, exit_code: int = 0, stderr_has: str = ""
+) -> Iterator[Callable[[], dict[str, Any]]]:
     """A live follower in its own process; yields a function reading its next --json line.
-    SIGTERM stops it at the end, which must exit 0."""
+    SIGTERM stops it at the end (if it still runs): it must exit ``exit_code``, with
+    ``stderr_has`` on stderr."""
     pub = folder.parent / "sponsor.pub"
     write_public_key(pub, sponsor_of(served))
     process = _live_follower(served, url, folder, pub)
@@ -319,9 +322,11 @@ def following(served: Served, url: str, folder: Path) -> Iterator[Callable[[], d
     try:
         yield next_line
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 0, stderr
+        if exit_code == 0:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == exit_code, stderr
+    assert stderr_has in stderr
 
 
 def test_a_live_follower_picks_up_each_new_checkpoint_and_stops_on_sigterm(
@@ -339,6 +344,43 @@ def test_a_live_follower_picks_up_each_new_checkpoint_and_stops_on_sigterm(
     assert (second["tree_size"], second["events"]) == (first["tree_size"] + 2, 2)
     assert (third["tree_size"], third["events"]) == (first["tree_size"] + 3, 1)
     assert rows(tmp_path / "m" / MIRROR_DB) == rows(served.db)
+
+
+def test_a_live_follower_waits_out_a_server_that_is_down_and_then_syncs(
+    served: Served, hostile: HostileLog, tmp_path: Path
+) -> None:
+    hostile.down = True
+    with (
+        running_server(hostile_app(hostile)) as url,
+        following(
+            served, url, tmp_path / "m", stderr_has="(503): down; trying again in 1 s"
+        ) as next_line,
+    ):
+        deadline = time.monotonic() + 20
+        while hostile.refused < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        hostile.down = False
+        first = next_line()
+    assert first["tree_size"] == size_of(served.db)
+    assert rows(tmp_path / "m" / MIRROR_DB) == rows(served.db)
+
+
+def test_a_live_follower_stops_with_exit_1_at_an_alarm(
+    served: Served, hostile: HostileLog, tmp_path: Path
+) -> None:
+    with (
+        running_server(hostile_app(hostile)) as url,
+        following(
+            served, url, tmp_path / "m", exit_code=1, stderr_has="is not signed by the ledger key"
+        ) as next_line,
+    ):
+        first = next_line()
+        other = Signer(generate_private_key())
+        hostile.note = lambda note: sign_checkpoint(
+            parse_checkpoint(note)[0], parse_checkpoint(note)[0].origin, other
+        )
+        grow(served, ("101",))
+    assert size_of(tmp_path / "m" / MIRROR_DB) == first["tree_size"]
 
 
 def test_a_live_follower_of_the_real_server_mirrors_what_its_checkpointer_signs(
