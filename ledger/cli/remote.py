@@ -39,7 +39,7 @@ from ledger.cli.options import parameters
 from ledger.cli.receipts import describe, signer_of
 from ledger.domain.commands import COMMANDS, Command
 from ledger.domain.commands.base import command_from
-from ledger.errors import printable
+from ledger.errors import StorageError, printable
 from ledger.events import event_name
 from ledger.registry import KeyRegistry
 
@@ -233,8 +233,11 @@ def token(
     from ledger.remote.auth import request_token  # noqa: PLC0415
 
     signer = load_signer(key, passphrase_file)
-    with httpx.Client(base_url=server, timeout=30.0) as client:
-        issued = request_token(client, signer)
+    try:
+        with httpx.Client(base_url=server, timeout=30.0) as client:
+            issued = request_token(client, signer)
+    except httpx.HTTPError as e:
+        raise StorageError(f"cannot reach the served ledger at {server}: {e}") from None
     if json_out:
         emit_json(
             {
@@ -249,10 +252,44 @@ def token(
     console.print(issued.token, markup=False)
 
 
+def wait(
+    server: ServerOption,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait at most.")
+    ] = 30.0,
+) -> None:
+    """Wait until the served ledger answers (a script that starts `serve` in the background).
+
+    Asks GET /v1/health every 0.1 s; exit 0 as soon as it answers, 2 after --timeout.
+
+    Example: trial-ledger remote wait --server http://127.0.0.1:8080 --timeout 30
+    """
+    import time  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        try:
+            answer = httpx.get(f"{server.rstrip('/')}/v1/health", timeout=2.0)
+            if answer.status_code == 200:
+                return
+            last = f"HTTP {answer.status_code}"
+        except httpx.HTTPError as e:
+            last = str(e) or type(e).__name__
+        if time.monotonic() >= deadline:
+            raise StorageError(
+                f"--server {server}: the served ledger did not answer within {timeout:g} s ({last})"
+            )
+        time.sleep(0.1)
+
+
 def register(app: typer.Typer) -> None:
     remote_app = typer.Typer(help=REMOTE_HELP, no_args_is_help=True)
     for model in COMMANDS:
         remote_app.command(model.name)(remote_command(model))
     remote_app.command("import")(import_file)
     remote_app.command("token")(token)
+    remote_app.command("wait")(wait)
     app.add_typer(remote_app, name="remote")

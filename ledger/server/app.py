@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI, Request
+from pydantic import BaseModel
 
 from ledger.server import problems
 from ledger.server.access.caller import Caller
@@ -59,6 +61,14 @@ def create_app(
         responses=problems.PROBLEM_RESPONSES,
     )
     app.state.server = state
+    app.add_api_route(
+        f"/{API_VERSION}/health",
+        _health,
+        methods=["GET"],
+        response_model=Health,
+        summary="Whether the server answers (no authentication; names nothing of the ledger)",
+        tags=["health"],
+    )
     app.state.authenticate = authenticate or authentication.authenticator(state)
     problems.install(app)
     for router in (
@@ -71,6 +81,16 @@ def create_app(
     ):
         app.include_router(router)
     return app
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+async def _health() -> Health:
+    """For scripts and load balancers: the server is up. Unauthenticated, so it says nothing
+    else (not even the ledger's size)."""
+    return Health()
 
 
 def server_state(request: Request) -> ServerState:

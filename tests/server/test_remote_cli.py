@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import cli
@@ -131,3 +132,39 @@ def test_a_server_that_is_down_is_one_line_and_exit_2(
     assert out == ""
     assert err.startswith("error: cannot reach the served ledger at ")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_remote_token_from_a_server_that_is_down_is_one_line_and_exit_2(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sock = free_socket()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+    code, _, err = _run(capsys, ["remote", "token", "--server", url, *_key(served, "monitor")])
+    assert code == 2
+    assert err.startswith(f"error: cannot reach {url}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_remote_wait_returns_once_the_server_answers_and_exits_2_after_its_timeout(
+    served: Served, live_server: Callable[[Any], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = live_server(served.config())
+    assert _run(capsys, ["remote", "wait", "--server", url, "--timeout", "5"])[0] == 0
+    sock = free_socket()
+    closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+    code, _, err = _run(capsys, ["remote", "wait", "--server", closed, "--timeout", "0.3"])
+    assert code == 2
+    assert "did not answer within 0.3 s" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_health_answers_without_authentication_and_names_nothing_of_the_ledger(
+    served: Served, live_server: Callable[[Any], str]
+) -> None:
+    url = live_server(served.config())
+    answer = httpx.get(f"{url}/v1/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+    assert httpx.get(f"{url}/v1/ledger").status_code == 401
