@@ -37,6 +37,10 @@ EventTuple = tuple[int, str, int, str, bytes, bytes, int]
 topic, state bytes, leaf hash bytes, commit seq)."""
 
 _NOT_FOUND, _UNAUTHORISED, _FORBIDDEN, _SERVER_ERROR = 404, 401, 403, 500
+MAX_ANSWER_BYTES = 256 * 1024 * 1024
+"""The most a follower reads of one answer (a page of events is a few megabytes)."""
+_UNREADABLE = (ValueError, RecursionError)
+"""What ``json`` raises for text that is no JSON, or nested too deep."""
 
 
 class ServerUnavailable(StorageError):
@@ -76,8 +80,24 @@ class LogClient:
         return str(self.http.base_url).rstrip("/")
 
     def _get(self, path: str, params: dict[str, int] | None = None) -> httpx.Response:
+        """The answer to ``GET path``, read whole up to :data:`MAX_ANSWER_BYTES` (a server
+        sending more is refused rather than filling this machine's memory)."""
         try:
-            response = self.http.get(path, params=params)
+            with self.http.stream("GET", path, params=params) as streamed:
+                body = bytearray()
+                for chunk in streamed.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        raise FollowAlarm(
+                            0,
+                            f"the server's answer to GET {path} exceeds {MAX_ANSWER_BYTES:,} bytes",
+                        )
+            response = httpx.Response(
+                streamed.status_code,
+                headers=streamed.headers,
+                content=bytes(body),
+                request=streamed.request,
+            )
         except httpx.TransportError as e:
             raise ServerUnavailable(
                 f"cannot reach {self.url} ({type(e).__name__}: {str(e) or 'no answer'})"
@@ -100,7 +120,7 @@ class LogClient:
             )
         try:
             document = response.json()
-        except ValueError:
+        except _UNREADABLE:
             document = None
         if not isinstance(document, dict):
             raise FollowAlarm(0, f"the server's answer to GET {path} is not a JSON object")
@@ -111,7 +131,7 @@ class LogClient:
         response = self._get("/v1/ledger")
         try:
             document = response.json() if response.status_code == httpx.codes.OK else None
-        except ValueError:
+        except _UNREADABLE:
             document = None
         if (
             not isinstance(document, dict)
@@ -206,7 +226,7 @@ class LogClient:
 def _detail(response: httpx.Response) -> str:
     try:
         document = response.json()
-    except ValueError:
+    except _UNREADABLE:
         document = None
     if isinstance(document, dict) and isinstance(document.get("detail"), str):
         return str(document["detail"])[:300]

@@ -672,6 +672,26 @@ def test_a_key_the_server_refuses_exits_2_naming_the_refusal(
     assert not (tmp_path / "m" / MIRROR_DB).exists()
 
 
+def test_a_url_that_serves_no_ledger_exits_2(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pub = tmp_path / "sponsor.pub"
+    write_public_key(pub, sponsor_of(served))
+    with running_server(FastAPI()) as url:
+        capsys.readouterr()
+        assert cli.run(_follow(served, url, tmp_path / "m", "--sponsor-key", str(pub))) == 2
+    assert "this URL serves no trial ledger" in capsys.readouterr().err
+
+
+def test_an_answer_larger_than_the_bound_is_an_alarm(
+    served: Served, hostile: HostileLog, synced: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grow(served, ("101",))
+    monkeypatch.setattr("ledger.remote.wire.MAX_ANSWER_BYTES", 2_000)
+    hostile.event = lambda e: {**e, "state": e["state"] + " " * 3_000}
+    alarm_on_next_sync(served, hostile, synced, "GET /v1/log/events exceeds 2,000 bytes")
+
+
 def test_a_ledger_rooted_in_another_sponsor_key_is_an_alarm(
     served: Served, hostile: HostileLog, tmp_path: Path
 ) -> None:
