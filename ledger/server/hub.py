@@ -138,9 +138,13 @@ class Hub:
             )
         self._subscribers.clear()
 
-    def publish_from_thread(self, items: list[FeedItem]) -> None:
-        """:meth:`publish` from another thread, waiting until the loop has taken the batch
-        (so a watcher reading a long backlog hands it over page by page)."""
+    def publish_from_thread(self, items: list[FeedItem], wait: bool = False) -> None:
+        """:meth:`publish` from another thread; ``wait``: until the loop has taken the batch
+        (a watcher reading a long backlog hands it over page by page)."""
+        if not wait:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nothing is listening
+                self.loop.call_soon_threadsafe(self.publish, items)
+            return
 
         async def hand_over() -> None:
             self.publish(items)

@@ -5,12 +5,13 @@ It reads through a :class:`FeedReader` of its own (never the event loop's thread
 request's reader). Every ``poll_interval`` seconds it asks the store one cheap question, the
 highest commit seq and the highest kept checkpoint size; only when either grew does it read
 the new rows, every commit after the last one it announced (several commits between two looks
-are all read, none skipped) and every checkpoint above the last size it announced, from one
-read snapshot. On PostgreSQL it also listens on the commit channel
-(:data:`~ledger.store.pg_tables.NOTIFY_CHANNEL`, through the projections' own
-:class:`~projections.engine.follow.Listener`), so a commit is looked at as soon as it is
-committed; the polling stays as the fallback and for checkpoints, which are not notified. A
-notification only wakes the watcher: what it announces is what the store holds.
+are all read, none skipped) and every checkpoint above the last size it announced (and not
+above the last commit announced, so a checkpoint always follows its commit). On PostgreSQL
+it also listens on the commit channel (:data:`~ledger.store.pg_tables.NOTIFY_CHANNEL`,
+through the projections' own :class:`~projections.engine.follow.Listener`), so a commit is
+looked at as soon as it is committed; the polling stays as the fallback and for
+checkpoints, which are not notified. A notification only wakes the watcher: what it
+announces is what the store holds.
 
 A head that went back (fewer commits than already announced: rows deleted from the store) is
 announced as an alarm, once; nothing the watcher reads is trusted further than that, since
@@ -25,7 +26,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from ledger.errors import CheckpointError, LedgerError
@@ -119,17 +119,16 @@ class FeedReader(LedgerReader):
         return int(row[0] or 0), int(row[1] or 0)
 
     def commits_after(self, seq: int, limit: int = PAGE) -> list[CommitNotice]:
-        """Up to ``limit`` commits after ``seq``, in seq order."""
+        """Up to ``limit`` commits after ``seq``, in seq order (one statement: consistent by
+        itself; only the columns announced)."""
+        rows = self._conn.execute(
+            "SELECT seq, first_position, last_position, signer, meaning, recorded_at"
+            " FROM ledger_commits WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
         return [
-            CommitNotice(
-                seq=c.header.seq,
-                first_position=c.header.first_position,
-                last_position=c.header.last_position,
-                signer=c.header.signer,
-                meaning=c.header.meaning,
-                recorded_at=c.header.recorded_at,
-            )
-            for c in islice(self.iter_commits(seq + 1), limit)
+            CommitNotice(int(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4]), str(r[5]))
+            for r in rows
         ]
 
     def tree_size_of(self, seq: int) -> int | None:
@@ -181,11 +180,12 @@ def announced(rows: Sequence[tuple[int, str]]) -> Iterator[CheckpointNotice]:
             log.warning("kept checkpoint at tree size %d left out of the feed: %s", size, e)
 
 
-Publish = Callable[[list[FeedItem]], None]
-"""Hands a batch of items to the feed (blocks until the event loop took them)."""
+Publish = Callable[[list[FeedItem], bool], None]
+"""Hands a batch of items to the feed (and, if the flag says so, waits until the event loop
+took them)."""
 
 
-def _nowhere(items: list[FeedItem]) -> None:
+def _nowhere(items: list[FeedItem], wait: bool) -> None:
     log.debug("%d feed item(s) found before the feed was wired", len(items))
 
 
@@ -201,6 +201,8 @@ class HeadWatcher:
         """Where new items go (set before :meth:`start`)."""
         self.reader = FeedReader(target)
         self.seq, self.checkpoint_size = self.reader.head()
+        self.tree_size = self.reader.tree_size_of(self.seq) or 0
+        """The ledger's size at the last commit announced."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trial-ledger head watcher")
         self._went_back = False
@@ -255,25 +257,30 @@ class HeadWatcher:
             log.warning("could not read the ledger's head: %s", e)
 
     def look(self) -> None:
-        """One look at the head; hands on whatever is new."""
+        """One look at the head; hands on whatever is new. Few statements, no snapshot: every
+        thread of a busy server waits for the interpreter between two, so each one saved is
+        latency saved. A checkpoint is announced only once the commit that brought the ledger
+        to its size has been."""
         seq, checkpoint_size = self.reader.head()
         if seq < self.seq:
             if not self._went_back:
                 self._went_back = True
-                self.publish([_head_went_back(self.seq, seq)])
-            return
-        if seq == self.seq and checkpoint_size <= self.checkpoint_size:
+                self.publish([_head_went_back(self.seq, seq)], False)
             return
         before = self.seq
-        with self.reader.snapshot():
-            while True:
-                commits = self.reader.commits_after(self.seq)
-                if commits:
-                    self.seq = commits[-1].seq
-                    self.publish(list(commits))
-                if len(commits) < PAGE:
-                    break
-            rows = self.reader.checkpoint_rows(self.checkpoint_size)
+        while seq > self.seq:
+            commits = self.reader.commits_after(self.seq)
+            if not commits:
+                break
+            self.seq, self.tree_size = commits[-1].seq, commits[-1].tree_size
+            self.publish(list(commits), len(commits) == PAGE)  # a long backlog: page by page
+        if checkpoint_size > self.checkpoint_size:
+            self._announce_checkpoints()
+        if self.seq > before and self.on_commits is not None:
+            self.on_commits()
+
+    def _announce_checkpoints(self) -> None:
+        rows = self.reader.checkpoint_rows(self.checkpoint_size, self.tree_size)
         items: list[FeedItem] = []
         for size, note in rows:
             try:
@@ -282,9 +289,7 @@ class HeadWatcher:
                 items.append(alarm(f"the checkpoint kept at tree size {size} is not valid: {e}"))
         if rows:
             self.checkpoint_size = rows[-1][0]
-            self.publish(items)
-        if self.seq > before and self.on_commits is not None:
-            self.on_commits()
+            self.publish(items, False)
 
 
 def alarm(reason: str) -> Alarm:
