@@ -485,3 +485,13 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("trial-ledger serve did not answer")
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)
+def test_the_feed_routes_declare_their_problems_as_problem_json(feed_server: str) -> None:
+    with httpx.Client(base_url=feed_server) as client:
+        document = client.get("/v1/openapi.json").json()
+    for path in ("/v1/feed", "/v1/feed/poll"):
+        answers = document["paths"][path]["get"]["responses"]
+        for status in ("400", "401", "403", "503"):
+            assert "application/problem+json" in answers[status]["content"], (path, status)

@@ -52,7 +52,7 @@ from ledger.server.access import CallerDep
 from ledger.server.checkpointer import Checkpointer, unlock_checkpoint_key
 from ledger.server.feed_state import EXTENSION, Cursor, Feed, merged
 from ledger.server.hub import End, Hub, Subscription
-from ledger.server.problems import ProblemError
+from ledger.server.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, ProblemError
 from ledger.server.state import ServerState
 from ledger.server.watcher import (
     PAGE,
@@ -64,7 +64,18 @@ from ledger.server.watcher import (
     alarm,
 )
 
-router = APIRouter(prefix="/v1", tags=["feed"])
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        **answer,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, answer in {
+        **PROBLEM_RESPONSES,
+        503: {"description": "The feed is not running (the server is stopping)"},
+    }.items()
+}
+"""The problems a feed route may answer, as ``application/problem+json``."""
+router = APIRouter(prefix="/v1", tags=["feed"], responses=PROBLEMS)
 
 PING_SECONDS = 15.0
 """Seconds of silence after which a stream gets a ``: ping`` comment."""
@@ -108,7 +119,6 @@ STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "docstring of ledger.server.api.feed, or the README)",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
-    503: {"description": "The feed is not running"},
 }
 
 
@@ -265,7 +275,6 @@ async def _from_ledger(feed: Feed, cursor: Cursor) -> AsyncIterator[bytes]:
 @router.get(
     "/feed/poll",
     response_model=FeedPoll,
-    responses={503: {"description": "The feed is not running"}},
     summary="Long polling: what landed after a commit seq",
 )
 async def feed_poll(
