@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -87,6 +89,7 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from ledger.server.app import create_app  # noqa: PLC0415
+    from ledger.server.checkpointer import unlock_checkpoint_key  # noqa: PLC0415
 
     config = _config(
         db,
@@ -95,11 +98,43 @@ def serve(
         access_log,
         (checkpoint_key, checkpoint_every, passphrase_file),
     )
+    _check_ledger(config.db)
+    if config.record_db is not None:
+        _check_ledger(config.record_db)
+    unlock_checkpoint_key(config)  # a wrong key or passphrase: refused before listening
     app = create_app(config)
     err_console.print(
         f"Serving {db} on http://{host}:{port}/ (API /v1, OpenAPI /v1/openapi.json); Ctrl-C stops"
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again: a stop that
+    # was asked for ends the command with exit 0 (as `projections follow` does).
+    asked = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        for sig, handler in asked.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _check_ledger(target: StoreTarget) -> None:
+    """Refuse to serve what is not an initialised ledger (rather than answer 5xx later)."""
+    from ledger.errors import UsageError  # noqa: PLC0415
+    from ledger.store import LedgerReader  # noqa: PLC0415
+
+    with LedgerReader(target) as reader:
+        if reader.meta("ledger_id") is None:
+            raise UsageError(f"--db {target}: not an initialised trial ledger")
 
 
 def _config(

@@ -35,5 +35,9 @@ class ServerConfig:
     """Seconds a token obtained by a signed request lives."""
     poll_interval: float = 0.1
     """Seconds between two looks at the ledger's head (the feed, the views, checkpoints)."""
+    threads: int = 8
+    """Worker threads answering requests (the synchronous routes). More only contend for the
+    interpreter: with 40 (the default of anyio) a busy server starved its event loop, and the
+    feed's commit-to-client latency grew tenfold (bench/bench_serve.py)."""
     page_size: int = 1000
     """Default and maximum items per page of a listing."""

@@ -233,7 +233,13 @@ def running_server(app: FastAPI | ServerConfig, *, timeout: float = 10.0) -> Ite
     application = app if isinstance(app, FastAPI) else create_app(app)
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(application, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        application,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
