@@ -39,25 +39,32 @@ def create_app(
 
     state = ServerState(config)
 
+    lifespans = [0]
+    """How many times the app is running (a test may start one app from two clients): the
+    threads start with the first and stop with the last."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
-        starters = [feed.start, authentication.start]
-        for start in starters:
-            await start(state)
+        lifespans[0] += 1
+        if lifespans[0] == 1:
+            for start in (feed.start, authentication.start):
+                await start(state)
         try:
             yield
         finally:
-            for stop in (feed.stop, authentication.stop):
-                await stop(state)
-            state.close()
+            lifespans[0] -= 1
+            if lifespans[0] == 0:
+                for stop in (feed.stop, authentication.stop):
+                    await stop(state)
+                state.close()
 
     app = FastAPI(
         title="trial-ledger",
         version=_version(),
         summary="The signed, hash-chained ledger of trial NCT00635154, served.",
         openapi_url=f"/{API_VERSION}/openapi.json",
-        docs_url=f"/{API_VERSION}/docs",
+        docs_url=None,  # its page loads scripts from a CDN; the document is at openapi_url
         redoc_url=None,
         lifespan=lifespan,
         responses=problems.PROBLEM_RESPONSES,

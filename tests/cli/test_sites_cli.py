@@ -220,7 +220,7 @@ def test_keys_add_refuses_all_sites_for_an_investigator(
     refused(
         run(capsys, *keys_add(work, "*", role="investigator")),
         "site='*' refused: the key of a site-bound role (investigator) signs for one registered "
-        "site; * (all sites) is for sponsor, monitor, data-manager, auditor keys",
+        "site; * (all sites) is for sponsor, monitor, data-manager, auditor, consumer keys",
     )
     assert ledger_state(capsys, work) == before
     assert not (work / "nia.key").exists()

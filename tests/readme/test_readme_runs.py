@@ -166,7 +166,9 @@ def output_matches(shown: tuple[str, ...], printed: list[str]) -> bool:
 def bash_script(commands: list[Command], results: Path) -> str:
     """One script running every command in the same shell, each one's output and status kept
     in ``results``; it stops at the first command whose status is not the expected one."""
-    out = ["set -o pipefail"]
+    # A server started in the background (`serve ... &`) is stopped when the script ends,
+    # whichever command it stops at.
+    out = ["set -o pipefail", "trap 'kill $(jobs -p) 2>/dev/null' EXIT"]
     for n, command in enumerate(commands):
         stem = shlex.quote(str(results / str(n)))
         out.append(f"{{ {command.text}\n}} >{stem}.out 2>{stem}.err </dev/null")
