@@ -38,6 +38,7 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from ledger.bundle.export import event_line
 from ledger.chain import ZERO_HASH, CommitHeader, CommitRecord, EventRow
 from ledger.domain.commands import COMMANDS, Command, handler_for
 from ledger.domain.commands.base import check_numbers
@@ -123,18 +124,7 @@ class Proposal:
 
     def event_lines(self) -> list[dict[str, Any]]:
         """The events as an export bundle's ``events.jsonl`` lines."""
-        return [
-            {
-                "position": r.position,
-                "originator_id": r.originator_id,
-                "originator_version": r.originator_version,
-                "topic": r.topic,
-                "state": r.state.decode("utf-8"),
-                "leaf_hash": r.leaf_hash.hex(),
-                "commit": r.commit_seq,
-            }
-            for r in self.rows
-        ]
+        return [event_line(r) for r in self.rows]
 
     @property
     def expires_at_text(self) -> str:

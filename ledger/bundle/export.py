@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.bundle.layout import BUNDLE_FORMAT, CHECKPOINTS, COMMITS, EVENTS, FILES, MANIFEST
+from ledger.chain import CommitRecord, EventRow
 from ledger.errors import UsageError
 from ledger.store import LedgerReader
 
@@ -56,22 +57,7 @@ def _write_events(reader: LedgerReader, out: Path, progress: Callable[[int], Non
     events = 0
     with (out / EVENTS).open("w", encoding="utf-8") as f:
         for row in reader.iter_events():
-            f.write(
-                json.dumps(
-                    {
-                        "position": row.position,
-                        "originator_id": row.originator_id,
-                        "originator_version": row.originator_version,
-                        "topic": row.topic,
-                        "state": row.state.decode("utf-8"),
-                        "leaf_hash": row.leaf_hash.hex(),
-                        "commit": row.commit_seq,
-                    },
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-                + "\n"
-            )
+            f.write(json.dumps(event_line(row), ensure_ascii=False, separators=(",", ":")) + "\n")
             events += 1
             if progress is not None and events % 50_000 == 0:
                 progress(events)
@@ -83,26 +69,38 @@ def _write_commits(reader: LedgerReader, out: Path) -> int:
     commits = 0
     with (out / COMMITS).open("w", encoding="utf-8") as f:
         for c in reader.iter_commits():
-            h = c.header
-            f.write(
-                json.dumps(
-                    {
-                        "seq": h.seq,
-                        "first_position": h.first_position,
-                        "last_position": h.last_position,
-                        "prev_leaf": h.prev_leaf.hex(),
-                        "events_root": h.events_root.hex(),
-                        "signer": h.signer,
-                        "meaning": h.meaning,
-                        "recorded_at": h.recorded_at,
-                        "signature": base64.b64encode(c.signature).decode(),
-                    },
-                    separators=(",", ":"),
-                )
-                + "\n"
-            )
+            f.write(json.dumps(commit_line(c), separators=(",", ":")) + "\n")
             commits += 1
     return commits
+
+
+def event_line(row: EventRow) -> dict[str, Any]:
+    """An event as a bundle's events.jsonl line has it (also what the served log answers)."""
+    return {
+        "position": row.position,
+        "originator_id": row.originator_id,
+        "originator_version": row.originator_version,
+        "topic": row.topic,
+        "state": row.state.decode("utf-8"),
+        "leaf_hash": row.leaf_hash.hex(),
+        "commit": row.commit_seq,
+    }
+
+
+def commit_line(c: CommitRecord) -> dict[str, Any]:
+    """A commit as a bundle's commits.jsonl line has it (also what the served log answers)."""
+    h = c.header
+    return {
+        "seq": h.seq,
+        "first_position": h.first_position,
+        "last_position": h.last_position,
+        "prev_leaf": h.prev_leaf.hex(),
+        "events_root": h.events_root.hex(),
+        "signer": h.signer,
+        "meaning": h.meaning,
+        "recorded_at": h.recorded_at,
+        "signature": base64.b64encode(c.signature).decode(),
+    }
 
 
 def digest_and_lines(path: Path) -> tuple[str, int]:

@@ -15,7 +15,6 @@ changed, as tests/adversarial does).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import shutil
 import sqlite3
@@ -30,6 +29,7 @@ from fastapi import FastAPI, Query, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from ledger import proofs
+from ledger.bundle.export import commit_line, event_line
 from ledger.chain import EventRow, row_leaf
 from ledger.events import LedgerEvent
 from ledger.integrity import merkle
@@ -76,33 +76,6 @@ class HostileLog:
 
 def _text(document: object) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-
-
-def _event_document(row: Any) -> dict[str, Any]:
-    return {
-        "position": row.position,
-        "originator_id": row.originator_id,
-        "originator_version": row.originator_version,
-        "topic": row.topic,
-        "state": row.state.decode("utf-8"),
-        "leaf_hash": row.leaf_hash.hex(),
-        "commit": row.commit_seq,
-    }
-
-
-def _commit_document(commit: Any) -> dict[str, Any]:
-    h = commit.header
-    return {
-        "seq": h.seq,
-        "first_position": h.first_position,
-        "last_position": h.last_position,
-        "prev_leaf": h.prev_leaf.hex(),
-        "events_root": h.events_root.hex(),
-        "signer": h.signer,
-        "meaning": h.meaning,
-        "recorded_at": h.recorded_at,
-        "signature": base64.b64encode(commit.signature).decode(),
-    }
 
 
 def _latest_note(log: HostileLog) -> str | None:
@@ -174,7 +147,7 @@ def _events_page(log: HostileLog, after: int) -> str:
     with log.reader() as reader:
         rows = list(reader.iter_events(after + 1, after + log.page_size))
         size = reader.size()
-    documents = [_event_document(row) for row in rows]
+    documents = [event_line(row) for row in rows]
     if log.event is not None:
         documents = [d for d in (log.event(dict(d)) for d in documents) if d is not None]
     if log.events_page is not None:
@@ -192,7 +165,7 @@ def _commits_page(log: HostileLog, after_seq: int) -> str:
     with log.reader() as reader:
         records = list(reader.iter_commits(after_seq + 1))[: log.page_size]
         last_seq = max((c.header.seq for c in reader.iter_commits()), default=0)
-    texts = [_text(_commit_document(c)) for c in records]
+    texts = [_text(commit_line(c)) for c in records]
     if log.commit_text is not None:
         texts = [log.commit_text(c.header.seq, t) for c, t in zip(records, texts, strict=True)]
     last = records[-1].header.seq if records else after_seq

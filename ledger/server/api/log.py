@@ -39,7 +39,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ledger import proofs
-from ledger.chain import CommitRecord, EventRow
+from ledger.bundle.export import commit_line, event_line
 from ledger.integrity.checkpoint import parse_checkpoint
 from ledger.registry import KeyRegistry
 from ledger.server.access import Caller, CallerDep, require_whole_log
@@ -201,35 +201,6 @@ class Registry(BaseModel):
 
 
 # --------------------------------------------------------------------------- shapes
-
-
-def event_line(row: EventRow) -> dict[str, Any]:
-    """An event as an export bundle's events.jsonl line has it."""
-    return {
-        "position": row.position,
-        "originator_id": row.originator_id,
-        "originator_version": row.originator_version,
-        "topic": row.topic,
-        "state": row.state.decode("utf-8"),
-        "leaf_hash": row.leaf_hash.hex(),
-        "commit": row.commit_seq,
-    }
-
-
-def commit_line(c: CommitRecord) -> dict[str, Any]:
-    """A commit as an export bundle's commits.jsonl line has it."""
-    h = c.header
-    return {
-        "seq": h.seq,
-        "first_position": h.first_position,
-        "last_position": h.last_position,
-        "prev_leaf": h.prev_leaf.hex(),
-        "events_root": h.events_root.hex(),
-        "signer": h.signer,
-        "meaning": h.meaning,
-        "recorded_at": h.recorded_at,
-        "signature": base64.b64encode(c.signature).decode(),
-    }
 
 
 def registry_document(registry: KeyRegistry, caller: Caller) -> dict[str, Any]:
