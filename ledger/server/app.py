@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Literal
 
 import anyio.to_thread
@@ -39,25 +39,7 @@ def create_app(
 
     state = ServerState(config)
 
-    lifespans = [0]
-    """How many times the app is running (a test may start one app from two clients): the
-    threads start with the first and stop with the last."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = config.threads
-        lifespans[0] += 1
-        if lifespans[0] == 1:
-            for start in (feed.start, authentication.start):
-                await start(state)
-        try:
-            yield
-        finally:
-            lifespans[0] -= 1
-            if lifespans[0] == 0:
-                for stop in (feed.stop, authentication.stop):
-                    await stop(state)
-                state.close()
+    lifespan = _lifespan(state)
 
     app = FastAPI(
         title="trial-ledger",
@@ -90,6 +72,34 @@ def create_app(
     ):
         app.include_router(router)
     return app
+
+
+def _lifespan(state: ServerState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the feed's threads and the access parts start with the first run
+    of the app and stop with the last (a test may start one app from two clients)."""
+    from ledger.server.access import authentication  # noqa: PLC0415 - after config
+    from ledger.server.api import feed  # noqa: PLC0415
+
+    running = [0]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = state.config.threads
+        running[0] += 1
+        if running[0] == 1:
+            for start in (feed.start, authentication.start):
+                await start(state)
+        try:
+            yield
+        finally:
+            running[0] -= 1
+            if running[0] == 0:
+                for stop in (feed.stop, authentication.stop):
+                    await stop(state)
+                state.close()
+
+    return lifespan
 
 
 class Health(BaseModel):
