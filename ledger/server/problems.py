@@ -30,6 +30,7 @@ from ledger.errors import (
     refusal_from_pydantic,
     rule_cited,
 )
+from ledger.storage_errors import storage_refusal
 
 PROBLEM_BASE = "https://trial-ledger.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -182,6 +183,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, e: Exception) -> JSONResponse:
+        # A storage fault (PostgreSQL refusing the role, a locked or read-only file) is told
+        # as the CLI tells it, password hidden: 503, not an internal error.
+        config = request.app.state.server.config
+        store = config.record_db if request.method == "POST" and config.record_db else config.db
+        refusal = storage_refusal(e, ["--db", str(store)])
+        if refusal is not None:
+            log.warning("storage refused %s %s: %s", request.method, request.url.path, refusal)
+            return _ledger_error(request, refusal)
         log.exception("unexpected error answering %s %s", request.method, request.url.path)
         return problem_response(
             request, 500, "internal", f"unexpected internal error ({type(e).__name__})"
