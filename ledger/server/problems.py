@@ -51,13 +51,19 @@ class Problem(BaseModel):
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "description": title}
+    status: {
+        "model": Problem,
+        "description": title,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
     for status, title in (
         (400, "Bad request"),
         (401, "Unauthenticated"),
         (403, "Forbidden"),
         (404, "Not found"),
+        (409, "Conflict: the ledger's head moved, or the subject is busy"),
         (422, "Refused"),
+        (503, "Storage unavailable"),
     )
 }
 """Problem responses every route may give (for the OpenAPI document)."""

@@ -65,3 +65,36 @@ def test_every_read_route_declares_its_200_body_and_problems(
         answers = document["paths"][path]["get"]["responses"]
         assert answers["200"]["content"], path
         assert {"400", "403", "404"} <= set(answers), path
+
+
+STREAMS = ("/v1/feed",)
+"""Server-sent events never end by themselves: not called here (tests/server/test_feed.py)."""
+
+
+def test_every_other_route_conforms_to_its_schema_and_never_answers_500(
+    api_schema: schemathesis.BaseSchema,
+) -> None:
+    found = [result.ok() for result in api_schema.get_all_operations()]  # type: ignore[union-attr]
+    others = [
+        op
+        for op in found
+        if op.path not in STREAMS
+        and not (op.method.upper() == "GET" and re.match(READ_ROUTES, op.path))
+    ]
+    names = {f"{op.method.upper()} {op.path}" for op in others}
+    assert {"POST /v1/commands/prepare", "POST /v1/commands/commit", "GET /v1/health"} <= names
+    for operation in others:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def conforms(case: schemathesis.Case[Any]) -> None:
+            if case.path == "/v1/feed/poll":
+                case.query = {**(case.query or {}), "timeout": 0}
+            case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+        conforms()
