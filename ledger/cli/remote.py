@@ -14,6 +14,17 @@ The server prepares the commit; this machine checks it (:func:`ledger.remote.rec
 check_proposal`) and signs the header it rebuilt; the private key never leaves it. A refusal
 is one line on stderr and exit 2, nothing written; a proposal that is not what was asked is
 an integrity failure (exit 1), nothing signed; a server that cannot be reached is exit 2.
+
+``--sponsor-key FILE`` (the sponsor's published public key, as ``follow`` takes it), on every
+recording command and ``remote import``: before signing, the client also proves that the head
+the commit extends (its header's ``prev_leaf``) is the served ledger's history, trusting only
+that key (:mod:`ledger.remote.head_proof`): the genesis rooted in it, the latest checkpoint
+signed by the ledger key the genesis names, and the leaf before the commit proved by
+inclusion under the checkpoint's root or chained from its proved leaf. A head that does not
+prove is an integrity failure (exit 1, one line naming the position and what differed),
+nothing signed; a server with no signed checkpoint yet, or one that refuses this key the
+signed log (site-bound staff), is refused with exit 2, nothing signed. The receipt is the same
+as without it.
 """
 
 from __future__ import annotations
@@ -54,11 +65,25 @@ ServerOption = Annotated[
         show_default=False,
     ),
 ]
+SponsorKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sponsor-key",
+        help="The sponsor's published public key (as follow takes it): before signing, prove "
+        "that the head the commit extends is in the server's latest signed checkpoint, or "
+        "chained from it (exit 1 if not, nothing signed; exit 2 if the server has signed no "
+        "checkpoint yet or refuses this key the signed log). Without it the head is the "
+        "server's claim.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
 REMOTE_HELP = (
     "Record on a served ledger, signing each commit here with your own key; get a token.\n\n"
     "Every recording command, with --server URL instead of --db: the server checks the rules "
     "and prepares the commit, this machine checks what it is asked to sign and signs it (the "
-    "private key never leaves it)."
+    "private key never leaves it). With --sponsor-key it also proves the head the commit "
+    "extends against the server's latest signed checkpoint."
 )
 
 # --------------------------------------------------------------------------- receipts
@@ -132,20 +157,26 @@ def _send(
     key: Path,
     passphrase_file: Path | None,
     send: Callable[[Any], dict[str, Any]],
+    sponsor_key: Path | None = None,
 ) -> dict[str, Any]:
-    """Open a client on ``server``, signing with ``key``, and run ``send`` with its recorder."""
+    """Open a client on ``server``, signing with ``key``, and run ``send`` with its recorder
+    (with ``sponsor_key``, one that proves each proposal's head before signing)."""
     import httpx  # noqa: PLC0415 - only the remote commands talk HTTP
 
+    from ledger.integrity.signing import read_public_key  # noqa: PLC0415
+    from ledger.remote.auth import SignedRequests  # noqa: PLC0415
     from ledger.remote.record import RemoteRecorder  # noqa: PLC0415
 
+    sponsor = read_public_key(sponsor_key) if sponsor_key is not None else None
     signer = load_signer(key, passphrase_file)
-    with httpx.Client(base_url=server, timeout=60.0) as client:
-        return send(RemoteRecorder(client, signer))
+    auth = SignedRequests(signer) if sponsor is not None else None  # the head proof's reads
+    with httpx.Client(base_url=server, timeout=60.0, auth=auth) as client:
+        return send(RemoteRecorder(client, signer, sponsor_key=sponsor))
 
 
 def remote_command(model: type[Command]) -> Callable[..., None]:
     """``remote <name>`` for ``model``: ``--server``, ``--key``, the model's options (those
-    of the local command), ``--date``, ``--passphrase-file``, ``--json``."""
+    of the local command), ``--date``, ``--sponsor-key``, ``--passphrase-file``, ``--json``."""
     params = parameters(model)
     spelling = {path: option for p in params for path, option in p.spelling.items()}
 
@@ -165,6 +196,7 @@ def remote_command(model: type[Command]) -> Callable[..., None]:
             given["key"],
             given["passphrase_file"],
             lambda recorder: recorder.record(built),
+            given["sponsor_key"],
         )
         print_receipt(receipt, given["json_out"])
 
@@ -176,6 +208,7 @@ def remote_command(model: type[Command]) -> Callable[..., None]:
             inspect.Parameter(p.name, keyword, annotation=p.annotation, default=p.default)
             for p in params
         ),
+        inspect.Parameter("sponsor_key", keyword, annotation=SponsorKeyOption, default=None),
         inspect.Parameter(
             "passphrase_file", keyword, annotation=PassphraseFileOption, default=None
         ),
@@ -186,7 +219,8 @@ def remote_command(model: type[Command]) -> Callable[..., None]:
     command.__doc__ = (
         inspect.cleandoc(model.__doc__ or model.name)
         + f"\n\nOn a served ledger: trial-ledger remote {model.name} --server URL --key FILE "
-        "and the options above."
+        "and the options above; --sponsor-key PUB also proves the head the commit extends "
+        "against the server's latest signed checkpoint before signing."
     )
     command.__name__ = "remote_" + model.name.replace("-", "_")
     command.__qualname__ = command.__name__
@@ -197,13 +231,16 @@ def import_file(
     file: Annotated[Path, typer.Argument(help="JSON Lines file, one command per line.")],
     server: ServerOption,
     key: KeyOption,
+    sponsor_key: SponsorKeyOption = None,
     passphrase_file: PassphraseFileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Append a whole JSON Lines file on a served ledger as ONE commit signed here.
 
     Every line is checked by the server against the same rules as `trial-ledger import`; if
-    any line is invalid the whole file is refused, listing the invalid lines by number.
+    any line is invalid the whole file is refused, listing the invalid lines by number. With
+    --sponsor-key the head the commit extends is first proved against the server's latest
+    signed checkpoint.
 
     Example: trial-ledger remote import diary-017.jsonl --server http://127.0.0.1:8080
     --key cole.key
@@ -211,7 +248,9 @@ def import_file(
     from ledger.input_limits import read_import_lines  # noqa: PLC0415
 
     lines = list(read_import_lines(file))
-    receipt = _send(server, key, passphrase_file, lambda r: r.import_lines(str(file), lines))
+    receipt = _send(
+        server, key, passphrase_file, lambda r: r.import_lines(str(file), lines), sponsor_key
+    )
     print_receipt(receipt, json_out)
 
 

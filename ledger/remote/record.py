@@ -12,8 +12,20 @@ header's ``events_root``, the positions run contiguously from ``first_position``
 is that subject's), the header names this key as signer, the meaning asked for, a
 ``recorded_at`` within :data:`MAX_CLOCK_SKEW_S` of this machine's clock, and the ledger this
 client has seen before; the bytes signed are the canonical bytes of the header rebuilt here,
-and the server's ``sign`` member must equal them. ``check`` may add a proof of its own
-before signing (``prev_leaf`` against a checkpoint the client verified).
+and the server's ``sign`` member must equal them.
+
+Given the sponsor's published public key (``sponsor_key``), the client also proves, before
+signing, that the header's ``prev_leaf`` (the head the commit extends) is the served ledger's
+history (:class:`~ledger.remote.head_proof.HeadProof`): the genesis at position 1 rooted in
+that key and naming the header's ledger, the latest checkpoint signed by the ledger key the
+genesis names, the leaf at ``first_position - 1`` proved by inclusion under the checkpoint's
+root, or, for commits landed after the checkpoint, the leaves after it recomputed and chained
+from its proved leaf up to ``prev_leaf``. The genesis and the checkpoint are proved once per
+recorder. These reads (``GET /v1/log/events``, ``/v1/log/commits``, ``/v1/checkpoint``,
+``/v1/proof/inclusion``) go through ``log`` (default: ``client``, whose own ``auth`` must
+sign them); the server gives the signed log only to keys not bound to one site. Without
+``sponsor_key`` the head is the server's claim, as before. ``check`` may add a proof of its
+own before signing.
 
 A head that moved between prepare and commit (409 ``.../head-moved``) is prepared again, up to
 :data:`~ledger.recording.BUSY_RETRIES` times with jittered backoff, so the rules decide again
@@ -48,6 +60,8 @@ from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
 from ledger.recording import BUSY_RETRIES, busy_pause
 from ledger.remote.auth import SignedRequests
+from ledger.remote.head_proof import HeadProof
+from ledger.remote.wire import LogClient
 
 PREPARE_PATH = "/v1/commands/prepare"
 COMMIT_PATH = "/v1/commands/commit"
@@ -271,20 +285,29 @@ def problem_error(response: httpx.Response) -> LedgerError:
 class RemoteRecorder:
     """Records on the served ledger at ``client``'s base URL, signing with ``signer``.
 
-    ``check``: an extra proof of each proposal's header before signing, or None (tests use it
-    to move the head between prepare and commit)."""
+    ``sponsor_key``: the sponsor's published raw public key; given, each proposal's
+    ``prev_leaf`` is proved against the server's latest signed checkpoint before signing
+    (:class:`~ledger.remote.head_proof.HeadProof`, kept in ``head_proof``), read through
+    ``log`` (default ``client``; its ``auth`` signs the reads). ``check``: an extra proof of
+    each proposal's header before signing, or None (tests use it to move the head between
+    prepare and commit)."""
 
     def __init__(
         self,
         client: httpx.Client,
         signer: Signer,
         *,
+        sponsor_key: bytes | None = None,
+        log: httpx.Client | None = None,
         check: Callable[[CommitHeader], None] | None = None,
         retries: int = BUSY_RETRIES,
     ) -> None:
         self.client = client
         self.signer = signer
         self.auth = SignedRequests(signer)
+        self.head_proof = (
+            HeadProof(LogClient(log or client), sponsor_key) if sponsor_key is not None else None
+        )
         self.check = check
         self.retries = retries
         self.ledger_id: str | None = None
@@ -328,6 +351,8 @@ class RemoteRecorder:
             expected = Expected(self.signer.key_id, meaning, subjects, self.ledger_id)
             header = check_proposal(proposal, expected)
             check_matches(commands, proposal)
+            if self.head_proof is not None:
+                self.head_proof.prove(header)
             if self.check is not None:
                 self.check(header)
             self.ledger_id = header.ledger_id
