@@ -286,3 +286,17 @@ def test_cli_refuses_a_missing_log_with_exit_2(
     assert code == 2
     assert "--access-log" in err
     assert "no such file" in err
+
+
+def test_a_read_of_the_summary_is_recorded_against_every_subject_it_names(
+    client_for: ClientFor, served: Served
+) -> None:
+    summary = client_for("monitor").get("/v1/summary")
+    assert summary.status_code == 200, summary.text
+    body = summary.json()
+    treated = set(body["populations"]["treated_subject_ids"])
+    not_treated = {item["subject_id"] for item in body["populations"]["not_treated"]}
+    assert treated and not_treated  # the served ledger has both
+    (row,) = [r for r in stored_rows(served) if r["what"] == "summary"]
+    assert treated | not_treated <= set(row["subjects"])
+    assert len(row["subjects"]) == len(set(row["subjects"]))

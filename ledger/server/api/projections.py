@@ -271,6 +271,25 @@ def responses(
     return json_response(body)
 
 
+def subjects_named(document: object) -> list[str]:
+    """Every subject id a document names (``subject_id`` members, ``*_subject_ids`` lists),
+    once each, in order: the subjects a read of the trial summary is recorded against."""
+    found: dict[str, None] = {}
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, str(name))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+        elif isinstance(value, str) and (key == "subject_id" or key.endswith("subject_ids")):
+            found.setdefault(value, None)
+
+    walk(document)
+    return list(found)
+
+
 @router.get(
     "/audit-trail",
     response_model=AuditTrail,
@@ -343,5 +362,5 @@ def _key_ids(request: Request) -> set[str]:
 def summary(request: Request, caller: CallerDep) -> Response:
     require_whole_log(caller)
     body = query(request, queries.trial_summary)
-    record_read(request, caller, [], "summary")
+    record_read(request, caller, subjects_named(body), "summary")
     return json_response(body)
