@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from ledger.server import problems
 from ledger.server.access.caller import Caller
 from ledger.server.config import ServerConfig
+from ledger.server.limits import BodyLimit
 from ledger.server.state import ServerState
 
 API_VERSION = "v1"
@@ -62,6 +63,7 @@ def create_app(
     )
     app.state.authenticate = authenticate or authentication.authenticator(state)
     problems.install(app)
+    app.add_middleware(BodyLimit)
     for router in (
         authentication.router,
         log.router,

@@ -29,6 +29,7 @@ from ledger.errors import (
     VerificationError,
     refusal_from_pydantic,
     rule_cited,
+    show_value,
 )
 from ledger.storage_errors import storage_refusal
 
@@ -165,11 +166,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body",))
-        value = first.get("input")
-        detail = f"{where}={value!r} refused: {first.get('msg', 'invalid')}"
+        kind = str(first.get("type", "invalid"))
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        if kind.startswith("json") or not where or where.isdigit():
+            where = "body"  # the body as a whole (not JSON, or not an object)
+        shown = _shown(first.get("input"))
+        detail = f"{where}={shown} refused: [{kind}] {first.get('msg', 'invalid')}"
         return problem_response(
-            request, 400, "bad-request", detail, field=where or None, value=_shown(value)
+            request, 400, "bad-request", detail, rule=kind, field=where, value=shown
         )
 
     @app.exception_handler(PydanticValidationError)
@@ -204,7 +208,9 @@ def install(app: FastAPI) -> None:
 
 
 def _shown(value: object) -> str | None:
+    """A refused value as the CLI shows one: escaped, cut after 80 characters with its size."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:80] + "..."
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return show_value(value)
