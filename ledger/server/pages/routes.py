@@ -92,13 +92,32 @@ def login_form(request: Request) -> HTMLResponse:
     return render("login.html", server=str(request.base_url).rstrip("/"), error=None)
 
 
+def cross_site(request: Request) -> str | None:
+    """Why a form post comes from another site (its ``Origin``, ``Referer`` or
+    ``Sec-Fetch-Site`` says so), or None: a page may log a browser in or out only from this
+    server's own pages (no login or logout forged by another site's form)."""
+    own = str(request.base_url).rstrip("/")
+    origin = request.headers.get("origin")
+    if origin is not None and origin.rstrip("/") != own:
+        return f"Origin {origin!r} is not this server ({own})"
+    referer = request.headers.get("referer")
+    if origin is None and referer is not None and not referer.startswith(own + "/"):
+        return f"Referer {referer[:80]!r} is not a page of this server ({own})"
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    return None
+
+
 @router.post(LOGIN, response_class=HTMLResponse)
 async def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
     """Check the pasted token now (its key in the registry as it stands) and keep it in the
-    cookie; the form again, saying why, if it is refused."""
+    cookie; the form again, saying why, if it is refused (or posted from another site)."""
     token = token.strip()
     state = _state(request)
     server = str(request.base_url).rstrip("/")
+    foreign = cross_site(request)
+    if foreign is not None:
+        return render("login.html", 403, server=server, error=f"login refused: {foreign}")
     if not 1 <= len(token) <= TOKEN_MAX:
         why = f"token refused: {len(token)} characters, a token has 1 to {TOKEN_MAX}"
         return render("login.html", 401, server=server, error=why)
@@ -113,10 +132,14 @@ async def login(request: Request, token: Annotated[str, Form()] = "") -> Respons
     return response
 
 
-@router.get("/logout")
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    """End the token the cookie carries (on the server too) and the cookie."""
+    """End the token the cookie carries (on the server too) and the cookie; only from this
+    server's own pages (a POST, never a link another site could make a browser follow)."""
+    foreign = cross_site(request)
+    if foreign is not None:
+        server = str(request.base_url).rstrip("/")
+        return render("login.html", 403, server=server, error=f"logout refused: {foreign}")
     try:
         token = carried_token(request)
     except ProblemError:
