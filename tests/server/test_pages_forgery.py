@@ -14,8 +14,10 @@ from tests.server.conftest import ClientFor
         {"Origin": "http://evil.example"},
         {"Referer": "http://evil.example/page"},
         {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "same-site"},
     ],
-    ids=["origin", "referer", "fetch-site"],
+    ids=["origin", "referer", "fetch-site", "opaque-origin", "sibling-site"],
 )
 def test_login_and_logout_posted_from_another_site_are_refused(
     client_for: ClientFor, headers: dict[str, str]
@@ -30,7 +32,7 @@ def test_login_and_logout_posted_from_another_site_are_refused(
     own = browser.post(
         "/login",
         data={"token": token},
-        headers={"Origin": "http://testserver"},
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # as chromium posts it
         follow_redirects=False,
     )
     assert own.status_code == 303

@@ -97,14 +97,19 @@ def cross_site(request: Request) -> str | None:
     ``Sec-Fetch-Site`` says so), or None: a page may log a browser in or out only from this
     server's own pages (no login or logout forged by another site's form)."""
     own = str(request.base_url).rstrip("/")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site: {fetch_site[:40]}"
     origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/") != own:
-        return f"Origin {origin!r} is not this server ({own})"
+    if origin == "null" and fetch_site is None:
+        # The pages send no referrer, so a browser's own form posts say "null" and
+        # Sec-Fetch-Site: same-origin; "null" alone proves nothing.
+        return "Origin 'null' without Sec-Fetch-Site"
+    if origin not in (None, "null") and origin.rstrip("/") != own:
+        return f"Origin {origin[:80]!r} is not this server ({own})"
     referer = request.headers.get("referer")
     if origin is None and referer is not None and not referer.startswith(own + "/"):
         return f"Referer {referer[:80]!r} is not a page of this server ({own})"
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return "Sec-Fetch-Site: cross-site"
     return None
 
 
