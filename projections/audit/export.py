@@ -4,18 +4,38 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
 from projections.audit.trail import COLUMNS, AuditFilter
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet evaluates a cell starting with (CSV injection)."""
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)
+        return guarded(";".join(str(v) for v in value))
+    return guarded(str(value))
+
+
+def guarded(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows rather than evaluates: text starting with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, unless it is a number, gets a
+    leading ``'`` (the JSON output carries every value exactly as recorded)."""
+    if text.startswith(FORMULA_STARTS) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def _is_number(text: str) -> bool:
+    return _NUMBER.fullmatch(text) is not None
 
 
 def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
