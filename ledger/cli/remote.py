@@ -11,9 +11,12 @@ payload}]}``). ``remote import FILE`` appends a JSON Lines file as one commit. `
 prints a token for the server (``--json``: ``{token, expires_at, key_id, role, site}``).
 
 The server prepares the commit; this machine checks it (:func:`ledger.remote.record.
-check_proposal`) and signs the header it rebuilt; the private key never leaves it. A refusal
-is one line on stderr and exit 2, nothing written; a proposal that is not what was asked is
-an integrity failure (exit 1), nothing signed; a server that cannot be reached is exit 2.
+check_proposal`: leaves, root, header; :func:`ledger.remote.matching.check_matches`: exactly
+the events the command can produce, its own with its values and only the rules' declared
+additions for its subject) and signs the header it rebuilt; the private key never leaves it.
+A refusal is one line on stderr and exit 2, nothing written; a proposal that is not what was
+asked is an integrity failure (exit 1), nothing signed; a server that cannot be reached is
+exit 2.
 
 ``--sponsor-key FILE`` (the sponsor's published public key, as ``follow`` takes it), on every
 recording command and ``remote import``: before signing, the client also proves that the head

@@ -8,11 +8,16 @@ this machine; requests are signed with it too (:class:`~ledger.remote.auth.Signe
 What the check proves before anything is signed: every event's leaf is recomputed from its
 columns and the leaf before it (:func:`ledger.chain.leaf_hash_of`), their RFC 9162 root is the
 header's ``events_root``, the positions run contiguously from ``first_position`` to
-``last_position``, every event decodes as a subject event of the command's subject (its stream
-is that subject's), the header names this key as signer, the meaning asked for, a
+``last_position``, every event decodes as a subject event of the commands' subjects (its
+stream is that subject's), the header names this key as signer, the meaning asked for, a
 ``recorded_at`` within :data:`MAX_CLOCK_SKEW_S` of this machine's clock, and the ledger this
-client has seen before; the bytes signed are the canonical bytes of the header rebuilt here,
-and the server's ``sign`` member must equal them.
+recorder learned from its first proposal (with ``sponsor_key``, the ledger the genesis
+names); the bytes signed are the canonical bytes of the header rebuilt here, and the server's
+``sign`` member must equal them. Then the events must be exactly what the commands can
+produce (:func:`~ledger.remote.matching.check_matches`): for each command in order its own
+event holding its values, then only the events its rules may add, for its subject; anything
+else (an added correction, a duplicated event, an event of another subject) is refused,
+naming its position and topic.
 
 Given the sponsor's published public key (``sponsor_key``), the client also proves, before
 signing, that the header's ``prev_leaf`` (the head the commit extends) is the served ledger's
@@ -61,6 +66,7 @@ from ledger.jsonl import parse_line
 from ledger.recording import BUSY_RETRIES, busy_pause
 from ledger.remote.auth import SignedRequests
 from ledger.remote.head_proof import HeadProof
+from ledger.remote.matching import ProposalRefused, check_matches
 from ledger.remote.wire import LogClient
 
 PREPARE_PATH = "/v1/commands/prepare"
@@ -87,8 +93,7 @@ EVENT_MEMBERS = frozenset(
 )
 
 
-class ProposalRefused(VerificationError):
-    """The server's proposal is not the commit asked for: nothing was signed (exit 1)."""
+__all__ = ["Expected", "ProposalRefused", "RemoteRecorder", "check_matches", "check_proposal"]
 
 
 class RemoteRefusal(LedgerError):
@@ -111,6 +116,8 @@ class Expected:
     meaning: str
     subjects: frozenset[str]
     ledger_id: str | None = None
+    ledger_from: str = "of this recorder's first proposal"
+    """Where ``ledger_id`` was learned (named in a refusal)."""
 
 
 def _refuse(what: str) -> ProposalRefused:
@@ -154,7 +161,10 @@ def _check_header(header: CommitHeader, expected: Expected, now: datetime) -> No
     if header.meaning != expected.meaning:
         raise _refuse(f"its meaning is {header.meaning!r}, not {expected.meaning!r}")
     if expected.ledger_id is not None and header.ledger_id != expected.ledger_id:
-        raise _refuse(f"it is for ledger {header.ledger_id}, not {expected.ledger_id}")
+        raise _refuse(
+            f"it is for ledger {header.ledger_id}, not {expected.ledger_id} (the ledger "
+            f"{expected.ledger_from})"
+        )
     if not 1 <= header.first_position <= header.last_position or header.seq < 1:
         raise _refuse("its positions or commit number are out of order")
     try:
@@ -188,10 +198,11 @@ def _check_event(line: object, expected: Expected, header: CommitHeader, prev: b
         raise _refuse(f"event at position {line.get('position')!r} is malformed ({e})") from None
     if line["commit"] != header.seq or leaf != stated:
         raise _refuse(f"the leaf of position {line['position']} is not the leaf of its columns")
+    named = f"position {line['position']} ({line['topic']})"
     if not isinstance(event, SubjectEvent) or event.subject_id not in expected.subjects:
-        raise _refuse(f"position {line['position']} is not an event of {sorted(expected.subjects)}")
+        raise _refuse(f"{named} is not an event of {', '.join(sorted(expected.subjects))}")
     if line["originator_id"] != subject_stream_id(event.subject_id).hex:
-        raise _refuse(f"position {line['position']} is not in {event.subject_id}'s stream")
+        raise _refuse(f"{named} is not in {event.subject_id}'s stream")
     return leaf
 
 
@@ -225,39 +236,6 @@ def check_proposal(
     if offered != header.to_bytes():
         raise _refuse("the bytes it asks to be signed are not the canonical bytes of its header")
     return header
-
-
-def check_matches(commands: list[Command], document: dict[str, Any]) -> None:
-    """Refuse a proposal unless, for each command asked, one of its events says what the
-    command said: every field the event shares with the command (given, not None) holds the
-    command's value, and its clinical date is the command's (``advance``'s events take effect
-    on their own due dates). The rules' other events (a regimen change) are bound by the
-    header like every event, and shown on the receipt."""
-    payloads = [json.loads(line["state"]) for line in document["events"]]
-    for command in commands:
-        asked = command.model_dump(
-            mode="json", exclude={"command", "subject_id"}, exclude_none=True
-        )
-        on = asked.pop("date")
-        if not any(
-            p.get("subject_id") == command.subject_id
-            and (command.name == "advance" or p.get("effective_date") == on)
-            and all(_without_none(p[k]) == v for k, v in asked.items() if k in p)
-            for p in payloads
-        ):
-            raise _refuse(
-                f"none of its events records the {command.name} asked for "
-                f"({command.subject_id} on {on}: {asked})"
-            )
-
-
-def _without_none(value: object) -> object:
-    """A JSON value with its null members dropped at every level (as the command's dump)."""
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
 
 
 def problem_error(response: httpx.Response) -> LedgerError:

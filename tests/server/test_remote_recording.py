@@ -26,6 +26,7 @@ from ledger.domain.commands import (
     AssessEligibility,
     Command,
     Consent,
+    Correct,
     Enrol,
     RecordDose,
     RecordLab,
@@ -37,6 +38,7 @@ from ledger.errors import LedgerError
 from ledger.events import subject_stream_id
 from ledger.integrity import merkle
 from ledger.integrity.signing import Signer
+from ledger.jsonl import parse_line
 from ledger.proposals import PROPOSAL_LIFETIME_S
 from ledger.recording import TrialRecorder
 from ledger.remote.record import (
@@ -453,3 +455,205 @@ def test_concurrent_remote_writers_on_one_subject_all_commit_or_get_the_rules_re
     assert all(o == "committed" or "DOSE-DUPLICATE" in o or "REC-" in o for o in outcomes), outcomes
     assert outcomes.count("committed") >= 1
     assert cli.run(["verify", "--db", str(served.db)]) == 0
+
+
+# --------------------------------------------------------------------------- added events
+
+
+class HostileProposals(httpx.BaseTransport):
+    """A proxy in front of the served ledger: forwards every request as it came (signed by
+    the recorder) and serves ``alter``'s version of each proposal. ``seen``: the paths."""
+
+    def __init__(self, upstream: httpx.Client, alter: Callable[[int, dict[str, Any]], None]):
+        self.upstream, self.alter = upstream, alter
+        self.seen: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.seen.append(request.url.path)
+        answer = self.upstream.send(request)
+        status, body = answer.status_code, answer.read()
+        if request.url.path == "/v1/commands/prepare" and status == 200:
+            document = json.loads(body)
+            self.alter(self.seen.count(request.url.path), document)
+            body = json.dumps(document).encode()
+        headers = [(k, v) for k, v in answer.headers.multi_items() if k != "content-length"]
+        return httpx.Response(status, headers=headers, content=body)
+
+
+def _hostile(
+    client_for: ClientFor, served: Served, alter: Callable[[int, dict[str, Any]], None]
+) -> tuple[RemoteRecorder, HostileProposals]:
+    proxy = HostileProposals(client_for(None), alter)
+    client = httpx.Client(base_url="http://testserver", transport=proxy)
+    return RemoteRecorder(client, served.signer("coordinator-001")), proxy
+
+
+def _spliced(document: dict[str, Any], line: dict[str, Any], at: int | None = None) -> None:
+    """``line`` added to the proposal's events (at the end unless ``at``), as the next event
+    of its stream, positions renumbered, everything resealed."""
+    added = copy.deepcopy(line)
+    stream = [e for e in document["events"] if e["originator_id"] == added["originator_id"]]
+    if stream:
+        added["originator_version"] = stream[-1]["originator_version"] + 1
+    events = document["events"]
+    events.insert(len(events) if at is None else at, added)
+    first = document["header"]["first_position"]
+    for number, event in enumerate(events):
+        event["position"] = first + number
+    document["header"]["last_position"] = first + len(events) - 1
+    _reseal(document)
+
+
+HS_CRP = RecordLab(
+    subject_id=SUBJECT, date=date(2003, 1, 15), analyte="hs_crp", value=Decimal("3.2"), unit="mg/L"
+)
+
+
+def _lab_position(served: Served, subject: str = SUBJECT) -> int:
+    with served.open() as ledger:
+        rows = [r for r in ledger.reader.iter_events() if r.topic.endswith("LabResulted.v1")]
+    return next(r.position for r in rows if subject.encode() in bytes(r.state))
+
+
+def _refused_before_signing(
+    served: Served, client_for: ClientFor, alter: Callable[[int, dict[str, Any]], None],
+    match: str, record: Callable[[RemoteRecorder], object],
+) -> None:  # fmt: skip
+    before = _rows(served.db)
+    recorder, proxy = _hostile(client_for, served, alter)
+    with pytest.raises(ProposalRefused, match=match) as refused:
+        record(recorder)
+    assert refused.value.exit_code == 1
+    assert "/v1/commands/commit" not in proxy.seen
+    assert _rows(served.db) == before
+
+
+def test_a_correction_added_to_a_lab_is_refused_before_signing_and_nothing_is_written(
+    served: Served, client_for: ClientFor
+) -> None:
+    """The review's case: a proxy adds a CorrectionRecorded of the same subject changing an
+    old lab value, leaves, root and header recomputed; one event still matches the lab."""
+    correction = Correct(
+        subject_id=SUBJECT, date=date(2003, 1, 15), position=_lab_position(served),
+        field="value", old_value="3.0", new_value="9.9", reason="source document re-read",
+    )  # fmt: skip
+    added = _prepared(client_for("coordinator-001"), correction)["events"][0]
+    _refused_before_signing(
+        served, client_for, lambda _n, d: _spliced(d, added),
+        r"position \d+ \(trial\.CorrectionRecorded\.v1\) is not an event the lab asked for "
+        "records, nor one its rules may add",
+        lambda r: r.record(HS_CRP),
+    )  # fmt: skip
+
+
+def test_a_correction_put_before_the_lab_is_refused_naming_its_position_and_topic(
+    served: Served, client_for: ClientFor
+) -> None:
+    correction = Correct(
+        subject_id=SUBJECT, date=date(2003, 1, 15), position=_lab_position(served),
+        field="value", old_value="3.0", new_value="9.9", reason="source document re-read",
+    )  # fmt: skip
+    added = _prepared(client_for("coordinator-001"), correction)["events"][0]
+    _refused_before_signing(
+        served, client_for, lambda _n, d: _spliced(d, added, at=0),
+        r"position \d+ \(trial\.CorrectionRecorded\.v1\) is not the LabResulted the lab",
+        lambda r: r.record(HS_CRP),
+    )  # fmt: skip
+
+
+def test_a_duplicated_own_event_is_refused_before_signing(
+    served: Served, client_for: ClientFor
+) -> None:
+    _refused_before_signing(
+        served, client_for, lambda _n, d: _spliced(d, d["events"][0]),
+        r"position \d+ \(trial\.LabResulted\.v1\) is not an event the lab asked for records",
+        lambda r: r.record(HS_CRP),
+    )  # fmt: skip
+
+
+def test_an_added_event_of_another_type_is_refused_before_signing(
+    served: Served, client_for: ClientFor
+) -> None:
+    dose = _prepared(client_for("coordinator-001"), ONE_DOSE)["events"][0]
+    _refused_before_signing(
+        served, client_for, lambda _n, d: _spliced(d, dose),
+        r"position \d+ \(trial\.DoseAdministered\.v1\) is not an event the lab asked for",
+        lambda r: r.record(HS_CRP),
+    )  # fmt: skip
+
+
+def test_an_own_event_holding_other_values_is_refused_naming_the_value(
+    served: Served, client_for: ClientFor
+) -> None:
+    def other_value(_n: int, document: dict[str, Any]) -> None:
+        _state(document["events"][0], value="32")
+        _reseal(document)
+
+    _refused_before_signing(
+        served, client_for, other_value,
+        r"position \d+ \(trial\.LabResulted\.v1\) holds value=\"32\", the lab asked for \"3.2\"",
+        lambda r: r.record(HS_CRP),
+    )  # fmt: skip
+
+
+def _withdraw_and_lab() -> list[str]:
+    """An import: site 001's screened subject withdraws (the rules add its regimen change,
+    off study), and a lab of the enrolled one."""
+    withdraw = {"command": "withdraw", "subject_id": "MC0282-001-018", "date": "2003-01-15",
+                "reason": "moved away"}  # fmt: skip
+    return [json.dumps(withdraw), HS_CRP.model_dump_json()]
+
+
+def test_a_regimen_change_added_for_another_subject_is_refused_before_signing(
+    served: Served, client_for: ClientFor
+) -> None:
+    """The withdrawal's rules may add a regimen change, of the withdrawn subject only: the
+    proxy adds one for the lab's subject (the import's other subject)."""
+
+    def foreign_change(_n: int, document: dict[str, Any]) -> None:
+        change = copy.deepcopy(document["events"][1])
+        assert change["topic"] == "trial.RegimenChanged.v1"
+        _state(change, subject_id=SUBJECT)
+        change["originator_id"] = subject_stream_id(SUBJECT).hex
+        _spliced(document, change)
+
+    lines = _withdraw_and_lab()
+    answer = client_for("coordinator-001").post(
+        "/v1/commands/prepare", json={"import": {"source": "withdraw.jsonl", "lines": lines}}
+    )
+    assert answer.status_code == 200, answer.text
+    honest = answer.json()
+    assert [e["topic"].split(".")[1] for e in honest["events"]] == [
+        "SubjectWithdrawn", "RegimenChanged", "LabResulted",
+    ]  # fmt: skip
+    commands = [parse_line(line) for line in lines]
+    check_matches(commands, honest)  # the honest proposal passes
+    _refused_before_signing(
+        served, client_for, foreign_change,
+        rf"position \d+ \(trial\.RegimenChanged\.v1\) is of subject {SUBJECT}: the rules of "
+        "the withdraw of MC0282-001-018 add events of that subject only",
+        lambda r: r.import_lines("withdraw.jsonl", lines),
+    )  # fmt: skip
+
+
+def test_a_ledger_id_changed_on_a_later_proposal_is_refused_before_signing(
+    served: Served, client_for: ClientFor
+) -> None:
+    def second_of_another_ledger(number: int, document: dict[str, Any]) -> None:
+        if number == 2:
+            document["header"]["ledger_id"] = document["header"]["ledger_id"][::-1]
+            _reseal(document)
+
+    recorder, proxy = _hostile(client_for, served, second_of_another_ledger)
+    first = recorder.record(HS_CRP)
+    before = _rows(served.db)
+    with pytest.raises(
+        ProposalRefused,
+        match=r"it is for ledger [-\w]+, not [-\w]+ \(the ledger of this recorder's first",
+    ) as refused:
+        recorder.record(ONE_DOSE)
+    assert refused.value.exit_code == 1
+    assert proxy.seen.count("/v1/commands/commit") == 1
+    assert _rows(served.db) == before
+    assert first["positions"] == [before[-1][0]]

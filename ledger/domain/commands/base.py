@@ -28,6 +28,9 @@ from ledger.domain.patient import Patient
 from ledger.errors import ValidationError, refusal_from_pydantic
 from ledger.events import SubjectEvent, SubjectId, is_subject_id
 
+MAX_RULE_EVENTS = 16
+"""At most this many events the rules add to one command (eight regimen transitions due at
+once by ``advance``, each with the start of follow-up)."""
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2199, 12, 31)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -127,12 +130,24 @@ class Command(BaseModel):
     ``name`` is the command's name on the command line and its ``command`` tag in an import
     line; ``meaning`` is what the signer's signature over the commit means (21 CFR 11.50);
     ``importable``: whether the command may be a line of an import file (one commit of
-    authorship)."""
+    authorship).
+
+    The events its handler emits, declared (a client that signs a commit prepared elsewhere
+    accepts these and nothing else; ``tests/domain/test_command_event_sets.py`` runs every
+    handler against them): ``own_event``, the one event the command records, first, for the
+    command's subject, on its date, holding its values; ``rule_events``, the only events the
+    rules may add after it, for the same subject and decided on the same date (at most
+    :data:`MAX_RULE_EVENTS`); ``event_fields``, (field, where) pairs: a command field the
+    own event holds under another name (a dotted path), or None where the rules read it and
+    the own event does not hold it (every other field is held under its own name)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: ClassVar[str]
     importable: ClassVar[bool] = True
+    own_event: ClassVar[type[SubjectEvent]]
+    rule_events: ClassVar[frozenset[type[SubjectEvent]]] = frozenset()
+    event_fields: ClassVar[tuple[tuple[str, str | None], ...]] = ()
 
     subject_id: Annotated[CommandSubjectId, Cli("--subject")] = Field(
         description="Pseudonymous subject id, e.g. MC0282-001-017."

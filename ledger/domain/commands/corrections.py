@@ -53,6 +53,8 @@ class Correct(Command):
 
     name = "correct"
     command: Literal["correct"] = "correct"
+    own_event = CorrectionRecorded
+    event_fields = (("position", "corrects_position"),)
     position: Whole = Field(ge=1, description="Position of the event corrected.")
     field: ShortText = Field(
         description="Field corrected (e.g. dose, effective_date, baseline.hs_crp_mg_l), or "
@@ -77,6 +79,8 @@ class Sign(Command):
     name = "sign"
     importable = False
     command: Literal["sign"] = "sign"
+    own_event = RecordSigned
+    event_fields = (("signature_meaning", "meaning"),)
     positions: Annotated[tuple[Whole, ...], Cli(positions=True)] = Field(
         description="Positions signed, e.g. 40,41,42 or 40-42."
     )

@@ -23,6 +23,7 @@ from ledger.events import (
     FollowUpVisit,
     PlainText,
     Reason,
+    RegimenChanged,
     SubjectDied,
     SubjectEvent,
     SubjectOffStudy,
@@ -41,6 +42,7 @@ class RecordFollowUp(Command):
 
     name = "follow-up"
     command: Literal["follow-up"] = "follow-up"
+    own_event = FollowUpVisit
     disease_status: Annotated[
         Literal["no-progression", "progression", "unknown"], Cli("--status")
     ] = Field(description="no-progression, progression or unknown.")
@@ -56,6 +58,8 @@ class Withdraw(Command):
 
     name = "withdraw"
     command: Literal["withdraw"] = "withdraw"
+    own_event = SubjectWithdrawn
+    rule_events = frozenset({RegimenChanged})
     reason: Reason = Field(description="Why (recorded in the ledger).")
     consent_withdrawn: Annotated[Flag, Cli("--consent-withdrawn/--treatment-only")] = Field(
         default=True,
@@ -73,6 +77,8 @@ class TakeOffStudy(Command):
 
     name = "off-study"
     command: Literal["off-study"] = "off-study"
+    own_event = SubjectOffStudy
+    rule_events = frozenset({RegimenChanged})
     reason: Reason = Field(description="Why (recorded in the ledger).")
 
 
@@ -85,6 +91,8 @@ class RecordDeath(Command):
 
     name = "death"
     command: Literal["death"] = "death"
+    own_event = SubjectDied
+    rule_events = frozenset({RegimenChanged})
     cause: Reason = Field(description="Cause of death.")
 
 

@@ -29,6 +29,7 @@ from ledger.events import (
     Deviation,
     ProgressionConfirmed,
     Reason,
+    RegimenChanged,
     SubjectEvent,
 )
 from ledger.protocol import schedule
@@ -53,6 +54,9 @@ class ConfirmProgression(Command):
 
     name = "progression"
     command: Literal["progression"] = "progression"
+    own_event = ProgressionConfirmed
+    rule_events = frozenset({RegimenChanged})
+    event_fields = (("start_next_month", None),)
     basis: Reason = Field(description="What shows the progression.")
     deviation: Annotated[
         Deviation | None,

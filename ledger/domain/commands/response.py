@@ -35,6 +35,7 @@ from ledger.events import (
     MeasuredValues,
     PlainText,
     ProgressionConfirmed,
+    RegimenChanged,
     ResponseAssessed,
     ResponseCategory,
     SubjectEvent,
@@ -58,6 +59,7 @@ class RecordLab(Command):
 
     name = "lab"
     command: Literal["lab"] = "lab"
+    own_event = LabResulted
     analyte: Analyte = Field(description="The analyte measured, e.g. serum_m_protein.")
     value: Amount = Field(ge=0, description="Measured value (decimal), in the analyte's unit.")
     unit: PlainText = Field(
@@ -85,6 +87,15 @@ class AssessResponse(Command):
 
     name = "assess"
     command: Literal["assess"] = "assess"
+    own_event = ResponseAssessed
+    rule_events = frozenset({ProgressionConfirmed, RegimenChanged})
+    event_fields = (
+        ("new_bone_lesions", "measured.new_bone_lesions"),
+        ("plasmacytoma", "measured.plasmacytoma"),
+        ("hypercalcaemia", "measured.hypercalcaemia"),
+        ("other_month6_reading", None),
+        ("start_next_month", None),
+    )
     investigator_category: Annotated[ResponseCategory, Cli("--category")] = Field(
         description="Investigator's category: CR VGPR PR MR SD PD."
     )

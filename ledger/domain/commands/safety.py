@@ -41,6 +41,7 @@ class ReportAdverseEvent(Command):
 
     name = "ae"
     command: Literal["ae"] = "ae"
+    own_event = AdverseEventReported
     term: ShortText = Field(description="CTCAE term, e.g. 'Injection site reaction'.")
     grade: Whole = Field(ge=1, le=5, description="CTCAE grade 1-5.")
     attribution: Attribution = Field(
@@ -68,6 +69,7 @@ class ResolveAdverseEvent(Command):
 
     name = "ae-resolve"
     command: Literal["ae-resolve"] = "ae-resolve"
+    own_event = AdverseEventResolved
     ae_id: AeId = Field(max_length=10, description="The AE resolved, e.g. AE-001.")
     outcome: Literal["recovered", "recovered-with-sequelae", "fatal", "unknown"] = Field(
         description="recovered, recovered-with-sequelae, fatal or unknown."

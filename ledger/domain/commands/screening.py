@@ -26,6 +26,7 @@ from ledger.events import (
     CriterionRecord,
     Deviation,
     EligibilityAssessed,
+    RegimenChanged,
     ShortText,
     SiteCode,
     SubjectEnrolled,
@@ -47,6 +48,7 @@ class Screen(Command):
 
     name = "screen"
     command: Literal["screen"] = "screen"
+    own_event = SubjectScreened
     site: SiteCode = Field(description="Site code, e.g. 001 (as in the subject id).")
     age_years: Annotated[Whole, Cli("--age")] = Field(
         ge=18, le=120, description="Age in years at screening."
@@ -69,6 +71,7 @@ class AssessEligibility(Command):
 
     name = "eligibility"
     command: Literal["eligibility"] = "eligibility"
+    own_event = EligibilityAssessed
     inputs: Annotated[EligibilityInput, Cli("--inputs", file=True)] = Field(
         description="Every eligibility criterion's measured value (fields of "
         "EligibilityInput); on the command line, a JSON file holding them."
@@ -84,6 +87,7 @@ class Consent(Command):
 
     name = "consent"
     command: Literal["consent"] = "consent"
+    own_event = ConsentObtained
     consent_version: Annotated[ShortText, Cli("--version")] = Field(
         description="Consent form version signed."
     )
@@ -110,6 +114,8 @@ class Enrol(Command):
 
     name = "enrol"
     command: Literal["enrol"] = "enrol"
+    own_event = SubjectEnrolled
+    rule_events = frozenset({RegimenChanged})
     treatment_start: ClinicalDate = Field(description="First day of treatment, YYYY-MM-DD.")
     baseline: Annotated[BaselineLabs, Cli(flatten=_BASELINE_OPTIONS)] = Field(
         default_factory=BaselineLabs, description="Baseline labs (each optional)."

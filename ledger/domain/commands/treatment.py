@@ -32,6 +32,7 @@ from ledger.events import (
     DoseMissed,
     Drug,
     Reason,
+    RegimenChanged,
     Route,
     SubjectEvent,
 )
@@ -54,6 +55,7 @@ class RecordDose(Command):
 
     name = "dose"
     command: Literal["dose"] = "dose"
+    own_event = DoseAdministered
     drug: Drug = Field(description="anakinra or dexamethasone.")
     dose: Amount = Field(gt=0, le=1000, description="Dose given, in mg (e.g. 100).")
     unit: Literal["mg"] = Field(default="mg", description="Unit of the dose: mg.")
@@ -74,6 +76,7 @@ class RecordMissedDose(Command):
 
     name = "missed-dose"
     command: Literal["missed-dose"] = "missed-dose"
+    own_event = DoseMissed
     drug: Drug = Field(description="anakinra or dexamethasone.")
     reason: Reason = Field(description="Why (recorded in the ledger).")
     held: Flag = Field(default=False, description="Held by the investigator (not just missed).")
@@ -92,6 +95,12 @@ class AdvanceRegimen(Command):
 
     name = "advance"
     command: Literal["advance"] = "advance"
+    own_event = RegimenChanged
+    rule_events = frozenset({RegimenChanged})
+    event_fields = (
+        ("physician_continues", None),
+        ("other_month6_reading", None),
+    )
     physician_continues: Flag = Field(
         default=False, description="Continue beyond month 12/18 (physician's discretion)."
     )
@@ -110,6 +119,8 @@ class StopTreatment(Command):
 
     name = "stop-treatment"
     command: Literal["stop-treatment"] = "stop-treatment"
+    own_event = RegimenChanged
+    rule_events = frozenset({RegimenChanged})
     reason: Reason = Field(description="Why (recorded in the ledger).")
 
 
