@@ -21,13 +21,15 @@ exit 2.
 ``--sponsor-key FILE`` (the sponsor's published public key, as ``follow`` takes it), on every
 recording command and ``remote import``: before signing, the client also proves that the head
 the commit extends (its header's ``prev_leaf``) is the served ledger's history, trusting only
-that key (:mod:`ledger.remote.head_proof`): the genesis rooted in it, the latest checkpoint
-signed by the ledger key the genesis names, and the leaf before the commit proved by
-inclusion under the checkpoint's root or chained from its proved leaf. A head that does not
-prove is an integrity failure (exit 1, one line naming the position and what differed),
-nothing signed; a server with no signed checkpoint yet, or one that refuses this key the
-signed log (site-bound staff), is refused with exit 2, nothing signed. The receipt is the same
-as without it.
+that key and reading only the genesis, the checkpoint and proofs, which every caller (site staff
+included) may read (:mod:`ledger.remote.head_proof`): the genesis and commit 1 rooted in it (the
+proposal must be of the ledger it names), the latest checkpoint signed by the ledger key the
+genesis names, and the leaf before the commit proved by inclusion under the checkpoint's root
+or under the root of a later tree the server's consistency proof shows extends it. A head
+that does not prove is an integrity failure (exit 1, one line naming the position and what
+differed), nothing signed; a server with no signed checkpoint yet, or one that refuses this
+key the genesis or the proofs, is refused with exit 2, nothing signed. The receipt is the
+same as without it.
 """
 
 from __future__ import annotations
@@ -73,10 +75,10 @@ SponsorKeyOption = Annotated[
     typer.Option(
         "--sponsor-key",
         help="The sponsor's published public key (as follow takes it): before signing, prove "
-        "that the head the commit extends is in the server's latest signed checkpoint, or "
-        "chained from it (exit 1 if not, nothing signed; exit 2 if the server has signed no "
-        "checkpoint yet or refuses this key the signed log). Without it the head is the "
-        "server's claim.",
+        "from the genesis and the server's proofs that the head the commit extends is in its "
+        "latest signed checkpoint, or in a tree proved to extend it (exit 1 if not, nothing "
+        "signed; exit 2 if the server has signed no checkpoint yet or refuses this key the "
+        "proofs). Without it the head is the server's claim.",
         dir_okay=False,
         show_default=False,
     ),

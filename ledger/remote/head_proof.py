@@ -4,48 +4,56 @@ ledger's signed history (:class:`HeadProof`, used by
 
 A proposal's header names ``prev_leaf``, the leaf at ``first_position - 1`` that the commit
 chains to. :func:`~ledger.remote.record.check_proposal` proves everything else about it; this
-proves that leaf, trusting only the sponsor key:
+proves that leaf from proofs alone (hashes: no event's contents, so site staff may read them
+too), trusting only the sponsor key:
 
-1. the genesis: the event at position 1 (``GET /v1/log/events``) is a TrialCreated rooted in
-   the sponsor key and naming the header's ledger (:func:`~ledger.remote.checks.genesis_of`),
-   its leaf is recomputed from its columns, and commit 1 (``GET /v1/log/commits``) holds
-   exactly it and is signed by that sponsor key, so the ledger key it names is the sponsor's
-   word;
+1. the genesis (``GET /v1/genesis``): position 1 is a TrialCreated rooted in the sponsor key
+   (:func:`~ledger.remote.checks.genesis_of`), its leaf is recomputed from its columns, and
+   commit 1 holds exactly it and is signed by that sponsor key, so the ledger id and the
+   ledger key it names are the sponsor's word (the recorder then accepts proposals of that
+   ledger only);
 2. the checkpoint: ``GET /v1/checkpoint`` is signed by that ledger key, with the ledger's
-   origin (:func:`~ledger.remote.checks.check_signed`), and the leaf at its tree size is proved
-   by the server's inclusion proof under its root;
-3. the head: if ``first_position - 1`` is within the checkpoint's tree, the leaf served at that
-   position is ``prev_leaf`` and the inclusion proof of it verifies under the checkpoint's
-   root; if commits landed after the checkpoint, the events after it up to ``first_position -
-   1`` are fetched and their leaves recomputed from their columns, each chained to the one
-   before from the checkpoint's proved leaf (:func:`ledger.chain.row_leaf`), and the last one
-   must be ``prev_leaf``. A leaf chains every leaf before it, so a commit signed over
-   ``prev_leaf`` extends the signed tree.
+   origin (:func:`~ledger.remote.checks.check_signed`);
+3. the head: if ``first_position - 1`` is within the checkpoint's tree, the server's
+   inclusion proof of ``prev_leaf`` at that position verifies under the checkpoint's root;
+   if commits landed after the checkpoint, the server's consistency proof from the
+   checkpoint's size to ``first_position - 1`` proves that the tree of that size (its root
+   ``root2``) extends the signed checkpoint, and the inclusion proof of ``prev_leaf`` at that
+   position in that tree verifies under ``root2``. A leaf chains every leaf before it, so a
+   commit signed over ``prev_leaf`` extends the signed tree.
 
 What stays unproved is which of two histories after the latest checkpoint is the true one:
-events the server serves beyond it are chained, not signed (a server that signs checkpoints
-often, ``serve --checkpoint-key``, leaves little of that).
+trees the server proves beyond it are consistent with it, not signed (a server that signs
+checkpoints often, ``serve --checkpoint-key``, leaves little of that).
 
-The genesis and the checkpoint (with its proved leaf) are proved once per :class:`HeadProof`
-and kept, so a proposal prepared again after a moved head costs only the events after the
-checkpoint. Failures: :class:`HeadUnproved` (an integrity failure, exit 1, one line naming
-the position and what differed); no checkpoint signed yet, or a key the server refuses the
-signed log to, :class:`HeadNotProvable` (exit 2). Nothing is signed in either case.
+The genesis and the checkpoint are proved once per :class:`HeadProof` and kept, so a proposal
+prepared again after a moved head costs only its proofs. Failures: :class:`HeadUnproved` (an
+integrity failure, exit 1, one line naming the position and what differed); no checkpoint
+signed yet, or a key the server refuses the genesis or the proofs to, :class:`HeadNotProvable`
+(exit 2). Nothing is signed in either case.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from ledger.chain import ZERO_HASH, CommitHeader, EventRow, row_leaf
+from ledger.bundle.members import COMMIT_MEMBERS, EVENT_MEMBERS, members_problem
+from ledger.chain import ZERO_HASH, CommitHeader, CommitRecord, EventRow, row_leaf
 from ledger.errors import AuthorisationError, LedgerError, UsageError, VerificationError
-from ledger.events import TrialCreated
+from ledger.events import TrialCreated, decode_event
 from ledger.integrity import merkle
 from ledger.integrity.checkpoint import Checkpoint
 from ledger.integrity.signing import key_id, verify_signature
-from ledger.remote.checks import check_included, check_signed, genesis_of, parsed_checkpoint
+from ledger.remote.checks import b64, check_signed, genesis_of, parsed_checkpoint
 from ledger.remote.mirror import EMPTY
 from ledger.remote.wire import EventTuple, FollowAlarm, LogClient
+
+GENESIS_PATH = "/v1/genesis"
 
 
 class HeadUnproved(VerificationError):
@@ -62,16 +70,14 @@ class HeadUnproved(VerificationError):
 
 class HeadNotProvable(UsageError):
     """The head cannot be proved on this server as it stands (no checkpoint signed yet, or
-    the signed log is refused to this key): nothing was signed (exit 2)."""
+    the genesis or the proofs refused to this key): nothing was signed (exit 2)."""
 
 
 @dataclass(frozen=True)
 class ProvedCheckpoint:
-    """The latest checkpoint as proved: its note, signed by the genesis's ledger key, and the
-    leaf at its tree size, proved by inclusion under its root."""
+    """The latest checkpoint as proved: its note, signed by the genesis's ledger key."""
 
     checkpoint: Checkpoint
-    leaf: bytes
 
     @property
     def size(self) -> int:
@@ -89,55 +95,58 @@ class HeadProof:
         self.genesis: TrialCreated | None = None
         self.proved: ProvedCheckpoint | None = None
 
+    def ledger_id(self) -> str:
+        """The ledger the proved genesis names (proved on first use)."""
+        with _failures(1):
+            return str(self._genesis().ledger_id)
+
     def prove(self, header: CommitHeader) -> None:
         """Return None if ``header.prev_leaf`` is the leaf at ``first_position - 1`` of the
         served ledger's signed history (see the module docstring)."""
         position = header.first_position - 1
-        try:
-            genesis = self._genesis(header.ledger_id)
+        with _failures(max(position, 1)):
+            genesis = self._genesis()
+            if str(genesis.ledger_id) != header.ledger_id:
+                raise FollowAlarm(
+                    1,
+                    f"the proposal is for ledger {header.ledger_id}, the genesis names ledger "
+                    f"{genesis.ledger_id}",
+                )
             if position < 1:
                 raise FollowAlarm(1, "the proposal puts its commit at position 1, the genesis")
             proved = self._checkpoint(genesis)
             if position <= proved.size:
-                self._within(header.prev_leaf, position, proved)
+                size, root = proved.size, proved.checkpoint.root
+                what = f"the checkpointed tree of size {size:,}"
             else:
-                self._after(header.prev_leaf, position, proved)
-        except AuthorisationError as e:
-            raise HeadNotProvable(
-                f"--sponsor-key: the head the proposal extends cannot be proved with this key, "
-                f"since the server refuses it the signed log ({e}); nothing was signed"
-            ) from None
-        except FollowAlarm as e:
-            raise HeadUnproved(e.position or max(position, 1), str(e)) from None
-        except VerificationError as e:
-            raise HeadUnproved(max(position, 1), str(e)) from None
+                size, root = position, self._extended(position, proved)
+                what = f"the tree of size {size:,} that extends the checkpoint"
+            self._included(header.prev_leaf, position, size, root, what)
 
     # ----------------------------------------------------------------------- the anchors
 
-    def _genesis(self, ledger_id: str) -> TrialCreated:
+    def _genesis(self) -> TrialCreated:
         if self.genesis is None:
-            row = self._event_at(1)
+            document = self.log._document(GENESIS_PATH)
+            row = _event_of(document.get("event"))
+            try:
+                named = decode_event(row[3], row[4], row[1], row[2])
+            except (LedgerError, ValueError) as e:
+                raise FollowAlarm(1, f"the event at position 1 does not decode ({e})") from None
+            ledger_id = str(getattr(named, "ledger_id", ""))
             genesis = genesis_of(row, self.sponsor, ledger_id)
-            assert row is not None  # genesis_of refuses a missing position 1
-            self._check_genesis_commit(row, ledger_id)
+            self._check_genesis_commit(row, _commit_of(document.get("commit"), ledger_id))
             self.genesis = genesis
-        if str(self.genesis.ledger_id) != ledger_id:
-            raise FollowAlarm(
-                1,
-                f"the proposal is for ledger {ledger_id}, the genesis names ledger "
-                f"{self.genesis.ledger_id}",
-            )
         return self.genesis
 
-    def _check_genesis_commit(self, row: EventTuple, ledger_id: str) -> None:
+    def _check_genesis_commit(self, row: EventTuple, first: CommitRecord) -> None:
         """Commit 1 holds exactly position 1, whose leaf is its columns', signed by the
         sponsor key (so the ledger key the genesis names is the sponsor's word)."""
         leaf = row_leaf(EventRow(*row), ZERO_HASH)
         if leaf != row[5]:
             raise FollowAlarm(1, "the leaf served for position 1 is not the leaf of its columns")
-        first = next(iter(self.log.commit_pages(0, ledger_id)), [])
-        header = first[0].header if first else None
-        if header is None or (header.seq, header.first_position, header.last_position) != (1, 1, 1):
+        header = first.header
+        if (header.seq, header.first_position, header.last_position) != (1, 1, 1):
             raise FollowAlarm(1, "the server serves no commit 1 holding exactly position 1")
         if header.prev_leaf != ZERO_HASH or header.events_root != merkle.root([leaf]):
             raise FollowAlarm(1, "commit 1's header does not root the genesis event's leaf")
@@ -145,7 +154,7 @@ class HeadProof:
         if header.signer != sponsor_id:
             raise FollowAlarm(1, f"commit 1 is signed by {header.signer}, not by {sponsor_id}")
         try:
-            verify_signature(self.sponsor, header.to_bytes(), first[0].signature)
+            verify_signature(self.sponsor, header.to_bytes(), first.signature)
         except LedgerError as e:
             raise FollowAlarm(1, f"commit 1's signature does not verify ({e})") from None
 
@@ -161,72 +170,119 @@ class HeadProof:
             )
         checkpoint = parsed_checkpoint(note, EMPTY)
         check_signed(note, checkpoint, genesis)
-        size = checkpoint.tree_size
-        row = self._event_at(size)
-        if row is None:
-            raise FollowAlarm(size, f"the server serves no event at the checkpoint's size {size:,}")
-        check_included(self.log, size, row[5], checkpoint)
-        self.proved = ProvedCheckpoint(checkpoint, row[5])
+        self.proved = ProvedCheckpoint(checkpoint)
         return self.proved
 
     # ----------------------------------------------------------------------- the head
 
-    def _within(self, prev_leaf: bytes, position: int, proved: ProvedCheckpoint) -> None:
-        """``position`` is in the checkpoint's tree: its proved leaf is ``prev_leaf``."""
-        if position == proved.size:
-            served = proved.leaf
-        else:
-            row = self._event_at(position)
-            if row is None:
-                raise FollowAlarm(position, "the server serves no event at this position")
-            served = row[5]
-        if served != prev_leaf:
+    def _extended(self, size: int, proved: ProvedCheckpoint) -> bytes:
+        """The root of the served tree of ``size`` (beyond the checkpoint), proved by the
+        server's consistency proof to extend the signed checkpoint."""
+        root1, root2, proof = self.log.consistency(proved.size, size)
+        signed = proved.checkpoint.root
+        if root1 != signed:
+            raise FollowAlarm(
+                proved.size,
+                f"the server's consistency proof starts at root {b64(root1)}, the checkpoint "
+                f"of tree size {proved.size:,} signs {b64(signed)}: the served tree is a fork",
+            )
+        try:
+            merkle.verify_consistency(proved.size, size, proof, signed, root2)
+        except LedgerError as e:
+            raise FollowAlarm(
+                size,
+                f"the server's tree of size {size:,} is not proved to extend the checkpoint of "
+                f"tree size {proved.size:,} (its consistency proof does not verify: {e})",
+            ) from None
+        return root2
+
+    def _included(self, leaf: bytes, position: int, size: int, root: bytes, what: str) -> None:
+        """The server's inclusion proof of ``leaf`` at ``position`` in the tree of ``size``
+        verifies under ``root``."""
+        served_leaf, served_root, proof = self.log.inclusion(position, size)
+        if served_leaf != leaf:
             raise FollowAlarm(
                 position,
-                f"the proposal's prev_leaf is {prev_leaf.hex()}, the leaf served there, in the "
-                f"checkpointed tree of size {proved.size:,}, is {served.hex()}: the proposal "
-                "extends a fork",
+                f"the proposal's prev_leaf is {leaf.hex()}, the leaf the server proves there, "
+                f"in {what}, is {served_leaf.hex()}: the proposal extends a fork",
             )
-        if position != proved.size:
-            check_included(self.log, position, prev_leaf, proved.checkpoint)
-
-    def _after(self, prev_leaf: bytes, position: int, proved: ProvedCheckpoint) -> None:
-        """``position`` is after the checkpoint: the leaves served after it, recomputed and
-        chained from its proved leaf, reach ``prev_leaf`` at ``position``."""
-        prev, expected = proved.leaf, proved.size + 1
-        for page in self.log.event_pages(proved.size):
-            for row in page:
-                if row[0] != expected:
-                    raise FollowAlarm(
-                        expected, f"the server serves position {row[0]:,} where {expected:,} is due"
-                    )
-                leaf = row_leaf(EventRow(*row), prev)
-                if leaf != row[5]:
-                    raise FollowAlarm(
-                        expected,
-                        "the leaf served is not the leaf of its columns chained to the one before",
-                    )
-                if expected == position:
-                    self._same(prev_leaf, leaf, position, proved)
-                    return
-                prev, expected = leaf, expected + 1
-        raise FollowAlarm(
-            expected,
-            f"the server serves events only up to position {expected - 1:,}; the proposal "
-            f"extends position {position:,}",
-        )
-
-    @staticmethod
-    def _same(prev_leaf: bytes, leaf: bytes, position: int, proved: ProvedCheckpoint) -> None:
-        if leaf != prev_leaf:
+        if served_root != root:
             raise FollowAlarm(
                 position,
-                f"the proposal's prev_leaf is {prev_leaf.hex()}, the leaf there chained from "
-                f"the checkpoint of size {proved.size:,} is {leaf.hex()}: the proposal "
-                "extends a fork",
+                f"the server's inclusion proof of position {position:,} is under root "
+                f"{b64(served_root)}, {what} has root {b64(root)}",
             )
+        try:
+            merkle.verify_inclusion(leaf, position - 1, size, proof, root)
+        except LedgerError as e:
+            raise FollowAlarm(
+                position,
+                f"the server's inclusion proof of position {position:,} in {what} does not "
+                f"verify ({e})",
+            ) from None
 
-    def _event_at(self, position: int) -> EventTuple | None:
-        """The event served at ``position`` (the first of the page after it), or None."""
-        page = next(iter(self.log.event_pages(position - 1)), [])
-        return page[0] if page and page[0][0] == position else None
+
+@contextmanager
+def _failures(position: int) -> Iterator[None]:
+    """A proof's failures as the recorder reports them (nothing signed in any case)."""
+    try:
+        yield
+    except AuthorisationError as e:
+        raise HeadNotProvable(
+            f"--sponsor-key: the head the proposal extends cannot be proved with this key, "
+            f"since the server refuses it the genesis or the proofs ({e}); nothing was signed"
+        ) from None
+    except FollowAlarm as e:
+        raise HeadUnproved(e.position or position, str(e)) from None
+    except VerificationError as e:
+        raise HeadUnproved(position, str(e)) from None
+
+
+def _event_of(item: object) -> EventTuple:
+    """The genesis answer's event line, each member of its type, at position 1."""
+    problem = members_problem(item, EVENT_MEMBERS)
+    if problem is not None:
+        raise FollowAlarm(1, f"the genesis the server serves is malformed: {problem}")
+    assert isinstance(item, dict)
+    if item["position"] != 1:
+        raise FollowAlarm(1, f"the genesis the server serves is at position {item['position']}")
+    return (
+        item["position"],
+        item["originator_id"],
+        item["originator_version"],
+        item["topic"],
+        item["state"].encode("utf-8"),
+        bytes.fromhex(item["leaf_hash"]),
+        item["commit"],
+    )
+
+
+def _commit_of(item: object, ledger_id: str) -> CommitRecord:
+    """The genesis answer's commit line, each member of its type, as a commit of
+    ``ledger_id`` (the id its signed header bytes must name)."""
+    problem = members_problem(item, COMMIT_MEMBERS)
+    signature = b""
+    if problem is None:
+        assert isinstance(item, dict)
+        try:
+            signature = base64.b64decode(item["signature"], validate=True)
+        except (binascii.Error, ValueError):
+            problem = "member 'signature' is not base64"
+    if problem is not None:
+        raise FollowAlarm(1, f"the genesis commit the server serves is malformed: {problem}")
+    assert isinstance(item, dict)
+    document: dict[str, Any] = item
+    return CommitRecord(
+        header=CommitHeader(
+            seq=document["seq"],
+            first_position=document["first_position"],
+            last_position=document["last_position"],
+            prev_leaf=bytes.fromhex(document["prev_leaf"]),
+            events_root=bytes.fromhex(document["events_root"]),
+            signer=document["signer"],
+            meaning=document["meaning"],
+            recorded_at=document["recorded_at"],
+            ledger_id=ledger_id,
+        ),
+        signature=signature,
+    )

@@ -21,16 +21,15 @@ naming its position and topic.
 
 Given the sponsor's published public key (``sponsor_key``), the client also proves, before
 signing, that the header's ``prev_leaf`` (the head the commit extends) is the served ledger's
-history (:class:`~ledger.remote.head_proof.HeadProof`): the genesis at position 1 rooted in
-that key and naming the header's ledger, the latest checkpoint signed by the ledger key the
-genesis names, the leaf at ``first_position - 1`` proved by inclusion under the checkpoint's
-root, or, for commits landed after the checkpoint, the leaves after it recomputed and chained
-from its proved leaf up to ``prev_leaf``. The genesis and the checkpoint are proved once per
-recorder. These reads (``GET /v1/log/events``, ``/v1/log/commits``, ``/v1/checkpoint``,
-``/v1/proof/inclusion``) go through ``log`` (default: ``client``, whose own ``auth`` must
-sign them); the server gives the signed log only to keys not bound to one site. Without
-``sponsor_key`` the head is the server's claim, as before. ``check`` may add a proof of its
-own before signing.
+history (:class:`~ledger.remote.head_proof.HeadProof`): the genesis and commit 1 (``GET
+/v1/genesis``) rooted in that key, whose ledger id every proposal must then name; the latest
+checkpoint signed by the ledger key the genesis names; the leaf at ``first_position - 1``
+proved by inclusion under the checkpoint's root or, for commits landed after the checkpoint,
+under the root of a tree the server's consistency proof shows extends it. These are proofs
+(hashes only), which the server gives every authenticated caller, site staff included; they
+go through ``log`` (default: ``client``, whose own ``auth`` must sign them). The genesis and
+the checkpoint are proved once per recorder. Without ``sponsor_key`` the head is the
+server's claim, as before. ``check`` may add a proof of its own before signing.
 
 A head that moved between prepare and commit (409 ``.../head-moved``) is prepared again, up to
 :data:`~ledger.recording.BUSY_RETRIES` times with jittered backoff, so the rules decide again
@@ -310,6 +309,21 @@ class RemoteRecorder:
         body = {"import": {"source": source, "lines": lines}}
         return self._run(body, "authorship", commands)
 
+    def _expected(self, meaning: str, subjects: frozenset[str]) -> Expected:
+        """What a proposal must bind; its ledger: the one the genesis names (with the
+        sponsor key, proved before the first proposal is checked), else the one of the first
+        proposal signed."""
+        if self.head_proof is not None and self.ledger_id is None:
+            self.ledger_id = self.head_proof.ledger_id()
+        source = "the genesis names" if self.head_proof is not None else None
+        return Expected(
+            self.signer.key_id,
+            meaning,
+            subjects,
+            self.ledger_id,
+            source or "of this recorder's first proposal",
+        )
+
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         try:
             return self.client.post(path, json=body, auth=self.auth)
@@ -326,7 +340,7 @@ class RemoteRecorder:
             if prepared.status_code != 200:
                 raise problem_error(prepared)
             proposal = prepared.json()
-            expected = Expected(self.signer.key_id, meaning, subjects, self.ledger_id)
+            expected = self._expected(meaning, subjects)
             header = check_proposal(proposal, expected)
             check_matches(commands, proposal)
             if self.head_proof is not None:

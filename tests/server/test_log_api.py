@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.bundle.export import commit_line, event_line
 from ledger.integrity.checkpoint import parse_checkpoint
 from ledger.store import LedgerReader
 from tests.server.support import Served
@@ -93,3 +94,39 @@ def test_proof_parameters_out_of_the_tree_are_400_problems(client_as: ClientAs) 
         response = client.get(url, params=params)
         assert response.status_code == 400, (url, params)
         assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize("label", ["coordinator-001", "investigator-002", "consumer"])
+def test_every_caller_gets_the_proofs_and_the_genesis_which_name_no_subject(
+    client_as: ClientAs, label: str
+) -> None:
+    client = client_as(label)
+    size = served_json(client, "/v1/ledger")["tree_size"]
+    inclusion = served_json(client, "/v1/proof/inclusion", position=1, tree_size=size)
+    assert (inclusion["leafIdx"], inclusion["treeSize"]) == (0, size)
+    consistency = served_json(client, "/v1/proof/consistency", **{"from": 1, "to": size})
+    assert (consistency["size1"], consistency["size2"]) == (1, size)
+    genesis = served_json(client, "/v1/genesis")
+    assert genesis["event"]["position"] == 1
+    assert genesis["event"]["topic"] == "trial.TrialCreated.v1"
+    assert "subject_id" not in genesis["event"]["state"]
+    assert (genesis["commit"]["seq"], genesis["commit"]["last_position"]) == (1, 1)
+    assert genesis["event"]["leaf_hash"] == base64.b64decode(inclusion["leafHash"]).hex()
+
+
+def test_the_genesis_is_position_1_and_commit_1_as_a_bundle_holds_them(
+    served: Served, client_as: ClientAs
+) -> None:
+    genesis = served_json(client_as("coordinator-002"), "/v1/genesis")
+    with LedgerReader(served.db) as reader:
+        row, first = reader.event_at(1), reader.commit_at(1)
+        assert row is not None
+        assert first is not None
+        assert genesis == {"event": event_line(row), "commit": commit_line(first)}
+
+
+@pytest.mark.parametrize("url", ["/v1/log/events", "/v1/log/commits"])
+def test_site_staff_are_still_refused_the_raw_log(client_as: ClientAs, url: str) -> None:
+    response = client_as("coordinator-001").get(url)
+    assert response.status_code == 403
+    assert "sees only the subjects of site 001" in response.json()["detail"]

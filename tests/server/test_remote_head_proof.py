@@ -1,6 +1,7 @@
 """Recording over HTTP with the sponsor's key (``RemoteRecorder(..., sponsor_key=)``, ``remote
 <command> --sponsor-key``): before signing, the client proves that the head a proposal extends
-(its ``prev_leaf``) is in the server's latest signed checkpoint or chained from it.
+(its ``prev_leaf``) is in the server's latest signed checkpoint, or in a tree the server
+proves extends it, from the genesis and the proofs alone (which site staff may read).
 
 An honest server's commits go through, at the checkpoint and after it; a server that prepares
 on a fork, serves a checkpoint signed by another key or a genesis of another sponsor is refused
@@ -9,6 +10,7 @@ before anything is signed, and nothing is written. The hostile servers here are 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import date
@@ -27,7 +29,7 @@ from ledger.integrity.checkpoint import parse_checkpoint, sign_checkpoint
 from ledger.integrity.signing import Signer, generate_private_key, write_public_key
 from ledger.recording import TrialRecorder
 from ledger.remote.head_proof import HeadNotProvable, HeadUnproved
-from ledger.remote.record import RemoteRecorder
+from ledger.remote.record import ProposalRefused, RemoteRecorder
 from ledger.server.app import create_app
 from ledger.service import TrialLedger
 from tests.server.conftest import ClientFor, LiveServer
@@ -108,10 +110,10 @@ def _proxied(
     alter: Alter | None = None,
 ) -> tuple[RemoteRecorder, Proxy]:
     """Cole's recorder with the sponsor key, through a proxy: the recording routes go to a
-    server of ``prepare_on``, the signed log to a server of ``read_on`` read by the monitor
-    (both default ``served``)."""
+    server of ``prepare_on``, the genesis, checkpoint and proofs to a server of ``read_on``,
+    read with Cole's own key (both default ``served``)."""
     posts = client_for(None, on=create_app((prepare_on or served).config()))
-    reads = client_for("monitor", on=create_app((read_on or served).config()))
+    reads = client_for("coordinator-001", on=create_app((read_on or served).config()))
     proxy = Proxy(lambda r: posts if r.method == "POST" else reads, alter)
     client = httpx.Client(base_url="http://testserver", transport=proxy)
     recorder = RemoteRecorder(
@@ -149,7 +151,8 @@ def test_a_dose_commits_with_the_sponsor_key_when_commits_landed_after_the_check
     recorder, proxy = _proxied(client_for, served)
     receipt = recorder.record(ONE_DOSE)
     assert receipt["positions"] == [size + 1]
-    assert f"GET /v1/log/events?after={checkpointed}" in proxy.seen
+    assert f"GET /v1/proof/consistency?from={checkpointed}&to={size}" in proxy.seen
+    assert not [line for line in proxy.seen if line.startswith("GET /v1/log/")]
     assert cli.run(["verify", "--db", str(served.db)]) == 0
 
 
@@ -169,19 +172,46 @@ def test_a_moved_head_is_proved_again_from_the_kept_genesis_and_checkpoint(
     assert recorder.attempts == 2
     assert receipt["positions"] == [moved[0] + 1]
     assert proxy.seen.count("GET /v1/checkpoint?") == 1
-    assert proxy.seen.count("GET /v1/log/commits?after_seq=0") == 1
-    assert proxy.seen.count("GET /v1/log/events?after=0") == 1
+    assert proxy.seen.count("GET /v1/genesis?") == 1
 
 
-def test_a_site_bound_key_that_may_not_read_the_signed_log_is_refused_before_signing(
+def test_a_coordinator_proves_the_head_with_the_proofs_alone_and_commits(
     served: Served, client_for: ClientFor
 ) -> None:
-    before = _rows(served.db)
+    """Site staff may not read the whole log, but the genesis and the proofs name no
+    subject: Cole's own client proves the head, at the checkpoint and after it."""
     cole = served.signer("coordinator-001")
     recorder = RemoteRecorder(client_for("coordinator-001"), cole, sponsor_key=_sponsor(served))
-    with pytest.raises(HeadNotProvable, match="refuses it the signed log") as refused:
+    assert client_for("coordinator-001").get("/v1/log/events").status_code == 403
+    first = recorder.record(ONE_DOSE)
+    assert first["positions"] == [_size(served)]
+    _lab(served, "MC0282-002-001", "4.0")
+    lab = RecordLab(
+        subject_id=SUBJECT, date=date(2003, 1, 15), analyte="hs_crp", value=Decimal("3.2"),
+        unit="mg/L",
+    )  # fmt: skip
+    second = recorder.record(lab)
+    assert second["positions"] == [_size(served)]
+    assert recorder.head_proof is not None
+    assert recorder.head_proof.proved is not None
+    assert recorder.head_proof.proved.size < first["positions"][0]
+    assert cli.run(["verify", "--db", str(served.db)]) == 0
+
+
+def test_a_key_refused_the_proofs_is_refused_before_signing_with_exit_2(
+    served: Served, client_for: ClientFor
+) -> None:
+    def refused(request: httpx.Request, status: int, body: bytes) -> tuple[int, bytes] | None:
+        if request.url.path.startswith("/v1/proof/"):
+            return 403, b'{"detail": "refused"}'
+        return None
+
+    before = _rows(served.db)
+    recorder, proxy = _proxied(client_for, served, alter=refused)
+    with pytest.raises(HeadNotProvable, match="refuses it the genesis or the proofs") as e:
         recorder.record(ONE_DOSE)
-    assert refused.value.exit_code == 2
+    assert e.value.exit_code == 2
+    assert proxy.commits_sent() == 0
     assert _rows(served.db) == before
 
 
@@ -252,6 +282,47 @@ def test_a_fork_served_under_the_true_checkpoint_fails_its_inclusion_proof(
     assert _rows(fork.db) == before
 
 
+def test_a_consistency_proof_that_does_not_extend_the_checkpoint_is_refused(
+    served: Served, client_for: ClientFor
+) -> None:
+    """Commits landed after the checkpoint: the server's consistency proof from it, altered,
+    no longer proves that the tree the head is in extends the signed checkpoint."""
+    _lab(served, "MC0282-002-001", "4.0")
+    _lab(served, "MC0282-002-001", "4.1")
+
+    def altered(request: httpx.Request, status: int, body: bytes) -> tuple[int, bytes] | None:
+        if request.url.path != "/v1/proof/consistency":
+            return None
+        document = json.loads(body)
+        document["proof"] = [base64.b64encode(bytes(32)).decode() for _ in document["proof"]]
+        return status, json.dumps(document).encode()
+
+    before = _rows(served.db)
+    recorder, proxy = _proxied(client_for, served, alter=altered)
+    with pytest.raises(HeadUnproved, match="not proved to extend the checkpoint of tree size"):
+        recorder.record(ONE_DOSE)
+    assert proxy.commits_sent() == 0
+    assert _rows(served.db) == before
+
+
+def test_a_proposal_of_another_ledger_than_the_genesis_names_is_refused(
+    served: Served, client_for: ClientFor
+) -> None:
+    def other_ledger(request: httpx.Request, status: int, body: bytes) -> tuple[int, bytes] | None:
+        if request.url.path != "/v1/commands/prepare":
+            return None
+        document = json.loads(body)
+        document["header"]["ledger_id"] = document["header"]["ledger_id"][::-1]
+        return status, json.dumps(document).encode()
+
+    before = _rows(served.db)
+    recorder, proxy = _proxied(client_for, served, alter=other_ledger)
+    with pytest.raises(ProposalRefused, match=r"not [-\w]+ \(the ledger the genesis names\)"):
+        recorder.record(ONE_DOSE)
+    assert proxy.commits_sent() == 0
+    assert _rows(served.db) == before
+
+
 def _latest_note(served: Served) -> str:
     with served.open() as ledger:
         return ledger.reader.checkpoints()[-1][1]
@@ -277,14 +348,14 @@ def test_a_checkpoint_signed_by_another_key_is_refused_before_signing(
 
 
 def _genesis_rewritten(change: Callable[[dict[str, Any]], None]) -> Alter:
-    """The events page holding position 1 with its state changed by ``change`` and its leaf
+    """The genesis answer with position 1's state changed by ``change`` and its leaf
     recomputed (a consistent lie about the genesis)."""
 
     def alter(request: httpx.Request, status: int, body: bytes) -> tuple[int, bytes] | None:
-        if request.url.path != "/v1/log/events" or request.url.params.get("after") != "0":
+        if request.url.path != "/v1/genesis":
             return None
-        page = json.loads(body)
-        first = page["events"][0]
+        document = json.loads(body)
+        first = document["event"]
         state = json.loads(first["state"])
         change(state)
         first["state"] = canonical_json(state).decode()
@@ -293,14 +364,12 @@ def _genesis_rewritten(change: Callable[[dict[str, Any]], None]) -> Alter:
             originator_version=first["originator_version"], position=1, prev=bytes(32),
             state=first["state"].encode(), topic=first["topic"],
         ).hex()  # fmt: skip
-        return status, json.dumps(page).encode()
+        return status, json.dumps(document).encode()
 
     return alter
 
 
 def _impostor_key(state: dict[str, Any], member: str, signer: Signer) -> None:
-    import base64  # noqa: PLC0415
-
     public = base64.b64encode(signer.public_key).decode()
     if member == "sponsor":
         state["sponsor"].update(public_key=public, key_id=signer.key_id)
@@ -405,26 +474,24 @@ def test_the_cli_refuses_a_ledger_of_another_sponsor_in_one_line_and_exit_1(
     assert _rows(served.db) == before
 
 
-def test_the_cli_import_with_the_sponsor_key_of_site_staff_is_refused_with_exit_2(
+def test_the_cli_dose_and_import_with_the_sponsor_key_of_site_staff_commit(
     served: Served, live_server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = live_server(served.config())
+    sponsor = ["--sponsor-key", str(_public(tmp_path / "sponsor.pub", _sponsor(served)))]
+    cole = ["--server", url, *_key(served, "coordinator-001"), *sponsor]
+    dose = ["--subject", SUBJECT, "--drug", "anakinra", "--dose", "100", "--route", "SC"]
+    code, out, err = _run(capsys, ["remote", "dose", *cole, *dose, "--date", "2003-01-14"])
+    assert code == 0, err
+    assert out.startswith(f"Recorded at position {_size(served)} ")
     diary = tmp_path / "diary.jsonl"
-    line = {"command": "dose", "subject_id": SUBJECT, "date": "2003-01-14", "drug": "anakinra",
+    line = {"command": "dose", "subject_id": SUBJECT, "date": "2003-01-15", "drug": "anakinra",
             "dose": 100, "route": "SC"}  # fmt: skip
     diary.write_text(json.dumps(line) + "\n", encoding="utf-8")
-    before = _rows(served.db)
-    code, out, err = _run(
-        capsys,
-        [
-            "remote", "import", str(diary), "--server", url, *_key(served, "coordinator-001"),
-            "--sponsor-key", str(_public(tmp_path / "sponsor.pub", _sponsor(served))),
-        ],
-    )  # fmt: skip
-    assert (code, out) == (2, "")
-    assert "--sponsor-key: the head the proposal extends cannot be proved with this key" in err
-    assert len(err.strip().splitlines()) == 1
-    assert _rows(served.db) == before
+    code, out, err = _run(capsys, ["remote", "import", str(diary), *cole])
+    assert code == 0, err
+    assert "DoseAdministered" in out
+    assert cli.run(["verify", "--db", str(served.db), "--sponsor-key", sponsor[1]]) == 0
 
 
 def test_the_cli_import_with_the_sponsor_key_prints_the_receipt_it_prints_without(

@@ -19,12 +19,18 @@ Shapes (all GET, under /v1):
   "note"}]}``, smallest first;
 * ``/proof/inclusion?position=&tree_size=``, ``/proof/consistency?from=&to=``: exactly
   ``trial-ledger proof inclusion|consistency --json`` (:mod:`ledger.proofs`);
+* ``/genesis``: ``{"event", "commit"}``, position 1 as a bundle's ``events.jsonl`` line and
+  commit 1 as a ``commits.jsonl`` line (the trial's TrialCreated, signed by the sponsor; 404
+  problem on a ledger without one);
 * ``/registry``: ``{"keys": [as keys list --json], "sites": [as sites list --json]}``;
   consumers get ``printed_name`` null.
 
 A list that can be long pages by position: ``after`` and ``limit`` (at most the server's
 page size), ``next_after`` null on the last page, and a ``Link: <...>; rel="next"`` header.
-The raw log and the proofs are refused to site-bound staff (they name every site's subjects).
+The raw log (events and commits) is refused to site-bound staff: it names every site's
+subjects. The proofs (hashes only), the checkpoints and the genesis (the trial's identity and
+keys) name no subject: every authenticated caller may read them, so site staff can prove the
+head a commit of theirs extends (``remote --sponsor-key``).
 """
 
 from __future__ import annotations
@@ -195,6 +201,13 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
 
 
+class Genesis(BaseModel):
+    """The trial's genesis: position 1 (TrialCreated) and commit 1, which holds exactly it."""
+
+    event: LogEvent
+    commit: LogCommit
+
+
 class Registry(BaseModel):
     keys: list[dict[str, Any]]
     sites: list[dict[str, Any]]
@@ -334,7 +347,7 @@ def proof_inclusion(
     position: Annotated[int, Query(description="The event's position (leaf index + 1).")],
     tree_size: Annotated[int | None, Query(description="The tree (default: the head).")] = None,
 ) -> Response:
-    require_whole_log(caller)
+    del caller  # hashes only: a proof names no subject
     with server_state(request).snapshot() as reader:
         size = reader.size()
         if tree_size is not None and not 1 <= tree_size <= size:
@@ -354,7 +367,7 @@ def proof_consistency(
     from_: Annotated[int, Query(alias="from", description="The earlier tree's size.")],
     to: Annotated[int | None, Query(description="The later tree's size (the head).")] = None,
 ) -> Response:
-    require_whole_log(caller)
+    del caller  # hashes only: a proof names no subject
     with server_state(request).snapshot() as reader:
         size = reader.size()
         if to is not None and not 1 <= to <= size:
@@ -363,6 +376,17 @@ def proof_consistency(
         if not 1 <= from_ <= second:
             raise bad_request("from", from_, f"between 1 and to ({second})")
         return json_response(proofs.consistency(reader, from_, to))
+
+
+@router.get("/genesis", response_model=Genesis, summary="Position 1 and commit 1")
+def genesis(request: Request, caller: CallerDep) -> Response:
+    del caller  # the trial's identity and keys: no subject data
+    with server_state(request).snapshot() as reader:
+        row = reader.event_at(1)
+        first = reader.commit_at(1)
+    if row is None or first is None:
+        raise ProblemError(404, "not-found", "the ledger holds no genesis yet")
+    return json_response({"event": event_line(row), "commit": commit_line(first)})
 
 
 @router.get("/registry", response_model=Registry, summary="Registered keys and sites")
