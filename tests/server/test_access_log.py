@@ -300,3 +300,22 @@ def test_a_read_of_the_summary_is_recorded_against_every_subject_it_names(
     (row,) = [r for r in stored_rows(served) if r["what"] == "summary"]
     assert treated | not_treated <= set(row["subjects"])
     assert len(row["subjects"]) == len(set(row["subjects"]))
+
+
+def test_a_persons_read_of_log_events_is_recorded_against_the_subjects_the_page_holds(
+    client_for: ClientFor, served: Served
+) -> None:
+    page = client_for("auditor").get("/v1/log/events", params={"limit": 1000})
+    assert page.status_code == 200, page.text
+    held = {
+        json.loads(e["state"])["subject_id"]
+        for e in page.json()["events"]
+        if "subject_id" in json.loads(e["state"])
+    }
+    assert held  # the served ledger's page holds subjects of both sites
+    (row,) = [r for r in stored_rows(served) if r["what"].startswith("log events")]
+    assert set(row["subjects"]) == held
+    assert row["key_id"] == served.key_id("auditor")
+    consumer = client_for("consumer").get("/v1/log/events")
+    assert consumer.status_code == 200
+    assert [r["key_id"] for r in stored_rows(served)] == [served.key_id("auditor")]

@@ -175,3 +175,22 @@ def access_log(
             "problems": problems,
         },
     }
+
+
+def subjects_named(document: object) -> list[str]:
+    """Every subject id a document names (``subject_id`` members, ``*_subject_ids`` lists),
+    once each, in order: the subjects a read of the trial summary is recorded against."""
+    found: dict[str, None] = {}
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, str(name))
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+        elif isinstance(value, str) and (key == "subject_id" or key.endswith("subject_ids")):
+            found.setdefault(value, None)
+
+    walk(document)
+    return list(found)

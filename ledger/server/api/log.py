@@ -49,6 +49,7 @@ from ledger.bundle.export import commit_line, event_line
 from ledger.integrity.checkpoint import parse_checkpoint
 from ledger.registry import KeyRegistry
 from ledger.server.access import Caller, CallerDep, require_whole_log
+from ledger.server.access.access_log import record_read, subjects_named
 from ledger.server.app import server_state
 from ledger.server.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, ProblemError
 from ledger.server.state import ServerState
@@ -287,6 +288,9 @@ def log_events(
         events = [event_line(r) for r in reader.iter_events(after + 1, after + most)]
     last = events[-1]["position"] if events else after
     more = last if last < size and events else None
+    if caller.is_person:  # the page's subjects' clinical records, read by a person
+        named = subjects_named([json.loads(e["state"]) for e in events])
+        record_read(request, caller, named, f"log events {after + 1}-{last}")
     body = {"events": events, "tree_size": size, "next_after": more}
     return json_response(body, headers=next_link(request, "after", more))
 

@@ -38,7 +38,7 @@ from ledger.cli.projections import utc
 from ledger.errors import UsageError
 from ledger.events import is_subject_id
 from ledger.server.access import Caller, CallerDep, require_subject, require_whole_log
-from ledger.server.access.access_log import record_read
+from ledger.server.access.access_log import record_read, subjects_named
 from ledger.server.api.log import (
     PROBLEMS,
     Page,
@@ -269,25 +269,6 @@ def responses(
     body = _subject_read(request, caller, subject_id, asked, queries.response_history)
     record_read(request, caller, [subject_id], "responses")
     return json_response(body)
-
-
-def subjects_named(document: object) -> list[str]:
-    """Every subject id a document names (``subject_id`` members, ``*_subject_ids`` lists),
-    once each, in order: the subjects a read of the trial summary is recorded against."""
-    found: dict[str, None] = {}
-
-    def walk(value: object, key: str = "") -> None:
-        if isinstance(value, dict):
-            for name, item in value.items():
-                walk(item, str(name))
-        elif isinstance(value, list):
-            for item in value:
-                walk(item, key)
-        elif isinstance(value, str) and (key == "subject_id" or key.endswith("subject_ids")):
-            found.setdefault(value, None)
-
-    walk(document)
-    return list(found)
 
 
 @router.get(
