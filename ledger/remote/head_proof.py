@@ -115,7 +115,16 @@ class HeadProof:
             if position < 1:
                 raise FollowAlarm(1, "the proposal puts its commit at position 1, the genesis")
             proved = self._checkpoint(genesis)
-            if position <= proved.size:
+            if position < proved.size:
+                # An honest head is never below a signed checkpoint: a commit placed inside
+                # the checkpointed tree would cut off every event after it (a rewind fork).
+                raise FollowAlarm(
+                    1,
+                    f"the proposal puts its commit after position {position:,}, inside the "
+                    f"signed checkpoint of {proved.size:,} events: it would cut off the "
+                    f"{proved.size - position:,} after it (a rewind fork)",
+                )
+            if position == proved.size:
                 size, root = proved.size, proved.checkpoint.root
                 what = f"the checkpointed tree of size {size:,}"
             else:

@@ -515,3 +515,24 @@ def test_the_cli_import_with_the_sponsor_key_prints_the_receipt_it_prints_withou
     assert without[0] == with_key[0] == 0, with_key[2]
     assert with_key[1] == without[1]
     assert "CorrectionRecorded" in with_key[1]
+
+
+def test_a_proposal_that_rewinds_below_the_signed_checkpoint_is_refused_before_signing(
+    served: Served, client_for: ClientFor, tmp_path: Path
+) -> None:
+    """The server prepares on an older copy of its own ledger: the leaf the commit extends is
+    the true one (in the checkpoint), but the checkpoint holds events after it, which the
+    commit would cut off."""
+    (tmp_path / "old").mkdir()
+    old = served.copy_to(tmp_path / "old")
+    position = _size(old)
+    _lab(served, "MC0282-002-001", "4.0")
+    _lab(served, "MC0282-002-001", "4.1")
+    _sign_checkpoint(served)
+    assert _checkpoint_size(served) == position + 2
+    before, old_before = _rows(served.db), _rows(old.db)
+    recorder, proxy = _proxied(client_for, served, prepare_on=old)
+    with pytest.raises(HeadUnproved, match=r"would cut off the 2 after it \(a rewind fork\)"):
+        recorder.record(ONE_DOSE)
+    assert proxy.commits_sent() == 0
+    assert (_rows(served.db), _rows(old.db)) == (before, old_before)
