@@ -60,6 +60,7 @@ from ledger.errors import (
 )
 from ledger.events import SubjectEvent, decode_event, subject_stream_id
 from ledger.integrity import merkle
+from ledger.integrity.canonical import canonical_json
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
 from ledger.recording import BUSY_RETRIES, busy_pause
@@ -198,11 +199,29 @@ def _check_event(line: object, expected: Expected, header: CommitHeader, prev: b
     if line["commit"] != header.seq or leaf != stated:
         raise _refuse(f"the leaf of position {line['position']} is not the leaf of its columns")
     named = f"position {line['position']} ({line['topic']})"
+    if not _canonical(state):
+        # One reading only: a member twice, escapes or spacing that other readers of the
+        # stored bytes (SQL's json functions, a warehouse) may read otherwise.
+        raise _refuse(f"{named}: its state is not RFC 8785 JSON with each member once")
     if not isinstance(event, SubjectEvent) or event.subject_id not in expected.subjects:
         raise _refuse(f"{named} is not an event of {', '.join(sorted(expected.subjects))}")
     if line["originator_id"] != subject_stream_id(event.subject_id).hex:
         raise _refuse(f"{named} is not in {event.subject_id}'s stream")
     return leaf
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a member twice")
+    return found
+
+
+def _canonical(state: bytes) -> bool:
+    try:
+        return canonical_json(json.loads(state, object_pairs_hook=_unique)) == state
+    except (LedgerError, ValueError):
+        return False
 
 
 def check_proposal(

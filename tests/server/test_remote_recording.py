@@ -37,6 +37,7 @@ from ledger.domain.commands import (
 from ledger.errors import LedgerError
 from ledger.events import subject_stream_id
 from ledger.integrity import merkle
+from ledger.integrity.canonical import canonical_json
 from ledger.integrity.signing import Signer
 from ledger.jsonl import parse_line
 from ledger.proposals import PROPOSAL_LIFETIME_S
@@ -292,7 +293,18 @@ def _reseal(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _state(line: dict[str, Any], **changes: Any) -> None:
-    line["state"] = json.dumps({**json.loads(line["state"]), **changes}, sort_keys=True)
+    """The event's state changed, still RFC 8785 JSON (so the check that refuses it is the
+    one about its content)."""
+    line["state"] = canonical_json({**json.loads(line["state"]), **changes}).decode()
+
+
+def _member_twice(line: dict[str, Any]) -> None:
+    """The dose twice in the state: one reader takes the first, another the last."""
+    line["state"] = line["state"].replace('"dose":', '"dose":"900","dose":', 1)
+
+
+def _spaced(line: dict[str, Any]) -> None:
+    line["state"] = json.dumps(json.loads(line["state"]), sort_keys=True)
 
 
 def _other_subject(doc: dict[str, Any]) -> None:
@@ -306,6 +318,8 @@ HOSTILE: dict[str, tuple[Callable[[dict[str, Any]], None], bool]] = {
     "event state, resealed": (lambda d: _state(d["events"][0], dose="200"), True),
     "event date, resealed": (lambda d: _state(d["events"][0], effective_date="2003-01-20"), True),
     "event of another subject, resealed": (_other_subject, True),
+    "event state with a member twice, resealed": (lambda d: _member_twice(d["events"][0]), True),
+    "event state not canonical, resealed": (lambda d: _spaced(d["events"][0]), True),
     "event position": (
         lambda d: d["events"][0].update(position=d["events"][0]["position"] + 1),
         False,
