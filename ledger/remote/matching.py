@@ -106,7 +106,10 @@ def _own_problem(command: Command, event: Served | None) -> str | None:
     wanted = command.own_event
     asked = f"the {event_name(wanted.TOPIC)} the {command.name} asked for records"
     if event is None:
-        return f"it holds no {asked} ({command.subject_id} on {command.date})"
+        return (
+            f"the proposal holds no {event_name(wanted.TOPIC)} for {command.subject_id} on "
+            f"{command.date}, which the {command.name} asked for records"
+        )
     if event.topic != wanted.TOPIC:
         return f"{event.named()} is not {asked}"
     if event.subject != command.subject_id:
