@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.support import Site, log_in, screenshot, wait_for
 from tests.server.support import SUBJECTS
@@ -73,7 +75,9 @@ def test_an_audit_filter_changes_the_rows_and_the_csv_link_carries_it(
     every = browser.find_elements(By.CSS_SELECTOR, "tr.audit-row")
     browser.find_element(By.ID, "f-subject").send_keys(SUBJECT)
     Select(browser.find_element(By.ID, "f-type")).select_by_value("CorrectionRecorded")
+    old_page = browser.find_element(By.TAG_NAME, "main")
     browser.find_element(By.ID, "audit-submit").click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old_page))
     wait_for(browser, "/audit")
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.audit-row")
     assert 0 < len(rows) < len(every)
@@ -97,13 +101,17 @@ def test_the_as_of_position_before_the_correction_shows_the_value_then_recorded(
     assert lab_values(browser) == [f"{new} g/dL"]
     form = browser.find_element(By.ID, "position")
     form.send_keys(str(int(position) - 1))
+    old_page = browser.find_element(By.TAG_NAME, "main")
     browser.find_element(By.ID, "as-of-submit").click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old_page))
     wait_for(browser, f"/subjects/{SUBJECT}")
     assert browser.find_element(By.ID, "as-of-position").text == str(int(position) - 1)
     assert lab_values(browser) == [f"{old} g/dL"]
     assert browser.find_elements(By.CSS_SELECTOR, "#corrections tr.correction-row") == []
     screenshot(browser, "subject-before-correction")
+    old_page = browser.find_element(By.TAG_NAME, "main")
     browser.find_element(By.ID, "as-of-now").click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old_page))
     wait_for(browser, f"/subjects/{SUBJECT}")
     assert lab_values(browser) == [f"{new} g/dL"]
 
