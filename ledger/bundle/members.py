@@ -175,13 +175,13 @@ def commit_of_line(d: Any, ledger_id: str, number: int) -> CommitRecord:
                 and root_bytes.hex() == root
                 and len(signature_bytes) == SIGNATURE_BYTES
             ):
-                return _commit_record(d, ledger_id, prev_bytes, root_bytes, signature_bytes)
+                return commit_record(d, ledger_id, prev_bytes, root_bytes, signature_bytes)
     except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
         pass
     problem = members_problem(d, COMMIT_MEMBERS)
     if problem is not None:
         raise failure(COMMITS, number, problem)
-    return _commit_record(
+    return commit_record(
         d,
         ledger_id,
         bytes.fromhex(d["prev_leaf"]),
@@ -190,9 +190,11 @@ def commit_of_line(d: Any, ledger_id: str, number: int) -> CommitRecord:
     )
 
 
-def _commit_record(
+def commit_record(
     d: dict[str, Any], ledger_id: str, prev: bytes, root: bytes, signature: bytes
 ) -> CommitRecord:
+    """A commit line's members (already checked, each of its type) as the commit of
+    ``ledger_id``: a bundle's, the served log's, the served genesis's."""
     return CommitRecord(
         header=CommitHeader(
             seq=d["seq"],

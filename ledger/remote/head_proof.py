@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.bundle.members import COMMIT_MEMBERS, EVENT_MEMBERS, members_problem
+from ledger.bundle.members import COMMIT_MEMBERS, EVENT_MEMBERS, commit_record, members_problem
 from ledger.chain import ZERO_HASH, CommitHeader, CommitRecord, EventRow, row_leaf
 from ledger.errors import AuthorisationError, LedgerError, UsageError, VerificationError
 from ledger.events import TrialCreated, decode_event
@@ -281,17 +281,10 @@ def _commit_of(item: object, ledger_id: str) -> CommitRecord:
         raise FollowAlarm(1, f"the genesis commit the server serves is malformed: {problem}")
     assert isinstance(item, dict)
     document: dict[str, Any] = item
-    return CommitRecord(
-        header=CommitHeader(
-            seq=document["seq"],
-            first_position=document["first_position"],
-            last_position=document["last_position"],
-            prev_leaf=bytes.fromhex(document["prev_leaf"]),
-            events_root=bytes.fromhex(document["events_root"]),
-            signer=document["signer"],
-            meaning=document["meaning"],
-            recorded_at=document["recorded_at"],
-            ledger_id=ledger_id,
-        ),
-        signature=signature,
+    return commit_record(
+        document,
+        ledger_id,
+        bytes.fromhex(document["prev_leaf"]),
+        bytes.fromhex(document["events_root"]),
+        signature,
     )

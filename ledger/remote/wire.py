@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from ledger.bundle.members import COMMIT_MEMBERS, EVENT_MEMBERS, members_problem
-from ledger.chain import CommitHeader, CommitRecord
+from ledger.bundle.members import COMMIT_MEMBERS, EVENT_MEMBERS, commit_record, members_problem
+from ledger.chain import CommitRecord
 from ledger.errors import AuthorisationError, StorageError, UsageError, VerificationError
 
 EventTuple = tuple[int, str, int, str, bytes, bytes, int]
@@ -261,19 +261,12 @@ def _commit(item: object, ledger_id: str, after_seq: int) -> CommitRecord:
     if problem is not None:
         raise FollowAlarm(0, f"a commit served after seq {after_seq} is malformed: {problem}")
     assert isinstance(item, dict)
-    return CommitRecord(
-        header=CommitHeader(
-            seq=item["seq"],
-            first_position=item["first_position"],
-            last_position=item["last_position"],
-            prev_leaf=bytes.fromhex(item["prev_leaf"]),
-            events_root=bytes.fromhex(item["events_root"]),
-            signer=item["signer"],
-            meaning=item["meaning"],
-            recorded_at=item["recorded_at"],
-            ledger_id=ledger_id,
-        ),
-        signature=signature,
+    return commit_record(
+        item,
+        ledger_id,
+        bytes.fromhex(item["prev_leaf"]),
+        bytes.fromhex(item["events_root"]),
+        signature,
     )
 
 
