@@ -58,6 +58,9 @@ _SERVE = "ledger.cli.serve"
 _FOLLOW = "ledger.cli.follow_url"
 _REMOTE = "ledger.cli.remote"
 _ACCESS_LOG = "ledger.cli.access_log"
+_EXPORTS = "ledger.cli.exports"
+_PLOT = "ledger.cli.plot"
+_REPORT = "ledger.cli.report"
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # command: (the module whose register(app) defines it, its short help: the first
@@ -187,6 +190,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "access-log": (
         _ACCESS_LOG,
         "List the reads of subject data by persons that the server recorded; verify the chain.",
+    ),
+    "export": (
+        _EXPORTS,
+        "Export the verified ledger as CDISC ODM (with its audit trail) or SDTM datasets.",
+    ),
+    "plot": (
+        _PLOT,
+        "Draw the trial's pictures (swimmer, waterfall, spider, Kaplan-Meier) from the ledger.",
+    ),
+    "report": (
+        _REPORT,
+        "Write the inspection report (HTML and PDF) from the verified ledger.",
     ),
     "demo": (
         _DEMO,

@@ -91,7 +91,7 @@ def verify(
 
     Example: trial-ledger verify --db trial.db --against yesterday.checkpoint --json
     """
-    note = _read_checkpoint_file(against) if against is not None else None
+    note = read_checkpoint_file(against) if against is not None else None
     sponsor = read_public_key(sponsor_key) if sponsor_key else None
     with LedgerReader(db) as reader:
         total = reader.size()
@@ -107,7 +107,7 @@ def verify(
     print_report(report, json_out, str(db))
 
 
-def _read_checkpoint_file(path: Path) -> str:
+def read_checkpoint_file(path: Path) -> str:
     try:
         if path.stat().st_size > 64 * 1024:
             raise UsageError(f"--against {path}: {path.stat().st_size:,} bytes is no checkpoint")
