@@ -17,7 +17,9 @@ names); the bytes signed are the canonical bytes of the header rebuilt here, and
 produce (:func:`~ledger.remote.matching.check_matches`): for each command in order its own
 event holding its values, then only the events its rules may add, for its subject; anything
 else (an added correction, a duplicated event, an event of another subject) is refused,
-naming its position and topic.
+naming its position and topic. Last, the rules run again here on the subjects' served
+history (:class:`~ledger.remote.rederive.Rederivation`): the events must be, byte for byte,
+the ones they give.
 
 Given the sponsor's published public key (``sponsor_key``), the client also proves, before
 signing, that the header's ``prev_leaf`` (the head the commit extends) is the served ledger's
@@ -67,6 +69,7 @@ from ledger.recording import BUSY_RETRIES, busy_pause
 from ledger.remote.auth import SignedRequests
 from ledger.remote.head_proof import HeadProof
 from ledger.remote.matching import ProposalRefused, check_matches
+from ledger.remote.rederive import Rederivation
 from ledger.remote.wire import LogClient
 
 PREPARE_PATH = "/v1/commands/prepare"
@@ -304,6 +307,7 @@ class RemoteRecorder:
         self.head_proof = (
             HeadProof(LogClient(log or client), sponsor_key) if sponsor_key is not None else None
         )
+        self.rederivation = Rederivation(client, self.auth, self.head_proof)
         self.check = check
         self.retries = retries
         self.ledger_id: str | None = None
@@ -362,6 +366,7 @@ class RemoteRecorder:
             expected = self._expected(meaning, subjects)
             header = check_proposal(proposal, expected)
             check_matches(commands, proposal)
+            self.rederivation.check(commands, proposal, header)  # the rules run again here
             if self.head_proof is not None:
                 self.head_proof.prove(header)
             if self.check is not None:
@@ -391,7 +396,3 @@ def _kind(response: httpx.Response) -> str:
         return ""
     kind = problem.get("type", "") if isinstance(problem, dict) else ""
     return str(kind).rsplit("/", 1)[-1]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

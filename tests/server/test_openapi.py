@@ -18,7 +18,7 @@ from tests.server.test_api_matches_cli import caller_of
 
 READ_ROUTES = (
     r"^/v1/(ledger|log/events|log/commits|checkpoints?|proof/inclusion|proof/consistency|genesis"
-    r"|registry|subjects(/\{subject_id\}(/responses)?)?|audit-trail|summary)$"
+    r"|registry|subjects(/\{subject_id\}(/responses|/events)?)?|audit-trail|summary)$"
 )
 
 
@@ -37,7 +37,7 @@ def read_operations(api_schema: schemathesis.BaseSchema) -> list[Any]:
 
 def test_read_routes_conform_to_their_schema(api_schema: schemathesis.BaseSchema) -> None:
     operations = read_operations(api_schema)
-    assert len(operations) == 14
+    assert len(operations) == 15
     for operation in operations:
 
         @given(case=operation.as_strategy())
@@ -60,7 +60,7 @@ def test_every_read_route_declares_its_200_body_and_problems(
 ) -> None:
     document = api_schema.raw_schema
     routes = [p for p in document["paths"] if re.match(READ_ROUTES, p)]
-    assert len(routes) == 14
+    assert len(routes) == 15
     for path in routes:
         answers = document["paths"][path]["get"]["responses"]
         assert answers["200"]["content"], path

@@ -14,6 +14,9 @@ Shapes (all GET, under /v1):
   of one page plus ``next_after``; with ``Accept: text/csv`` or ``format=csv`` the CSV
   ``audit-trail --csv`` writes (header = the CLI's columns). Site staff see only rows about
   their site's subjects; consumers see ``printed_name`` null and filter ``person`` by key id;
+* ``/subjects/{subject_id}/events``: ``{"subject_id", "events"}``, the subject's stream as an
+  export bundle's ``events.jsonl`` lines, in version order (what a remote recorder runs the
+  rules on again before it signs);
 * ``/summary``: ``summary --json`` (not for site staff).
 
 The server keeps one :class:`~projections.engine.ProjectionEngine` on the views
@@ -33,14 +36,16 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
+from ledger.bundle.export import event_line
 from ledger.cli.common import parse_date
 from ledger.cli.projections import utc
 from ledger.errors import UsageError
-from ledger.events import is_subject_id
+from ledger.events import is_subject_id, subject_stream_id
 from ledger.server.access import Caller, CallerDep, require_subject, require_whole_log
 from ledger.server.access.access_log import record_read, subjects_named
 from ledger.server.api.log import (
     PROBLEMS,
+    LogEvent,
     Page,
     at_least,
     bad_request,
@@ -133,6 +138,11 @@ class SubjectReport(_Open):
 class ResponseHistory(_Open):
     subject_id: str
     as_of: AsOf
+
+
+class SubjectEvents(BaseModel):
+    subject_id: str
+    events: list[LogEvent]
 
 
 class SubjectLine(BaseModel):
@@ -269,6 +279,19 @@ def responses(
     body = _subject_read(request, caller, subject_id, asked, queries.response_history)
     record_read(request, caller, [subject_id], "responses")
     return json_response(body)
+
+
+@router.get(
+    "/subjects/{subject_id}/events",
+    response_model=SubjectEvents,
+    summary="One subject's stored events",
+)
+def subject_events(request: Request, caller: CallerDep, subject_id: str) -> Response:
+    checked_subject(caller, subject_id)
+    with server_state(request).snapshot() as reader:
+        rows = reader.stream_rows(subject_stream_id(subject_id).hex)
+    record_read(request, caller, [subject_id], "subject events")
+    return json_response({"subject_id": subject_id, "events": [event_line(r) for r in rows]})
 
 
 @router.get(
