@@ -59,13 +59,7 @@ def plot(
 
     Example: trial-ledger plot waterfall --db trial.db --out waterfall.svg --json
     """
-    if kind not in KINDS:
-        raise UsageError(f"KIND {kind}: not a picture drawn here; use one of {', '.join(KINDS)}")
-    if out.suffix.lower() not in SUFFIXES:
-        raise UsageError(
-            f"--out {out}: the file name must end in .png or .svg (the format is the suffix)"
-        )
-    fresh_out(out)
+    _check(kind, out)
     from projections.exports.plots import draw  # noqa: PLC0415 - kept off --help's path
 
     with open_verified(db, against, sponsor_key) as source:
@@ -79,6 +73,17 @@ def plot(
         f"{info.root}",
         markup=False,
     )
+
+
+def _check(kind: str, out: Path) -> None:
+    """Refuse (exit 2, before the ledger is read) what cannot be drawn as asked."""
+    if kind not in KINDS:
+        raise UsageError(f"KIND {kind}: not a picture drawn here; use one of {', '.join(KINDS)}")
+    if out.suffix.lower() not in SUFFIXES:
+        raise UsageError(
+            f"--out {out}: the file name must end in .png or .svg (the format is the suffix)"
+        )
+    fresh_out(out)
 
 
 def register(app: typer.Typer) -> None:

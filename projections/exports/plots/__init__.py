@@ -19,6 +19,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from ledger.errors import UsageError
 from projections.exports.plots.canvas import (
     DPI,
     FORMATS,
@@ -131,6 +132,8 @@ def draw(kind: str, source: ExportSource, out: Path, fmt: str | None = None) -> 
     """Draw ``kind`` of ``source`` to ``out`` (which must not exist; PNG or SVG by ``fmt``,
     else by the suffix); nothing is left at ``out`` on failure."""
     chosen = format_of(out, fmt)
+    if out.exists():
+        raise UsageError(f"--out {out}: already exists; refusing to overwrite")
     title, population, subjects, data, excluded = _prepare(kind, source)
     figure = new_figure(*SIZES_IN[kind])
     decorate(figure, title, population, source)

@@ -74,9 +74,12 @@ class KMCurve:
         return self.estimate.median
 
     def steps(self) -> list[tuple[int, float]]:
-        """(day, survival from that day on), starting at (0, 1.0)."""
-        found = [(s.time, s.survival) for s in self.estimate.steps]
-        return found if found and found[0][0] == 0 else [(0, 1.0), *found]
+        """(day, survival from that day on), starting at (0, 1.0) (then the drop of any event
+        on day 0)."""
+        steps = self.estimate.steps
+        found = [(s.time, s.survival) for s in steps]
+        starts = bool(steps) and steps[0].time == 0 and steps[0].events == 0
+        return found if starts else [(0, 1.0), *found]
 
     def censor_times(self) -> list[int]:
         """Every censored observation's day (a day repeated for each censored there)."""

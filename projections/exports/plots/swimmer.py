@@ -14,8 +14,9 @@ date; "still on study" means neither off study nor dead by then.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -117,8 +118,10 @@ def swimmer_data(source: ExportSource) -> list[Lane]:
 
 def draw_swimmer(figure: Figure, lanes: list[Lane]) -> None:
     ax = figure.add_axes((0.14, 0.07, 0.6, 0.85))
+    marks = _Marks()
     for row, lane in enumerate(lanes):
-        _draw_lane(ax, row, lane)
+        marks.add(row, lane)
+    marks.draw(ax)
     ax.set_yticks(range(len(lanes)), [lane.subject_id for lane in lanes], fontsize=6.5)
     ax.set_ylim(len(lanes) - 0.4, -0.6)
     ax.set_xlim(left=-0.5)
@@ -134,40 +137,76 @@ def draw_swimmer(figure: Figure, lanes: list[Lane]) -> None:
     )
 
 
-def _draw_lane(ax: Axes, row: int, lane: Lane) -> None:
-    if lane.treatment_start is None:
-        return
-    for seg in lane.segments:
-        left, width = lane.months(seg.start), lane.months(seg.end) - lane.months(seg.start)
-        if seg.on_treatment:
-            ax.barh(row, width, left=left, height=0.62, color=REGIMEN_COLOURS[seg.regimen])
-        elif width > 0:
-            ax.plot([left, left + width], [row, row], color=FOLLOW_UP_COLOUR, lw=1.4)
-    for on, category in lane.responses:
-        ax.plot(
-            lane.months(on),
-            row,
-            marker="o",
-            ms=3.6,
-            mec="black",
-            mew=0.4,
-            color=RESPONSE_COLOURS[category],
-            ls="none",
-        )
-    for on in lane.progressions:
-        ax.plot(lane.months(on), row, marker="v", ms=6, color="black", ls="none")
-    end = lane.length
-    if lane.ongoing:
-        ax.annotate(
-            "",
-            xy=(end + 2.2, row),
-            xytext=(end, row),
-            arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 0.9},
-        )
-    elif lane.died_on is not None:
-        ax.plot(lane.months(lane.died_on), row, marker="X", ms=6, color="#7f0000", ls="none")
-    elif lane.off_study_on is not None:
-        ax.plot(lane.months(lane.off_study_on), row, marker="|", ms=8, color="black", ls="none")
+Points = list[tuple[float, int]]
+ARROW_MONTHS = 2.0
+
+
+@dataclass
+class _Marks:
+    """Everything the lanes draw, gathered by kind: one artist per kind, not per mark."""
+
+    bars: dict[Regimen, list[tuple[int, float, float]]] = field(default_factory=dict)
+    follow_up: list[tuple[int, float, float]] = field(default_factory=list)
+    responses: dict[str, Points] = field(default_factory=dict)
+    progressions: Points = field(default_factory=list)
+    arrows: Points = field(default_factory=list)
+    died: Points = field(default_factory=list)
+    off_study: Points = field(default_factory=list)
+
+    def add(self, row: int, lane: Lane) -> None:
+        if lane.treatment_start is None:
+            return
+        for seg in lane.segments:
+            left, right = lane.months(seg.start), lane.months(seg.end)
+            if seg.on_treatment:
+                self.bars.setdefault(seg.regimen, []).append((row, left, right - left))
+            elif right > left:
+                self.follow_up.append((row, left, right))
+        for on, category in lane.responses:
+            self.responses.setdefault(category, []).append((lane.months(on), row))
+        self.progressions += [(lane.months(on), row) for on in lane.progressions]
+        if lane.ongoing:
+            self.arrows.append((lane.length, row))
+        elif lane.died_on is not None:
+            self.died.append((lane.months(lane.died_on), row))
+        elif lane.off_study_on is not None:
+            self.off_study.append((lane.months(lane.off_study_on), row))
+
+    def draw(self, ax: Axes) -> None:
+        for regimen, bars in self.bars.items():
+            rows, lefts, widths = zip(*bars, strict=True)
+            ax.barh(rows, widths, left=lefts, height=0.62, color=REGIMEN_COLOURS[regimen])
+        if self.follow_up:
+            rows, lefts, rights = zip(*self.follow_up, strict=True)
+            ax.hlines(rows, lefts, rights, color=FOLLOW_UP_COLOUR, lw=1.4)
+        for category, points in self.responses.items():
+            _points(
+                ax,
+                points,
+                marker="o",
+                ms=3.6,
+                mec="black",
+                mew=0.4,
+                color=RESPONSE_COLOURS[category],
+            )
+        _points(ax, self.progressions, marker="v", ms=6, color="black")
+        if self.arrows:
+            ends, rows = zip(*self.arrows, strict=True)
+            ax.hlines(rows, ends, [e + ARROW_MONTHS for e in ends], color="black", lw=0.9)
+            _points(
+                ax,
+                [(e + ARROW_MONTHS, r) for e, r in self.arrows],
+                marker=">",
+                ms=4.5,
+                color="black",
+            )
+        _points(ax, self.died, marker="X", ms=6, color="#7f0000")
+        _points(ax, self.off_study, marker="|", ms=8, color="black")
+
+
+def _points(ax: Axes, points: Points, **style: Any) -> None:
+    if points:
+        ax.plot([x for x, _ in points], [y for _, y in points], ls="none", **style)
 
 
 def _legend() -> list[Patch | Line2D]:
