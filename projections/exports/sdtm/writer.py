@@ -52,7 +52,7 @@ def _check_value(domain: Domain, column: int, value: Value) -> None:
         ok = False
     if not ok:
         raise DatasetInvalid(
-            f"{domain.name}.{spec.name}: {value!r} is not a {spec.data_type} value"
+            f"{domain.name}.{spec.name}: {value!r} is not a value of dataType {spec.data_type}"
         )
 
 

@@ -1,0 +1,76 @@
+"""What ``export sdtm`` refuses: an existing --out, an unknown --format (exit 2), an altered
+ledger (exit 1); nothing is written in any case, not even a temporary folder."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.exports.conftest import Demo
+from tests.exports.sdtm.conftest import cli, export
+
+
+def test_an_existing_out_folder_is_refused_and_left_as_it_was(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "sdtm"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    done = cli("export", "sdtm", "--db", str(demo.db), "--out", str(out))
+    assert done.returncode == 2
+    assert f"--out {out}: already exists" in done.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_an_empty_existing_out_folder_is_refused_too(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    out.mkdir()
+    done = cli("export", "sdtm", "--db", str(demo.db), "--out", str(out))
+    assert done.returncode == 2
+    assert "refusing to overwrite" in done.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_an_unknown_format_is_refused_naming_the_option(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "sdtm"
+    done = cli("export", "sdtm", "--db", str(demo.db), "--out", str(out), "--format", "csv")
+    assert done.returncode == 2
+    assert "--format csv" in done.stderr
+    assert "json or xpt" in done.stderr
+    assert not out.exists()
+
+
+def test_an_altered_ledger_is_refused_and_nothing_is_written(demo: Demo, tmp_path: Path) -> None:
+    copy = demo.copy_to(tmp_path / "altered")
+    with sqlite3.connect(copy.db) as db:  # the holder of the file drops the trigger
+        position, state = db.execute(
+            "SELECT position, state FROM stored_events WHERE topic LIKE '%AdverseEventReported%'"
+            " LIMIT 1"
+        ).fetchone()
+        altered = bytes(state).replace(b'"grade":', b'"grade": ', 1)
+        assert altered != bytes(state)
+        db.execute("DROP TRIGGER stored_events_no_update")
+        db.execute("UPDATE stored_events SET state = ? WHERE position = ?", (altered, position))
+    out = tmp_path / "sdtm"
+    done = cli("export", "sdtm", "--db", str(copy.db), "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    assert "does not verify" in done.stderr
+    assert "nothing was exported" in done.stderr
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["altered"]
+
+
+def test_against_a_checkpoint_and_the_sponsor_key_are_stated_in_the_manifest(
+    demo: Demo, tmp_path: Path
+) -> None:
+    checkpoint = tmp_path / "checkpoint.txt"
+    done = cli(
+        "checkpoint", "--db", str(demo.db), "--ledger-key", str(demo.keys / "ledger.key"),
+        "--out", str(checkpoint),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "sdtm"
+    result = export(
+        demo.db, out, "--against", str(checkpoint), "--sponsor-key", str(demo.sponsor_pub)
+    )
+    assert result["provenance"]["against_checkpoint"] is True
+    assert result["provenance"]["sponsor_key"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.txt", "sdtm"]
