@@ -4,9 +4,9 @@ colours of the regimens and responses, and the write that leaves nothing on fail
 Figures are built with matplotlib's object API (:class:`~matplotlib.figure.Figure` on an Agg
 canvas), never pyplot: no global state, no display needed. Every picture is ``width x height``
 inches at :data:`DPI` (a PNG is exactly that many pixels; an SVG is that size in points, 72 an
-inch), and names its population and the ledger position and root it shows in a footer and in
-the file's metadata (PNG text chunks ``Title``/``Description``, SVG ``<title>`` and Dublin Core
-``dc:title``/``dc:description``).
+inch, its text kept as text), and names its population and the ledger position and root it
+shows in a footer and in the file's metadata (PNG text chunks ``Title``/``Description``, SVG
+``<title>`` and Dublin Core ``dc:title``/``dc:description``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
@@ -156,7 +157,10 @@ def write_figure(
     if fmt == "svg":
         metadata["Date"] = None  # the picture depends on the ledger, not on the clock
     try:
-        with temporary.open("xb") as handle:
+        # SVG text stays text (an inspector can search it for the root) and its ids do not
+        # change from one run to the next: the same ledger state draws the same bytes.
+        settings = rc_context({"svg.fonttype": "none", "svg.hashsalt": "trial-ledger"})
+        with temporary.open("xb") as handle, settings:
             canvas = FigureCanvasSVG(figure) if fmt == "svg" else FigureCanvasAgg(figure)
             canvas.print_figure(handle, format=fmt, dpi=DPI, metadata=metadata)
         _publish(temporary, out)

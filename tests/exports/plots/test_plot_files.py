@@ -101,6 +101,17 @@ def test_svg_is_an_svg_document_of_the_kinds_size_naming_population_position_and
     assert description.text is not None
     assert description.text.startswith(info.population)
     check_provenance(description.text, verify_doc)
+    shown = [t.text or "" for t in root.iter(f"{SVG}text")]  # the text is kept as text
+    assert info.population in shown
+    check_provenance(next(t for t in shown if "root" in t), verify_doc)
+
+
+def test_the_same_ledger_state_draws_the_same_bytes(source: ExportSource, tmp_path: Path) -> None:
+    for fmt in ("svg", "png"):
+        first, second = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+        draw("km-dor", source, first)
+        draw("km-dor", source, second)
+        assert first.read_bytes() == second.read_bytes(), fmt
 
 
 def test_the_position_and_root_shown_are_those_of_verify_json(
