@@ -1,0 +1,71 @@
+"""``trial-ledger export odm`` as a user runs it: what it prints, what it refuses, and that a
+refused export leaves nothing behind."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.exports.conftest import Demo
+from tests.exports.odm.conftest import Exported, cli
+
+
+def test_json_output_has_the_documented_shape(exported: Exported) -> None:
+    result = exported.result
+    assert set(result) == {
+        "out", "version", "bytes", "sha256", "subjects", "item_data", "audit_records",
+        "signatures", "provenance", "validated_against", "seconds",
+    }  # fmt: skip
+    assert set(result["provenance"]) == {
+        "trial_id", "ledger_id", "position", "root", "commits", "checkpoints_checked",
+        "against_checkpoint", "sponsor_key",
+    }  # fmt: skip
+    assert result["bytes"] == exported.path.stat().st_size
+    assert result["item_data"] > 0
+    assert result["audit_records"] >= result["item_data"]
+
+
+def test_refuses_to_overwrite_an_existing_file(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "trial.xml"
+    out.write_text("kept")
+    done = cli("export", "odm", "--db", str(demo.db), "--out", str(out))
+    assert done.returncode == 2
+    assert "already exists; refusing to overwrite" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert out.read_text() == "kept"
+
+
+def test_refuses_an_unknown_version_naming_the_option(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "trial.xml"
+    done = cli("export", "odm", "--db", str(demo.db), "--out", str(out), "--version", "1.3")
+    assert done.returncode == 2
+    assert "--version 1.3" in done.stderr
+    assert "1.3.2 or 2.0" in done.stderr
+    assert not out.exists()
+
+
+def test_an_altered_ledger_is_refused_and_nothing_is_written(demo: Demo, tmp_path: Path) -> None:
+    copy = demo.copy_to(tmp_path / "altered")
+    with sqlite3.connect(copy.db) as db:  # the holder of the file drops the trigger
+        position, state = db.execute(
+            "SELECT position, state FROM stored_events WHERE topic LIKE '%LabResulted%' LIMIT 1"
+        ).fetchone()
+        altered = bytes(state).replace(b'"value":"', b'"value":"9', 1)
+        assert altered != bytes(state)
+        db.execute("DROP TRIGGER stored_events_no_update")
+        db.execute("UPDATE stored_events SET state = ? WHERE position = ?", (altered, position))
+    out = tmp_path / "trial.xml"
+    done = cli("export", "odm", "--db", str(copy.db), "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    assert "does not verify" in done.stderr
+    assert "nothing was exported" in done.stderr
+    assert not out.exists()
+    assert list(tmp_path.glob("*.partial")) == []
+
+
+def test_the_provenance_states_the_checkpoint_and_sponsor_key_it_was_proved_against(
+    exported: Exported,
+) -> None:
+    assert exported.result["provenance"]["against_checkpoint"] is True
+    assert exported.result["provenance"]["sponsor_key"] is True
+    assert exported.result["provenance"]["checkpoints_checked"] >= 1
