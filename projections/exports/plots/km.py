@@ -31,14 +31,14 @@ _ENDPOINT = {
         time_to_progression,
         "Time to progression",
         "Treated subjects",
-        "Months since the treatment start",
+        "Months since the treatment start (a month: 365.25 / 12 days)",
         "Proportion without progression",
     ),
     "dor": (
         response_duration,
         "Duration of response",
         "Subjects with a confirmed response (MR or better)",
-        "Months since the first confirmed response",
+        "Months since the first confirmed response (a month: 365.25 / 12 days)",
         "Proportion still in response",
     ),
 }

@@ -216,7 +216,7 @@ def draw_spider(figure: Figure, series: list[Series]) -> None:
             transform=ax.get_yaxis_transform(),
         )
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("Months since the treatment start")
+    ax.set_xlabel("Months since the treatment start (a month: 365.25 / 12 days)")
     ax.set_ylabel("Change of serum M-protein from baseline (%)")
     ax.set_xlim(left=0)
     ax.grid(color="#eeeeee")

@@ -125,7 +125,7 @@ def draw_swimmer(figure: Figure, lanes: list[Lane]) -> None:
     ax.set_yticks(range(len(lanes)), [lane.subject_id for lane in lanes], fontsize=6.5)
     ax.set_ylim(len(lanes) - 0.4, -0.6)
     ax.set_xlim(left=-0.5)
-    ax.set_xlabel("Months since the treatment start")
+    ax.set_xlabel("Months since the treatment start (a month: 365.25 / 12 days)")
     ax.grid(axis="x", color="#eeeeee")
     ax.set_axisbelow(True)
     figure.legend(

@@ -10,14 +10,29 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from matplotlib import image
+from matplotlib.patches import Patch, Rectangle
 
 from ledger.errors import UsageError
 from projections.exports import ExportSource
 from projections.exports import plots as plots_module
-from projections.exports.plots import DPI, KINDS, SIZES_IN, PlotInfo, draw
-from projections.exports.plots.canvas import provenance_line
+from projections.exports.plots import (
+    DPI,
+    KINDS,
+    SIZES_IN,
+    KMCurve,
+    PlotInfo,
+    draw,
+    swimmer_data,
+    waterfall_data,
+)
+from projections.exports.plots.canvas import new_figure, provenance_line
+from projections.exports.plots.km import draw_km
+from projections.exports.plots.mprotein import draw_waterfall
+from projections.exports.plots.swimmer import draw_swimmer
+from projections.statistics import kaplan_meier
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -204,3 +219,53 @@ def test_plot_info_is_what_the_json_reports() -> None:
     )
     assert (info.position, info.root) == (7, "cm9vdA==")
     assert info.to_json()["dpi"] == DPI
+
+
+# --------------------------------------------------------------------------- what is drawn
+
+
+def rectangle(patch: Patch) -> Rectangle:
+    assert isinstance(patch, Rectangle)
+    return patch
+
+
+def test_the_waterfall_draws_one_bar_per_subject_of_its_data_at_its_change(
+    source: ExportSource,
+) -> None:
+    bars = waterfall_data(source)
+    figure = new_figure(*SIZES_IN["waterfall"])
+    draw_waterfall(figure, bars)
+    (ax,) = figure.axes
+    heights = [rectangle(patch).get_height() for patch in ax.patches]
+    assert heights == pytest.approx([b.change_pct for b in bars])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [b.subject_id for b in bars]
+    levels = sorted(float(np.asarray(line.get_ydata())[0]) for line in ax.lines)
+    assert levels == [-90, -50, -25, 0]
+
+
+def test_the_swimmer_draws_one_bar_per_treatment_period_of_its_lanes(
+    source: ExportSource,
+) -> None:
+    lanes = swimmer_data(source)
+    figure = new_figure(*SIZES_IN["swimmer"])
+    draw_swimmer(figure, lanes)
+    ax = figure.axes[0]
+    periods = [s for lane in lanes if lane.treatment_start for s in lane.segments if s.on_treatment]
+    assert len(ax.patches) == len(periods)
+    assert sum(rectangle(p).get_width() for p in ax.patches) == pytest.approx(
+        sum((s.end - s.start).days for s in periods) / (365.25 / 12)
+    )
+    assert [t.get_text() for t in ax.get_yticklabels()] == [lane.subject_id for lane in lanes]
+
+
+def test_a_km_curve_whose_median_is_reached_shows_it_and_the_numbers_at_risk() -> None:
+    data = [(30, True), (61, True), (95, False), (200, True), (400, False)]
+    rows = tuple({"subject_id": f"S{i}", "days": d, "event": e} for i, (d, e) in enumerate(data))
+    curve = KMCurve("ttp", "t", "p", "x", "y", rows, (), kaplan_meier(data))
+    assert curve.median is not None
+    figure = new_figure(*SIZES_IN["km-ttp"])
+    draw_km(figure, curve)
+    texts = [t.get_text() for t in figure.axes[0].texts]
+    assert f" median {curve.median / (365.25 / 12):.1f} months" in texts
+    at_risk = texts[texts.index("Number at risk") + 1 :]
+    assert at_risk == [str(curve.at_risk(d)) for d in curve.risk_days()]
