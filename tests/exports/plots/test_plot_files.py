@@ -122,11 +122,10 @@ def test_svg_is_an_svg_document_of_the_kinds_size_naming_population_position_and
 
 
 def test_the_same_ledger_state_draws_the_same_bytes(source: ExportSource, tmp_path: Path) -> None:
-    for fmt in ("svg", "png"):
-        first, second = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
-        draw("km-dor", source, first)
-        draw("km-dor", source, second)
-        assert first.read_bytes() == second.read_bytes(), fmt
+    first, second = tmp_path / "a.svg", tmp_path / "b.svg"  # no date, no random ids
+    draw("km-dor", source, first)
+    draw("km-dor", source, second)
+    assert first.read_bytes() == second.read_bytes()
 
 
 def test_the_position_and_root_shown_are_those_of_verify_json(
