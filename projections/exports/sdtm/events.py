@@ -96,7 +96,7 @@ def ae_rows(s: SubjectData) -> Iterator[Row]:
         ]
 
 
-MILESTONE, DISPOSITION = "PROTOCOL MILESTONE", "DISPOSITION EVENT"
+MILESTONE, DISPOSITION, TREATMENT = "PROTOCOL MILESTONE", "DISPOSITION EVENT", "STUDY TREATMENT"
 CONSENT, ENROLLED, WITHDRAWAL = "INFORMED CONSENT OBTAINED", "ENROLLED", "WITHDRAWAL BY SUBJECT"
 DsEvent = tuple[date, int, str | None, str, str, str, str | None]
 """(date, order, spid, DSTERM, DSDECOD, DSCAT, DSSCAT)"""
@@ -104,7 +104,7 @@ DsEvent = tuple[date, int, str | None, str, str, str, str | None]
 
 def ds_rows(s: SubjectData) -> Iterator[Row]:
     """Consent and enrolment (protocol milestones), progressions, the end of study treatment
-    and the end of participation, in date order."""
+    (EPOCH TREATMENT: the epoch it ends) and the end of participation, in date order."""
     found = [*_milestones(s), *_progressions(s), *_treatment_end(s), *_participation_end(s)]
     found.sort(key=lambda x: (x[0], x[1]))
     for seq, (on, _order, spid, term, decod, cat, scat) in enumerate(found, 1):
@@ -118,7 +118,7 @@ def ds_rows(s: SubjectData) -> Iterator[Row]:
             decod,
             cat,
             scat,
-            s.epoch_on(on),
+            "TREATMENT" if scat == TREATMENT else s.epoch_on(on),
             iso(on),
         ]
 
@@ -149,7 +149,7 @@ def _treatment_end(s: SubjectData) -> Iterator[DsEvent]:
         return
     decod = TREATMENT_END.get(period.rule_id, "OTHER")
     spid = None if period.position is None else str(period.position)
-    yield end, 3, spid, period.reason, decod, DISPOSITION, "STUDY TREATMENT"
+    yield end, 3, spid, period.reason, decod, DISPOSITION, TREATMENT
 
 
 def _participation_end(s: SubjectData) -> Iterator[DsEvent]:

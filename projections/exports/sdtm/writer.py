@@ -3,9 +3,10 @@
 Rows go to a temporary file as they come; :meth:`DatasetWriter.finish` then writes the header
 (``records`` and the measured string lengths are known only at the end) and copies the rows
 after it, so the file is ``{header..., "rows": [...]}``: JSON object order is free. Every row is
-checked before it is written (as wide as the columns, each value of its column's type), and
-the header is validated against the vendored Dataset-JSON schema: the schema checks neither
-the row count nor the widths, so both are checked here.
+checked before it is written (as wide as the columns, each value of its column's type), each
+character value is cut to 200 bytes (the limit of SDTM and of SAS V5), and the header is
+validated against the vendored Dataset-JSON schema: the schema checks neither the row count
+nor the widths, so both are checked here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO, Any
 import jsonschema
 
 from projections.exports.sdtm.columns import DATE, DOUBLE, INTEGER, STRING, Domain
+from projections.exports.sdtm.terms import clip
 
 SCHEMA = Path(__file__).parent.parent / "schemas" / "dataset-json-1.1" / "dataset.schema.json"
 Value = str | int | float | None
@@ -69,17 +71,19 @@ class DatasetWriter:
         self._rows: IO[str] = self._rows_path.open("w", encoding="utf-8")
 
     def add(self, row: Sequence[Value]) -> None:
-        """Check and append one row."""
+        """Check and append one row; a character value is cut to SDTM's 200 bytes."""
         if len(row) != len(self.domain.columns):
             raise DatasetInvalid(
                 f"{self.domain.name}: a row of {len(row)} values for "
                 f"{len(self.domain.columns)} columns"
             )
-        for i, value in enumerate(row):
+        values = list(row)
+        for i, value in enumerate(values):
             _check_value(self.domain, i, value)
             if isinstance(value, str):
-                self.lengths[i] = max(self.lengths[i], len(value.encode()))
-        self._rows.write(("," if self.records else "") + json.dumps(list(row), ensure_ascii=False))
+                text = values[i] = clip(value) or ""
+                self.lengths[i] = max(self.lengths[i], len(text.encode()))
+        self._rows.write(("," if self.records else "") + json.dumps(values, ensure_ascii=False))
         self.records += 1
 
     def columns(self) -> list[dict[str, Any]]:

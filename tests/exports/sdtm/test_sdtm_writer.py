@@ -98,3 +98,15 @@ def test_a_header_the_schema_refuses_is_not_written(tmp_path: Path) -> None:
         writer.finish()
     writer.discard()
     assert not (tmp_path / "xx.json").exists()
+
+
+def test_a_character_value_over_200_bytes_is_cut_there_and_its_length_says_so(
+    tmp_path: Path,
+) -> None:
+    writer = DatasetWriter(DOMAIN, tmp_path, HEADER)
+    long = "é" * 150  # 300 bytes
+    writer.add([long, 1, None, None])
+    writer.finish()
+    document = json.loads((tmp_path / "xx.json").read_text(encoding="utf-8"))
+    assert document["rows"][0][0] == "é" * 100
+    assert document["columns"][0]["length"] == 200
