@@ -5,6 +5,7 @@ and root of ``verify --json`` in its metadata; refused or failed draws leave not
 from __future__ import annotations
 
 import struct
+import warnings
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
@@ -28,7 +29,7 @@ from projections.exports.plots import (
     swimmer_data,
     waterfall_data,
 )
-from projections.exports.plots.canvas import new_figure, provenance_line
+from projections.exports.plots.canvas import new_figure, provenance_line, write_figure
 from projections.exports.plots.km import draw_km
 from projections.exports.plots.mprotein import draw_waterfall
 from projections.exports.plots.swimmer import draw_swimmer
@@ -268,3 +269,20 @@ def test_a_km_curve_whose_median_is_reached_shows_it_and_the_numbers_at_risk() -
     assert f" median {curve.median / (365.25 / 12):.1f} months" in texts
     at_risk = texts[texts.index("Number at risk") + 1 :]
     assert at_risk == [str(curve.at_risk(d)) for d in curve.risk_days()]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_trial_without_subjects_draws_an_empty_picture_without_warnings(
+    kind: str, tmp_path: Path
+) -> None:
+    empty: object = (
+        KMCurve("ttp", "t", "p", "x", "y", (), (), kaplan_meier([]))
+        if kind.startswith("km")
+        else []
+    )
+    figure = new_figure(*SIZES_IN[kind])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots_module._DRAW[kind](figure, empty)
+        size = write_figure(figure, tmp_path / "empty.png", "png", "t", "d")
+    assert size == (size[0], *expected_px(kind))
