@@ -49,7 +49,7 @@ def plot(
     footer and in the file's metadata (Title, Description). The format is the suffix of --out
     (.png at 100 dpi, or .svg); --out is never overwritten and appears only when complete.
 
-    --json prints {"kind", "title", "population", "n", "subjects" (the ids drawn),
+    --json prints {"kind", "title", "population", "n", "subjects" (the ids, in the order drawn),
     "excluded" (list of {"subject_id", "reason"}), "figures" (km-*: {"endpoint", "n",
     "events", "censored", "median_days", "median_months", "steps" (list of {"day",
     "survival"}), "censored_days", "at_risk" (list of {"day", "at_risk"})}; else {}),
