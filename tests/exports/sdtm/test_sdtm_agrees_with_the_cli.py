@@ -99,6 +99,37 @@ def test_ds_progressions_of_treated_subjects_are_the_time_to_progression_events(
     assert first == events
 
 
+@pytest.mark.parametrize(
+    ("objective", "element"),
+    [
+        ("low_dose_dexamethasone_response_rate", "LDEX"),
+        ("high_dose_dexamethasone_response_rate", "HDEX"),
+    ],
+)
+def test_dm_actual_arms_with_dexamethasone_are_the_summary_populations_on_it(
+    exported: Exported, summary: dict[str, Any], objective: str, element: str
+) -> None:
+    on_it = {sid(r) for r in exported.records("DM") if element in (r["ACTARMCD"] or "").split("+")}
+    assert on_it == {x["subject_id"] for x in summary[objective]["counted"]}
+
+
+def test_ds_withdrawals_are_the_ones_the_summary_excludes_as_withdrawn(
+    exported: Exported, summary: dict[str, Any]
+) -> None:
+    withdrawn = {
+        x["subject_id"]: x["reason"].rsplit("(", 1)[1].rstrip(")")
+        for x in summary["primary_response_rate"]["excluded"]
+        if x["reason"].startswith("withdrawn")
+    }
+    assert withdrawn
+    in_ds = {
+        sid(r): r["DSSTDTC"]
+        for r in exported.records("DS")
+        if r["DSDECOD"] == "WITHDRAWAL BY SUBJECT" and r["DSSCAT"] == "STUDY PARTICIPATION"
+    }
+    assert {s: in_ds.get(s) for s in withdrawn} == withdrawn
+
+
 def test_ae_subjects_by_term_and_worst_grade_match_the_summary_on_anakinra_alone(
     exported: Exported, summary: dict[str, Any]
 ) -> None:
