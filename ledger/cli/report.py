@@ -42,7 +42,7 @@ def inspection(
     signer and time (11.10(e)), and the objectives of `summary --json` with the pictures in
     DIR/figures/ (when the plotting module is installed). Every recorded text is escaped;
     nothing outside DIR is fetched. DIR must not exist (exit 2); it is built under a temporary
-    name beside it and appears only when complete. Above 5,000 signed commits the PDF holds the
+    name beside it and appears only when complete. Above 3,000 signed commits the PDF holds the
     manifest summarised per subject (the HTML always holds every row), and says so.
 
     --json prints {"out", "html": {"file", "bytes", "sha256"}, "pdf": {"file", "bytes",

@@ -52,8 +52,9 @@ __all__ = [
 HTML_NAME = "inspection.html"
 PDF_NAME = "inspection.pdf"
 FIGURES = "figures"
-PDF_MANIFEST_ROWS = 5000
-"""Up to this many signed commits the PDF lists each; above, a per-subject summary."""
+PDF_MANIFEST_ROWS = 3000
+"""Up to this many signed commits the PDF lists each (about 25 s of WeasyPrint); above, a
+per-subject summary."""
 
 
 def _file(path: Path) -> dict[str, Any]:

@@ -52,12 +52,21 @@ def verified(inspected: Inspected) -> dict[str, Any]:
     return result
 
 
-def audit(inspected: Inspected, event_type: str) -> list[dict[str, Any]]:
-    document = cli_json(
-        "audit-trail", "--db", str(inspected.ledger.db), "--type", event_type, "--json"
-    )
+@pytest.fixture(scope="module")
+def trail(inspected: Inspected) -> list[dict[str, Any]]:
+    """Every event as ``audit-trail --json`` lists it."""
+    document = cli_json("audit-trail", "--db", str(inspected.ledger.db), "--json")
     events: list[dict[str, Any]] = document["events"]
     return events
+
+
+@pytest.fixture(scope="module")
+def keys(inspected: Inspected) -> list[dict[str, Any]]:
+    """Every key as ``keys list --json`` lists it."""
+    listed: list[dict[str, Any]] = cli_json(
+        "keys", "list", "--db", str(inspected.ledger.db), "--json"
+    )["keys"]
+    return listed
 
 
 def rows(page: Any, table: str, kind: str) -> list[list[str]]:
@@ -85,9 +94,8 @@ def test_json_output_has_the_documented_shape(inspected: Inspected) -> None:
 
 
 def test_pdf_text_names_the_position_root_a_signer_and_the_correction(
-    inspected: Inspected, pdf_text: str, verified: dict[str, Any]
+    inspected: Inspected, pdf_text: str, verified: dict[str, Any], keys: list[dict[str, Any]]
 ) -> None:
-    keys = cli_json("keys", "list", "--db", str(inspected.ledger.db), "--json")["keys"]
     corrector_id = key_id(read_public_key(inspected.ledger.keys / f"{CORRECTOR}.key.pub"))
     corrector = next(k["printed_name"] for k in keys if k["key_id"] == corrector_id)
     text = squeezed(pdf_text)
@@ -98,10 +106,17 @@ def test_pdf_text_names_the_position_root_a_signer_and_the_correction(
     assert squeezed(HOSTILE_VALUE) in text
 
 
-def test_key_table_lists_every_registered_key(inspected: Inspected, page: Any) -> None:
-    keys = cli_json("keys", "list", "--db", str(inspected.ledger.db), "--json")["keys"]
-    listed = rows(page, "keys", "key")
-    assert sorted(row[3] for row in listed) == sorted(k["key_id"] for k in keys)
+def test_key_table_lists_every_registered_key_with_when_it_held_its_role(
+    inspected: Inspected, page: Any, keys: list[dict[str, Any]]
+) -> None:
+    listed = {row[3]: row for row in rows(page, "keys", "key")}
+    assert sorted(listed) == sorted(k["key_id"] for k in keys)
+    for key in keys:
+        row = listed[key["key_id"]]
+        assert (row[0], row[1], row[2]) == (key["printed_name"], key["role"], key["site"])
+        assert row[4].split(",")[0] == str(key["registered_at"])
+        retired = "" if key["retired_at"] is None else str(key["retired_at"])
+        assert row[7].split(",")[0] == retired
     assert inspected.result["sections"]["keys"] == len(keys)
 
 
@@ -115,22 +130,45 @@ def test_manifest_has_one_signature_per_signed_commit(
     assert inspected.result["sections"]["signatures"] == verified["commits"]
 
 
-def test_correction_table_lists_what_the_audit_trail_lists(inspected: Inspected, page: Any) -> None:
-    trail = audit(inspected, "CorrectionRecorded")
+def test_each_signature_shows_its_signer_time_and_meaning_as_the_audit_trail_does(
+    page: Any, trail: list[dict[str, Any]]
+) -> None:
+    by_commit = {
+        e["commit_seq"]: (f"{e['printed_name']}, {e['role']}", e["recorded_at"], e["meaning"])
+        for e in trail
+    }
+    listed = rows(page, "manifest", "signature")
+    assert len(listed) == len(by_commit)
+    for row in listed:
+        name, recorded_at, meaning = by_commit[int(row[0].split(":")[0])]
+        assert row[2] == name
+        assert row[3] == f"{recorded_at[:10]} {recorded_at[11:19]} UTC"
+        assert row[4] == meaning
+
+
+def test_correction_table_lists_what_the_audit_trail_lists(
+    page: Any, trail: list[dict[str, Any]]
+) -> None:
+    corrections = [e for e in trail if e["event_type"] == "CorrectionRecorded"]
     listed = rows(page, "corrections", "correction")
-    assert [int(row[0]) for row in listed] == [e["position"] for e in trail]
+    assert [int(row[0]) for row in listed] == [e["position"] for e in corrections]
     assert [(row[3], row[4], row[5]) for row in listed] == [
-        (e["field"], e["old_value"], e["new_value"]) for e in trail
+        (e["field"], e["old_value"], e["new_value"]) for e in corrections
     ]
-    voids = [e for e in trail if e["field"] == "record_status"]
+    voids = [e for e in corrections if e["field"] == "record_status"]
     assert len(rows(page, "voids", "void")) == len(voids)
 
 
-def test_review_signatures_are_every_record_signed(inspected: Inspected, page: Any) -> None:
-    trail = audit(inspected, "RecordSigned")
+def test_review_signatures_are_every_record_signed(
+    inspected: Inspected, page: Any, trail: list[dict[str, Any]]
+) -> None:
+    signed = [e for e in trail if e["event_type"] == "RecordSigned"]
     listed = rows(page, "reviews", "review")
-    assert [int(row[0]) for row in listed] == [e["position"] for e in trail]
-    assert inspected.result["sections"]["review_signatures"] == len(trail)
+    assert [int(row[0]) for row in listed] == [e["position"] for e in signed]
+    assert [(row[2], row[5]) for row in listed] == [
+        (e["meaning"], e["printed_name"]) for e in signed
+    ]
+    assert inspected.result["sections"]["review_signatures"] == len(signed)
 
 
 def test_hostile_recorded_text_appears_as_text(inspected: Inspected, page: Any) -> None:
