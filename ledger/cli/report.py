@@ -12,7 +12,9 @@ from ledger.cli.export_common import AgainstOption, SponsorKeyOption, fresh_out,
 from ledger.cli.verification import read_checkpoint_file
 from ledger.integrity.signing import read_public_key
 
-report_app = typer.Typer(help="Write reports from the verified ledger.")
+report_app = typer.Typer(
+    help="Write the inspection report (HTML and PDF) from the verified ledger."
+)
 
 
 def inspection(
