@@ -5,6 +5,7 @@ refuses, and that a refused report leaves nothing behind."""
 from __future__ import annotations
 
 import base64
+import importlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -218,7 +219,11 @@ def test_report_reads_nothing_outside_its_folder(inspected: Inspected, page: Any
     )
 
 
-def test_every_picture_listed_is_a_png_in_figures(inspected: Inspected) -> None:
+def test_every_picture_the_plots_module_draws_is_a_png_in_figures(inspected: Inspected) -> None:
+    plots = importlib.import_module("projections.exports.plots")
+    kinds = list(getattr(plots, "KINDS", ())) if hasattr(plots, "draw") else []
+    assert [figure["kind"] for figure in inspected.result["figures"]] == kinds
+    assert inspected.result["figures_available"] is bool(kinds)
     for figure in inspected.result["figures"]:
         path = Path(figure["file"])
         assert path.parent == inspected.out / "figures"
