@@ -2,7 +2,7 @@
 
 Nothing outside the report's own folder is ever fetched: the HTML holds its style sheet
 inline and names only the pictures in ``figures/``; WeasyPrint reads with
-:class:`FolderOnlyFetcher`, which refuses every URL that is not a file in that folder (no
+:func:`folder_only_fetcher`, which refuses every URL that is not a file in that folder (no
 network, no other file), and the folder is the base URL.
 """
 
@@ -46,7 +46,9 @@ def render_string(context: dict[str, Any]) -> str:
     return environment().get_template(TEMPLATE).render(**context)
 
 
-def _fetcher_class() -> type:
+def folder_only_fetcher(folder: Path) -> Any:
+    """A WeasyPrint URL fetcher that reads ``file:`` URLs inside ``folder`` and refuses every
+    other URL (another scheme, another host, a file outside ``folder``) with ``ValueError``."""
     from weasyprint.urls import URLFetcher  # noqa: PLC0415 - WeasyPrint loads only for a PDF
 
     class FolderOnlyFetcher(URLFetcher):  # type: ignore[misc]
@@ -65,7 +67,7 @@ def _fetcher_class() -> type:
                 raise ValueError(f"refused {url!r}: outside the report's folder")
             return super().fetch(url, headers)
 
-    return FolderOnlyFetcher
+    return FolderOnlyFetcher(folder)
 
 
 def write_pdf(html: str, folder: Path, path: Path) -> float:
@@ -73,7 +75,7 @@ def write_pdf(html: str, folder: Path, path: Path) -> float:
     import weasyprint  # noqa: PLC0415 - slow to import; only when a PDF is asked for
 
     started = time.monotonic()
-    fetcher = _fetcher_class()(folder)
+    fetcher = folder_only_fetcher(folder)
     document = weasyprint.HTML(
         string=html, base_url=folder.resolve().as_uri() + "/", url_fetcher=fetcher
     )

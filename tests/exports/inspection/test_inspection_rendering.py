@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from projections.exports import verified_source
 from projections.exports.inspection import Anchors, Figures, render_string, report_context
-from projections.exports.inspection.render import _fetcher_class
+from projections.exports.inspection.render import folder_only_fetcher
 from tests.exports.conftest import Demo
 
 RECORDED_TEXT = st.text(
@@ -75,7 +75,7 @@ def test_the_pdf_reader_refuses_every_url_outside_the_report_folder(tmp_path: Pa
     folder.mkdir()
     (folder / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (tmp_path / "secret.txt").write_text("outside")
-    fetcher = _fetcher_class()(folder)
+    fetcher = folder_only_fetcher(folder)
     with pytest.raises(ValueError, match="reads only its own folder"):
         fetcher.fetch("https://example.org/figure.png")
     with pytest.raises(ValueError, match="outside the report's folder"):
