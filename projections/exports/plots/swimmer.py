@@ -84,7 +84,7 @@ def lane_of(s: Subject) -> Lane:
     """The lane of one enrolled subject."""
     h = s.h
     end = h.last_date
-    starts = [p.starts_on for p in h.periods[1:]] + [end]
+    starts = [p.starts_on for p in h.periods[1:]] + ([end] if h.periods else [])
     segments = [
         Segment(p.regimen, p.starts_on, max(until or p.starts_on, p.starts_on))
         for p, until in zip(h.periods, starts, strict=True)
