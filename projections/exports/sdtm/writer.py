@@ -2,7 +2,8 @@
 
 Rows go to a temporary file as they come; :meth:`DatasetWriter.finish` then writes the header
 (``records`` and the measured string lengths are known only at the end) and copies the rows
-after it, so the file is ``{header..., "rows": [...]}``: JSON object order is free. Every row is
+after it, so the file is ``{header..., "rows": [...]}`` (JSON object order is free), with the
+header on the first line and each row on a line of its own (:mod:`.xpt` streams them). Every row is
 checked before it is written (as wide as the columns, each value of its column's type), each
 character value is cut to 200 bytes (the limit of SDTM and of SAS V5), and the header is
 validated against the vendored Dataset-JSON schema: the schema checks neither the row count
@@ -83,7 +84,8 @@ class DatasetWriter:
             if isinstance(value, str):
                 text = values[i] = clip(value) or ""
                 self.lengths[i] = max(self.lengths[i], len(text.encode()))
-        self._rows.write(("," if self.records else "") + json.dumps(values, ensure_ascii=False))
+        separator = ",\n" if self.records else "\n"  # a row a line: SAS transport reads them
+        self._rows.write(separator + json.dumps(values, ensure_ascii=False))
         self.records += 1
 
     def columns(self) -> list[dict[str, Any]]:
@@ -122,7 +124,7 @@ class DatasetWriter:
             out.write(head[:-1] + ', "rows": [')
             with self._rows_path.open(encoding="utf-8") as rows:
                 shutil.copyfileobj(rows, out)
-            out.write("]}\n")
+            out.write("\n]}\n")
         self._rows_path.unlink()
         return {
             "name": self.domain.name,
