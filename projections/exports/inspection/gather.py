@@ -26,6 +26,9 @@ from projections.exports.source import ExportSource, SignedEvent
 
 TRIAL_GROUP = "trial registry"
 """The group of commits that name no subject (the registry: trial, sites, keys)."""
+SEVERAL_GROUP = "several subjects"
+"""The group of commits that hold events of more than one subject (an import, for example);
+each row names how many subjects and the first and last of them."""
 
 
 def shown_time(recorded_at: str) -> str:
@@ -193,14 +196,17 @@ class _Gatherer:
         if pending is None:
             return
         commit = pending.commit
-        label = ", ".join(pending.subjects) if pending.subjects else TRIAL_GROUP
+        subjects = pending.subjects
+        label = SEVERAL_GROUP if len(subjects) > 1 else subjects[0] if subjects else TRIAL_GROUP
         group = self.groups.get(label)
         if group is None:
-            site = ", ".join(sorted({self.source.subjects.get(s, "?") for s in pending.subjects}))
-            group = self.groups[label] = ManifestGroup(label, site or "*")
+            site = self.source.subjects.get(subjects[0], "?") if len(subjects) == 1 else "*"
+            group = self.groups[label] = ManifestGroup(label, site)
         kinds = ", ".join(
             name if n == 1 else f"{name} \u00d7{n}" for name, n in pending.kinds.items()
         )
+        if len(subjects) > 1:
+            kinds += f" ({len(subjects)} subjects, {min(subjects)} to {max(subjects)})"
         group.rows.append(
             ManifestRow(
                 commit.seq, commit.first_position, commit.last_position,
@@ -224,6 +230,7 @@ def gather(source: ExportSource, progress: Callable[[int], None] | None = None) 
     if progress is not None:
         progress(source.position)
     trial = gatherer.groups.pop(TRIAL_GROUP, None)
+    several = gatherer.groups.pop(SEVERAL_GROUP, None)
     ordered = [gatherer.groups[label] for label in sorted(gatherer.groups)]
-    gatherer.result.groups = ([trial] if trial else []) + ordered
+    gatherer.result.groups = [g for g in (trial, *ordered, several) if g is not None]
     return gatherer.result
