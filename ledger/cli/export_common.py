@@ -9,6 +9,8 @@ verify is refused (exit 1) and nothing is written. :func:`fresh_out` refuses to 
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,23 +46,55 @@ SponsorKeyOption = Annotated[
 
 @contextmanager
 def open_verified(
-    db: StoreTarget, against: Path | None = None, sponsor_key: Path | None = None
+    db: StoreTarget,
+    against: Path | None = None,
+    sponsor_key: Path | None = None,
+    out: Path | None = None,
 ) -> Iterator[ExportSource]:
-    """Verify ``db`` (progress on stderr), then yield what was proved."""
+    """Verify ``db`` (progress on stderr), then yield what was proved.
+
+    While the export runs, SIGTERM (what ``timeout``, CI and service managers send) stops it as
+    Ctrl-C does, so its temporary output is removed. A file system error while writing is
+    refused naming ``out`` (``--out``), never the ledger."""
     note = read_checkpoint_file(against) if against is not None else None
     sponsor = read_public_key(sponsor_key) if sponsor_key is not None else None
     with LedgerReader(db) as probe:
         total = probe.size()
     with (
+        _sigterm_interrupts(),
         progress_bar("verify", total, enabled=True) as progress,
         verified_source(db, against=note, sponsor_public=sponsor, progress=progress) as source,
     ):
-        yield source
+        try:
+            yield source
+        except OSError as e:
+            if out is None:
+                raise
+            reason = e.strerror or str(e)
+            raise UsageError(
+                f"--out {out}: could not be written ({reason}); nothing was written"
+            ) from e
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fresh_out(path: Path, option: str = "--out") -> Path:
     """``path`` if nothing is there yet (its folder must exist); refuses to overwrite."""
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise UsageError(f"{option} {path}: already exists; refusing to overwrite")
     if not path.parent.is_dir():
         raise UsageError(f"{option} {path}: no such folder {str(path.parent)!r}")

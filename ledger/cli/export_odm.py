@@ -18,7 +18,7 @@ def odm(
     db: DbOption,
     out: Annotated[
         Path,
-        typer.Option("--out", help="The ODM XML file to write (must not exist).", dir_okay=False),
+        typer.Option("--out", help="The ODM XML file to write (must not exist)."),
     ],
     version: Annotated[
         str, typer.Option("--version", help="ODM version: 1.3.2 or 2.0.", show_default=True)
@@ -53,7 +53,7 @@ def odm(
         raise UsageError(f"--version {version}: not an ODM version written here; use 1.3.2 or 2.0")
     fresh_out(out)
     with (
-        open_verified(db, against, sponsor_key) as source,
+        open_verified(db, against, sponsor_key, out) as source,
         progress_bar("export odm", source.position, enabled=True) as progress,
     ):
         result = export_odm(source, out, version, progress)

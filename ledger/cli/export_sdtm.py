@@ -59,7 +59,7 @@ def sdtm(
         raise UsageError(f"--format {fmt}: not a format written here; use json or xpt")
     fresh_out(out)
     with (
-        open_verified(db, against, sponsor_key) as source,
+        open_verified(db, against, sponsor_key, out) as source,
         progress_bar("export sdtm", len(source.subjects), enabled=True) as progress,
     ):
         result = export_sdtm(source, out, fmt, progress)

@@ -28,7 +28,6 @@ def plot(
         typer.Option(
             "--out",
             help="The picture to write, FILE.png or FILE.svg (must not exist).",
-            dir_okay=False,
         ),
     ],
     against: AgainstOption = None,
@@ -62,7 +61,7 @@ def plot(
     _check(kind, out)
     from projections.exports.plots import draw  # noqa: PLC0415 - kept off --help's path
 
-    with open_verified(db, against, sponsor_key) as source:
+    with open_verified(db, against, sponsor_key, out) as source:
         info = draw(kind, source, out)
     if json_out:
         emit_json(info.to_json())

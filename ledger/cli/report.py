@@ -68,7 +68,7 @@ def inspection(
     fresh_out(out)
     anchors = _anchors(against, sponsor_key)
     with (
-        open_verified(db, against, sponsor_key) as source,
+        open_verified(db, against, sponsor_key, out) as source,
         progress_bar("gather", source.position, enabled=True) as progress,
     ):
         result = write_inspection(

@@ -17,6 +17,7 @@ import base64
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ledger.chain import CommitHeader
@@ -84,6 +85,13 @@ class ExportSource:
     @property
     def ledger_id(self) -> str:
         return self.reader.meta("ledger_id") or ""
+
+    @cached_property
+    def as_of(self) -> str:
+        """When the ledger reached :attr:`position`: the recorded time (UTC) of the commit that
+        holds it. Every time an export writes is this one, so one position gives one file."""
+        commit = self.reader.commit_at(self.position) if self.position else None
+        return commit.header.recorded_at if commit else "1970-01-01T00:00:00Z"
 
     def provenance(self) -> dict[str, Any]:
         """What an export names as its source: ``{"trial_id", "ledger_id", "position",

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lxml import etree  # type: ignore[import-untyped]  # no stubs; pyproject lists none
+
 from ledger.errors import UsageError
 from projections.exports.odm.dialect import DIALECTS, ODM_1_3_2, ODM_2_0, Dialect
 from projections.exports.odm.validate import SchemaInvalid, validate_file
@@ -43,7 +45,10 @@ def export_odm(
     dialect = DIALECTS[version]
     temporary = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
-        counts = write_odm(dialect, source, temporary, progress)
+        try:
+            counts = write_odm(dialect, source, temporary, progress)
+        except etree.SerialisationError as e:  # lxml's own report of a failed write (disk full)
+            raise OSError(f"the XML could not be written: {e}") from e
         validate_file(dialect, temporary)
         _publish(temporary, out)
     finally:

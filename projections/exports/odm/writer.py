@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; pyproject lists none
 
-from ledger.events.base import created_at_utc
 from projections.exports.odm.admin import admin_element
 from projections.exports.odm.clinical import Transactions
 from projections.exports.odm.dialect import Dialect
@@ -71,7 +69,7 @@ def _root_attributes(d: Dialect, source: ExportSource) -> dict[str, str]:
         "FileType": "Transactional",
         "Granularity": "All",
         "FileOID": file_oid(source),
-        "CreationDateTime": created_at_utc(datetime.now(UTC)),
+        "CreationDateTime": source.as_of,  # the ledger's time at the position: one file each
         "ODMVersion": d.version,
         "Originator": f"ledger {source.ledger_id}",
         "SourceSystem": SOURCE_SYSTEM,

@@ -20,7 +20,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -75,16 +74,15 @@ def _software_version() -> str:
 
 def dataset_header(source: ExportSource) -> dict[str, Any]:
     """What every dataset of one export shares, provenance included (module docstring)."""
-    commit = source.reader.commit_at(source.position) if source.position else None
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    as_of = source.as_of  # the ledger's time at the position: one position, the same bytes
     return {
-        "datasetJSONCreationDateTime": now,
+        "datasetJSONCreationDateTime": as_of,
         "datasetJSONVersion": "1.1",
         "fileOID": (
             f"trial-ledger:{STUDYID}:ledger={source.ledger_id}:position={source.position}"
             f":root={source.root_b64}"
         ),
-        "dbLastModifiedDateTime": commit.header.recorded_at if commit else now,
+        "dbLastModifiedDateTime": as_of,
         "originator": "trial-ledger export sdtm",
         "sourceSystem": {"name": "trial-ledger", "version": _software_version()},
         "studyOID": STUDYID,

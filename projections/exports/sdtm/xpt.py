@@ -137,12 +137,14 @@ class _Layout:
         return b"".join(parts)
 
 
-def _stamp() -> bytes:
-    return datetime.now(UTC).strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
+def _stamp(created: str) -> bytes:
+    """``ddMMMyy:hh:mm:ss`` of the dataset's creation time (the ledger's, at its position)."""
+    when = datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(UTC)
+    return when.strftime("%d%b%y:%H:%M:%S").upper().encode("ascii")
 
 
-def _headers(domain: Domain, layout: _Layout) -> bytes:
-    stamp = _stamp()
+def _headers(domain: Domain, layout: _Layout, created: str) -> bytes:
+    stamp = _stamp(created)
     software = b"SAS     SAS     SASLIB  9.4     " + _text("trial-ledger", 8) + b" " * 24
     member = b"SAS     " + _text(domain.name, 8) + b"SASDATA 9.4     " + _text("ledger", 8)
     records = [
@@ -178,6 +180,6 @@ def write_xpt(domain: Domain, json_path: Path) -> dict[str, Any]:
     layout = _Layout(domain, header)
     target = json_path.with_suffix(".xpt")
     with target.open("wb") as out:
-        out.write(_headers(domain, layout))
+        out.write(_headers(domain, layout, header["datasetJSONCreationDateTime"]))
         _write_observations(out, layout, rows)
     return {"file": target.name, **file_digest(target)}

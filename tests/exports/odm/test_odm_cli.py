@@ -3,11 +3,15 @@ refused export leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import time
 from pathlib import Path
 
 from tests.exports.conftest import Demo
-from tests.exports.odm.conftest import Exported, cli
+from tests.exports.odm.conftest import BIN, Exported, cli, export
 
 
 def test_json_output_has_the_documented_shape(exported: Exported) -> None:
@@ -69,3 +73,45 @@ def test_the_provenance_states_the_checkpoint_and_sponsor_key_it_was_proved_agai
     assert exported.result["provenance"]["against_checkpoint"] is True
     assert exported.result["provenance"]["sponsor_key"] is True
     assert exported.result["provenance"]["checkpoints_checked"] >= 1
+
+
+def test_the_same_position_exports_the_same_bytes(
+    exported: Exported, demo: Demo, tmp_path: Path
+) -> None:
+    again = export(demo.db, tmp_path / "x.xml", "--version", exported.result["version"])
+    assert again["sha256"] == exported.result["sha256"]
+
+
+def test_refuses_a_dangling_symlink_as_out(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "trial.xml"
+    out.symlink_to(tmp_path / "nowhere" / "trial.xml")
+    done = cli("export", "odm", "--db", str(demo.db), "--out", str(out))
+    assert done.returncode == 2
+    assert "already exists; refusing to overwrite" in done.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_write_failure_names_out_not_the_ledger(demo: Demo) -> None:
+    done = cli("export", "odm", "--db", str(demo.db), "--out", "/proc/trial.xml")
+    assert done.returncode == 2
+    assert "--out /proc/trial.xml: could not be written" in done.stderr
+    assert str(demo.db) not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sigterm_stops_the_export_and_leaves_nothing(demo: Demo, tmp_path: Path) -> None:
+    out = tmp_path / "trial.xml"
+    env = {**os.environ, "TRIAL_LEDGER_PASSPHRASE": "unused"}
+    process = subprocess.Popen(
+        [str(BIN), "export", "odm", "--db", str(demo.db), "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".*.partial")), "the export never started writing"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert b"Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
