@@ -156,9 +156,7 @@ def verified_source(
         if not report.ok:
             failure = report.first_failure
             where = f" at position {failure.position}: {failure.reason}" if failure else ""
-            raise VerificationError(
-                f"the ledger does not verify{where}; nothing was exported"
-            )
+            raise VerificationError(f"the ledger does not verify{where}; nothing was exported")
         registry, subjects = _scan(reader, report.tree_size)
         yield ExportSource(
             reader,

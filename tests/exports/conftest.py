@@ -7,7 +7,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,37 @@ import pytest
 from ledger.cli.demo.build import build_demo
 
 PASSPHRASE = b"export-tests"
+BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "trial-ledger"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``trial-ledger ARGS`` as a separate process, as a user runs it."""
+    env = {**os.environ, "TRIAL_LEDGER_PASSPHRASE": PASSPHRASE.decode()}
+    env.pop("TRIAL_LEDGER_DB", None)
+    return subprocess.run(
+        [str(BIN), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+        check=False,
+    )
+
+
+def alter_event(db: Path, topic: str, old: bytes, new: bytes) -> int:
+    """As the holder of the file would: drop the append-only trigger and change the first
+    event of ``topic`` (``old`` replaced by ``new`` in its stored state); its position."""
+    with sqlite3.connect(db) as c:
+        position, state = c.execute(
+            "SELECT position, state FROM stored_events WHERE topic LIKE ? LIMIT 1",
+            (f"%{topic}%",),
+        ).fetchone()
+        altered = bytes(state).replace(old, new, 1)
+        assert altered != bytes(state)
+        c.execute("DROP TRIGGER stored_events_no_update")
+        c.execute("UPDATE stored_events SET state = ? WHERE position = ?", (altered, position))
+    return int(position)
 
 
 @dataclass(frozen=True)

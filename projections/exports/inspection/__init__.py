@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import UsageError
+from projections.exports.files import publish_folder
 from projections.exports.inspection.facts import (
     SELF_CONSISTENCY_ONLY,
     Anchors,
@@ -92,12 +92,6 @@ def report_context(
     }
 
 
-def _publish(temporary: Path, out: Path) -> None:
-    if out.exists():
-        raise UsageError(f"--out {out}: already exists; refusing to overwrite")
-    temporary.rename(out)
-
-
 def write_inspection(
     source: ExportSource,
     out: Path,
@@ -128,7 +122,7 @@ def write_inspection(
             say(f"PDF: {'every signed commit' if full else 'manifest summarised per subject'}")
             html = render_string({**context, "medium": "pdf", "full_manifest": full})
             timings["pdf"] = round(write_pdf(html, temporary, temporary / PDF_NAME), 3)
-        _publish(temporary, out)
+        publish_folder(temporary, out)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

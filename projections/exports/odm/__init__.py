@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]  # no stubs; pyproject lists none
 
-from ledger.errors import UsageError
+from projections.exports.files import publish_file
 from projections.exports.odm.dialect import DIALECTS, ODM_1_3_2, ODM_2_0, Dialect
 from projections.exports.odm.validate import SchemaInvalid, validate_file
 from projections.exports.odm.writer import sha256_of, write_odm
@@ -50,7 +50,7 @@ def export_odm(
         except etree.SerialisationError as e:  # lxml's own report of a failed write (disk full)
             raise OSError(f"the XML could not be written: {e}") from e
         validate_file(dialect, temporary)
-        _publish(temporary, out)
+        publish_file(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
     return {
@@ -63,16 +63,3 @@ def export_odm(
         "validated_against": dialect.schema.name,
         "seconds": round(time.monotonic() - started, 3),
     }
-
-
-def _publish(temporary: Path, out: Path) -> None:
-    """``temporary`` becomes ``out``; a hard link first, so a file that appeared at ``out``
-    meanwhile is never overwritten (a rename where the file system has no hard links)."""
-    try:
-        os.link(temporary, out)
-    except FileExistsError:
-        raise UsageError(f"--out {out}: already exists; refusing to overwrite") from None
-    except OSError:
-        if out.exists():
-            raise UsageError(f"--out {out}: already exists; refusing to overwrite") from None
-        temporary.rename(out)

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from ledger.errors import UsageError
 from ledger.protocol.schedule import Regimen
+from projections.exports.files import publish_file
 from projections.exports.source import ExportSource
 
 DPI = 100
@@ -163,21 +164,8 @@ def write_figure(
         with temporary.open("xb") as handle, settings:
             canvas = FigureCanvasSVG(figure) if fmt == "svg" else FigureCanvasAgg(figure)
             canvas.print_figure(handle, format=fmt, dpi=DPI, metadata=metadata)
-        _publish(temporary, out)
+        publish_file(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
     width, height = figure.get_size_inches()
     return out.stat().st_size, round(width * DPI), round(height * DPI)
-
-
-def _publish(temporary: Path, out: Path) -> None:
-    """``temporary`` becomes ``out``; a hard link first, so a file that appeared at ``out``
-    meanwhile is never overwritten (a rename where the file system has no hard links)."""
-    try:
-        os.link(temporary, out)
-    except FileExistsError:
-        raise UsageError(f"--out {out}: already exists; refusing to overwrite") from None
-    except OSError:
-        if out.exists():
-            raise UsageError(f"--out {out}: already exists; refusing to overwrite") from None
-        temporary.rename(out)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import UsageError
+from projections.exports.files import publish_folder
 from projections.exports.sdtm.columns import (
     AE,
     ALL_DOMAINS,
@@ -141,7 +142,7 @@ def export_sdtm(
             "datasets": datasets,
         }
         (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _publish(temporary, out)
+        publish_folder(temporary, out)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return {
@@ -152,13 +153,3 @@ def export_sdtm(
         "provenance": source.provenance(),
         "seconds": round(time.monotonic() - started, 3),
     }
-
-
-def _publish(temporary: Path, out: Path) -> None:
-    """``temporary`` becomes ``out``, never over something that appeared there meanwhile."""
-    if out.exists():
-        raise UsageError(f"--out {out}: already exists; refusing to overwrite")
-    try:
-        temporary.rename(out)
-    except OSError:
-        raise UsageError(f"--out {out}: already exists; refusing to overwrite") from None

@@ -9,37 +9,19 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.exports.conftest import PASSPHRASE, Demo
+from tests.exports.conftest import Demo, cli
 
-BIN = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "trial-ledger"
 HOSTILE_REASON = "<script>alert(1)</script>"
 HOSTILE_VALUE = '</td><td>injected & "quoted"'
 CORRECTOR = "coordinator-001"
 """The key file (of a site 001 coordinator) the hostile correction is signed with."""
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """``trial-ledger ARGS`` as a separate process, as a user runs it."""
-    env = {**os.environ, "TRIAL_LEDGER_PASSPHRASE": PASSPHRASE.decode()}
-    env.pop("TRIAL_LEDGER_DB", None)
-    return subprocess.run(
-        [str(BIN), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-        check=False,
-    )
 
 
 def cli_json(*args: str) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,12 @@ import pypdfium2
 import pytest
 
 from ledger.integrity.signing import key_id, read_public_key
-from tests.exports.conftest import Demo
+from tests.exports.conftest import Demo, alter_event, cli
 from tests.exports.inspection.conftest import (
     CORRECTOR,
     HOSTILE_REASON,
     HOSTILE_VALUE,
     Inspected,
-    cli,
     cli_json,
     inspect,
 )
@@ -261,14 +259,7 @@ def test_existing_folder_is_refused_and_left_alone(demo: Demo, tmp_path: Path) -
 
 def test_an_altered_ledger_is_refused_and_nothing_is_written(demo: Demo, tmp_path: Path) -> None:
     copy = demo.copy_to(tmp_path / "altered")
-    with sqlite3.connect(copy.db) as db:  # the holder of the file drops the trigger
-        position, state = db.execute(
-            "SELECT position, state FROM stored_events WHERE topic LIKE '%LabResulted%' LIMIT 1"
-        ).fetchone()
-        altered = bytes(state).replace(b'"value":"', b'"value":"9', 1)
-        assert altered != bytes(state)
-        db.execute("DROP TRIGGER stored_events_no_update")
-        db.execute("UPDATE stored_events SET state = ? WHERE position = ?", (altered, position))
+    alter_event(copy.db, "LabResulted", b'"value":"', b'"value":"9')
     out = tmp_path / "report"
     done = cli("report", "inspection", "--db", str(copy.db), "--out", str(out))
     assert done.returncode == 1, done.stderr

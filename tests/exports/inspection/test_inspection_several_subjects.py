@@ -9,8 +9,7 @@ from pathlib import Path
 
 from projections.exports import verified_source
 from projections.exports.inspection.gather import SEVERAL_GROUP, TRIAL_GROUP, gather
-from tests.exports.conftest import Demo
-from tests.exports.inspection.conftest import cli
+from tests.exports.conftest import Demo, cli
 
 SUBJECTS = ("MC0282-001-026", "MC0282-001-025")
 

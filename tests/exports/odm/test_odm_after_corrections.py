@@ -14,8 +14,8 @@ import pytest
 
 from projections.exports import verified_source
 from projections.exports.odm.reader import Replay, replay
-from tests.exports.conftest import Demo
-from tests.exports.odm.conftest import cli, export
+from tests.exports.conftest import Demo, cli
+from tests.exports.odm.conftest import export
 
 SUBJECT = "MC0282-001-026"
 REASON = 'digits transposed <lab> & "re-read"'

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
-from tests.exports.conftest import Demo
-from tests.exports.odm.conftest import BIN, Exported, cli, export
+from tests.exports.conftest import BIN, Demo, alter_event, cli
+from tests.exports.odm.conftest import Exported, export
 
 
 def test_json_output_has_the_documented_shape(exported: Exported) -> None:
@@ -50,14 +49,7 @@ def test_refuses_an_unknown_version_naming_the_option(demo: Demo, tmp_path: Path
 
 def test_an_altered_ledger_is_refused_and_nothing_is_written(demo: Demo, tmp_path: Path) -> None:
     copy = demo.copy_to(tmp_path / "altered")
-    with sqlite3.connect(copy.db) as db:  # the holder of the file drops the trigger
-        position, state = db.execute(
-            "SELECT position, state FROM stored_events WHERE topic LIKE '%LabResulted%' LIMIT 1"
-        ).fetchone()
-        altered = bytes(state).replace(b'"value":"', b'"value":"9', 1)
-        assert altered != bytes(state)
-        db.execute("DROP TRIGGER stored_events_no_update")
-        db.execute("UPDATE stored_events SET state = ? WHERE position = ?", (altered, position))
+    alter_event(copy.db, "LabResulted", b'"value":"', b'"value":"9')
     out = tmp_path / "trial.xml"
     done = cli("export", "odm", "--db", str(copy.db), "--out", str(out))
     assert done.returncode == 1, done.stderr

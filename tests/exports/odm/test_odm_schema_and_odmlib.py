@@ -17,8 +17,8 @@ from projections.exports import verified_source
 from projections.exports.odm import SchemaInvalid, validate_file
 from projections.exports.odm.admin import user_oid
 from projections.exports.odm.dialect import DIALECTS
-from tests.exports.conftest import Demo
-from tests.exports.odm.conftest import Exported, cli
+from tests.exports.conftest import Demo, cli
+from tests.exports.odm.conftest import Exported
 
 PACKAGES = {"1.3.2": "odm_1_3_2", "2.0": "odm_2_0"}
 

@@ -4,32 +4,13 @@ the ``summary --json`` and ``patient --json`` documents it is compared with."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.exports.conftest import PASSPHRASE, Demo
-
-BIN = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "trial-ledger"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """``trial-ledger ARGS`` as a separate process, as a user runs it."""
-    env = {**os.environ, "TRIAL_LEDGER_PASSPHRASE": PASSPHRASE.decode()}
-    env.pop("TRIAL_LEDGER_DB", None)
-    return subprocess.run(
-        [str(BIN), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-        check=False,
-    )
+from tests.exports.conftest import Demo, cli
 
 
 def cli_json(*args: str) -> dict[str, Any]:

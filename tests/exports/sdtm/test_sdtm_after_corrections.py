@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.exports.conftest import Demo
-from tests.exports.sdtm.conftest import Exported, cli, export, patient
+from tests.exports.conftest import Demo, cli
+from tests.exports.sdtm.conftest import Exported, export, patient
 
 SUBJECT = "MC0282-001-002"  # a site-001 subject with labs and adverse events in the demo
 

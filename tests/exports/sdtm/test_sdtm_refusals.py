@@ -4,15 +4,14 @@ input run in-process (``cli.run``, as ``main`` runs them); the altered ledger in
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli import run
-from tests.exports.conftest import Demo
-from tests.exports.sdtm.conftest import cli, export
+from tests.exports.conftest import Demo, alter_event, cli
+from tests.exports.sdtm.conftest import export
 
 
 def test_an_existing_out_folder_is_refused_and_left_as_it_was(
@@ -50,15 +49,7 @@ def test_an_unknown_format_is_refused_naming_the_option(
 
 def test_an_altered_ledger_is_refused_and_nothing_is_written(demo: Demo, tmp_path: Path) -> None:
     copy = demo.copy_to(tmp_path / "altered")
-    with sqlite3.connect(copy.db) as db:  # the holder of the file drops the trigger
-        position, state = db.execute(
-            "SELECT position, state FROM stored_events WHERE topic LIKE '%AdverseEventReported%'"
-            " LIMIT 1"
-        ).fetchone()
-        altered = bytes(state).replace(b'"grade":', b'"grade": ', 1)
-        assert altered != bytes(state)
-        db.execute("DROP TRIGGER stored_events_no_update")
-        db.execute("UPDATE stored_events SET state = ? WHERE position = ?", (altered, position))
+    alter_event(copy.db, "AdverseEventReported", b'"grade":', b'"grade": ')
     out = tmp_path / "sdtm"
     done = cli("export", "sdtm", "--db", str(copy.db), "--out", str(out))
     assert done.returncode == 1, done.stderr
