@@ -28,6 +28,7 @@ from typing import Any
 
 from ledger.cli.demo.build import build_demo
 from ledger.integrity.signing import Signer, generate_private_key
+from tools.peak_rss import Measured
 
 CLI = str(Path(sys.executable).with_name("trial-ledger"))
 
@@ -73,42 +74,18 @@ def exports(db: Path, out: Path) -> list[tuple[str, list[str], Path]]:
     ]
 
 
-# A child's ru_maxrss starts at its parent's RSS (Linux keeps the forked copy's high-water mark
-# across exec), and this process holds the ledger it built: a small launcher forks each export
-# and reports that grandchild's own peak on the descriptor named in argv[1].
-LAUNCHER = """
-import os, sys
-fd = int(sys.argv[1])
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-os.write(fd, str(usage.ru_maxrss).encode())
-os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-"""
-
-
 def run_child(argv: list[str]) -> dict[str, Any]:
-    """Run ``trial-ledger argv``; its exit code, wall time and own peak RSS (MB)."""
+    """Run ``trial-ledger argv``; its exit code, wall time and own peak RSS (MB), measured
+    through :mod:`tools.peak_rss` (this process holds the ledger it built)."""
     t0 = time.perf_counter()
-    read_end, write_end = os.pipe()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, str(write_end), CLI, *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=os.environ.copy(),
-        pass_fds=(write_end,),
+    measured = Measured(
+        [CLI, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy()
     )
-    os.close(write_end)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    code = proc.wait()
-    with os.fdopen(read_end, "rb") as peak:
-        peak_kb = int(peak.read() or b"0")
+    _, err = measured.process.communicate()
     return {
-        "exit": code,
+        "exit": measured.process.returncode,
         "seconds": round(time.perf_counter() - t0, 2),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "peak_rss_mb": round(measured.peak_rss_kb() / 1024, 1),
         "stderr_tail": err.decode(errors="replace").strip().splitlines()[-1:] if err else [],
     }
 

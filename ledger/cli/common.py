@@ -12,8 +12,10 @@ import contextlib
 import json
 import os
 import re
+import signal
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -212,3 +214,24 @@ def progress_bar(
     ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda done: progress.update(task, completed=done)
+
+
+@contextmanager
+def sigterm_interrupts(stop: threading.Event | None = None) -> Iterator[None]:
+    """SIGTERM (what ``timeout``, CI and service managers send) stops the work inside as Ctrl-C
+    does: ``stop`` is set, then KeyboardInterrupt is raised, so every ``finally`` runs. Only
+    the main thread can take signals; elsewhere this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        if stop is not None:
+            stop.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

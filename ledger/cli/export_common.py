@@ -9,8 +9,6 @@ verify is refused (exit 1) and nothing is written. :func:`fresh_out` refuses to 
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import progress_bar
+from ledger.cli.common import progress_bar, sigterm_interrupts
 from ledger.cli.verification import read_checkpoint_file
 from ledger.errors import UsageError
 from ledger.integrity.signing import read_public_key
@@ -61,7 +59,7 @@ def open_verified(
     with LedgerReader(db) as probe:
         total = probe.size()
     with (
-        _sigterm_interrupts(),
+        sigterm_interrupts(),
         progress_bar("verify", total, enabled=True) as progress,
         verified_source(db, against=note, sponsor_public=sponsor, progress=progress) as source,
     ):
@@ -74,22 +72,6 @@ def open_verified(
             raise UsageError(
                 f"--out {out}: could not be written ({reason}); nothing was written"
             ) from e
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def fresh_out(path: Path, option: str = "--out") -> Path:

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -32,6 +31,7 @@ from ledger.cli.common import (
     err_console,
     load_signer,
     progress_bar,
+    sigterm_interrupts,
 )
 from ledger.errors import UsageError
 
@@ -183,7 +183,7 @@ def _run(
         from ledger.remote.live import follow_live  # noqa: PLC0415
 
         stop = threading.Event()
-        with contextlib.suppress(KeyboardInterrupt), _interrupted_by_sigterm(stop):
+        with contextlib.suppress(KeyboardInterrupt), sigterm_interrupts(stop):
             follow_live(
                 client,
                 target,
@@ -208,25 +208,6 @@ def _line(mirror: Path, result: SyncResult) -> str:
         f"against the checkpoint of tree size {result.checkpoint_size:,}; root {root} "
         f"({result.seconds:.2f} s)"
     )
-
-
-@contextlib.contextmanager
-def _interrupted_by_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM stops the follower as Ctrl-C does (a sync cut short leaves the mirror as it
-    was: it is applied in one transaction)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        stop.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def register(app: typer.Typer) -> None:

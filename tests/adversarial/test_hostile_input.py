@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +39,7 @@ from ledger.recording import TrialRecorder
 from ledger.service import person_key
 from tests.domain.trial_helpers import SUBJECT, TODAY, day, enrol_subject
 from tests.support import GENESIS_DATE, Cast, create_ledger
+from tools.peak_rss import Measured
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "hostile input passphrase"
@@ -162,52 +162,28 @@ def console_script() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
-# A child's ru_maxrss starts at its parent's RSS (Linux keeps the high-water mark of the forked
-# copy across exec), so a child of this test process, which holds every test module's imports,
-# would be charged for them. The launcher, a small process, forks the console script and
-# reports that grandchild's own peak on the file descriptor named in argv[1].
-LAUNCHER = """
-import os, sys
-fd = int(sys.argv[1])
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-os.write(fd, str(usage.ru_maxrss).encode())
-if os.WIFSIGNALED(status):
-    os.kill(os.getpid(), os.WTERMSIG(status))
-os._exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_process(argv: list[str], timeout: float = SUBPROCESS_TIMEOUT) -> Result:
-    """Run the real console script; its own peak RSS (``wait4`` in a small launcher), the
-    whole process group killed after ``timeout``."""
-    command = console_script()
-    read_end, write_end = os.pipe()
+    """Run the real console script; its own peak RSS (:mod:`tools.peak_rss`: the test process's
+    imports are not charged to it), the whole process group killed after ``timeout``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, str(write_end), *command, *argv],
-            stdout=out, stderr=err, cwd=ROOT, env=dict(os.environ),
-            pass_fds=(write_end,), start_new_session=True,
+        measured = Measured(
+            [*console_script(), *argv],
+            stdout=out, stderr=err, cwd=ROOT, env=dict(os.environ), start_new_session=True,
         )  # fmt: skip
-        os.close(write_end)
+        process = measured.process
         timer = threading.Timer(timeout, os.killpg, (process.pid, 9))
         timer.start()
         try:
-            _, status, _usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             timer.cancel()
-        with os.fdopen(read_end, "rb") as peak:
-            peak_rss_kb = int(peak.read() or b"0")
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return Result(
             process.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
-            peak_rss_kb,
+            measured.peak_rss_kb(),
         )
 
 
